@@ -1,0 +1,1 @@
+/* policy/action.c - stub, being written */

@@ -1,0 +1,1 @@
+/* policy/decide.c - stub, being written */

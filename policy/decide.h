@@ -1,0 +1,67 @@
+/*
+ * decide.h - may this identity do this operation? zot's rule, made exact.
+ *
+ * The decision of SPEC §4/§5 over a classified route, an identity and the
+ * facts the responder gathered (does each written tag exist?). Pure: no I/O,
+ * no allocation. When the answer depends on a fact the caller has not
+ * supplied (a tag state left OG_TAG_UNKNOWN), og_decide() says so in
+ * out->need instead of guessing, so the responder asks the registry only
+ * when it matters (an admin with update needs no HEAD).
+ */
+#ifndef OCIGATE_POLICY_DECIDE_H
+#define OCIGATE_POLICY_DECIDE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "action.h"
+#include "config.h"
+#include "route.h"
+
+enum og_auth {
+    OG_AUTH_ANONYMOUS = 0, OG_AUTH_HTPASSWD, OG_AUTH_APIKEY, OG_AUTH_OPENID,
+};
+const char *og_auth_name(enum og_auth a); /* "anonymous", "htpasswd", "apikey", "openid" */
+
+struct og_identity {
+    const char *user;             /* NULL or "" = anonymous */
+    enum og_auth auth;
+    const char *const *groups;    /* groups carried by the credential (JWT, key) */
+    size_t ngroups;               /* config groups containing user are added by og_decide */
+    const struct og_glob *const *scopes; /* API key repository scopes; none = all */
+    size_t nscopes;
+};
+
+enum og_tag_state { OG_TAG_UNKNOWN = 0, OG_TAG_ABSENT, OG_TAG_EXISTS };
+
+struct og_facts {
+    enum og_tag_state tag[OG_MAX_TAGS]; /* one per route->tags[i] */
+};
+
+enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE };
+
+struct og_decision {
+    int status;            /* 200 allow; 400, 401, 403, 404, 405 or 503 */
+    enum og_need need;     /* != NOTHING: supply the facts and decide again */
+    unsigned action;       /* the action that decided (for update: OG_ACT_UPDATE) */
+    const char *rule;      /* what decided: a pattern, "adminPolicy", "metrics",
+                              an immutability rule's text, "route", "none"; never NULL */
+    const char *reason;    /* short static explanation; never NULL */
+    const char *tag;       /* the tag concerned for manifest writes, or NULL */
+};
+
+/*
+ * Decide one request. f may be NULL (no facts known). For OG_R_OUTSIDE
+ * routes, a path equal to "/metrics" or cfg->endpoint_metrics is decided by
+ * accessControl.metrics; any other outside path is 404.
+ */
+void og_decide(const struct og_config *cfg, const struct og_route *r,
+               const struct og_identity *id, const struct og_facts *f,
+               struct og_decision *out);
+
+/* zot's can(): the access check alone for one action on one repository
+   (no route, no immutability), e.g. for filtering the catalog. */
+bool og_can(const struct og_config *cfg, const struct og_identity *id,
+            unsigned action, const char *repo, size_t repo_len, const char **rule);
+
+#endif

@@ -1,0 +1,1 @@
+/* policy/glob.c - stub, being written */

@@ -1,0 +1,1 @@
+/* policy/route.c - stub, being written */

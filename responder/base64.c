@@ -1,0 +1,1 @@
+/* responder/base64.c - stub, being written */

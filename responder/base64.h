@@ -1,0 +1,3 @@
+#ifndef OG_BASE64_H
+#define OG_BASE64_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/handle.c - stub, being written */

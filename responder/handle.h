@@ -1,0 +1,3 @@
+#ifndef OG_HANDLE_H
+#define OG_HANDLE_H
+#endif

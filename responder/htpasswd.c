@@ -1,0 +1,1 @@
+/* responder/htpasswd.c - stub, being written */

@@ -1,0 +1,3 @@
+#ifndef OG_HTPASSWD_H
+#define OG_HTPASSWD_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/identity.c - stub, being written */

@@ -1,0 +1,3 @@
+#ifndef OG_IDENTITY_H
+#define OG_IDENTITY_H
+#endif

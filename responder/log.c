@@ -1,0 +1,1 @@
+/* responder/log.c - stub, being written */

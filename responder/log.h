@@ -1,0 +1,3 @@
+#ifndef OG_LOG_H
+#define OG_LOG_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/registry.c - stub, being written */

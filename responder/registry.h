@@ -1,0 +1,3 @@
+#ifndef OG_REGISTRY_H
+#define OG_REGISTRY_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/request.c - stub, being written */

@@ -1,0 +1,3 @@
+#ifndef OG_REQUEST_H
+#define OG_REQUEST_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/response.c - stub, being written */

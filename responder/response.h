@@ -1,0 +1,3 @@
+#ifndef OG_RESPONSE_H
+#define OG_RESPONSE_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/serve.c - stub, being written */

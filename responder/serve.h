@@ -1,0 +1,3 @@
+#ifndef OG_SERVE_H
+#define OG_SERVE_H
+#endif

@@ -1,0 +1,1 @@
+/* responder/worker.c - stub, being written */

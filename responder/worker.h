@@ -1,0 +1,3 @@
+#ifndef OG_WORKER_H
+#define OG_WORKER_H
+#endif
