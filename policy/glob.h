@@ -8,8 +8,10 @@
  *   {a,b}  alternation, nestable, empty alternatives allowed
  *   \x     the byte x literally
  *   **     as a whole path component: zero or more components
- *          ("a/**" matches "a" and everything below; "**" matches everything;
- *           "a/**" "/b" matches "a/b"); a "**" that is not a whole component is "*".
+ *          (pattern a/STARSTAR matches "a" and everything below it; STARSTAR
+ *          alone matches everything; a/STARSTAR/b matches "a/b"); a "**" that
+ *          is not a whole component is "*". (STARSTAR = "**": C comments
+ *          cannot hold a slash followed by two stars.)
  * Matching is case-sensitive, allocates nothing and does no I/O.
  */
 #ifndef OCIGATE_POLICY_GLOB_H

@@ -1,0 +1,149 @@
+/*
+ * check.c - `ocigate check`: validate the config and print what it means,
+ * like `nginx -t`. Exit 0 when valid, 2 when not (the error names the file,
+ * the JSON path and what is wrong).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "decide.h"
+#include "glob.h"
+#include "htpasswd.h"
+
+const char *og_default_config_path(const char *given)
+{
+    const char *env = getenv("OCIGATE_CONFIG");
+    if (given && *given)
+        return given;
+    if (env && *env)
+        return env;
+    return "/etc/ocigate/ocigate.json";
+}
+
+static void print_list(const char *label, const struct og_strlist *l)
+{
+    printf("%s[", label);
+    for (size_t i = 0; i < l->n; i++)
+        printf("%s\"%s\"", i ? ", " : "", l->v[i]);
+    printf("]");
+}
+
+static void print_actions(unsigned mask)
+{
+    static const unsigned all[] = { OG_ACT_READ, OG_ACT_CREATE, OG_ACT_UPDATE, OG_ACT_DELETE,
+                                    OG_ACT_DETECT_MANIFEST_COLLISION };
+    bool first = true;
+    printf("[");
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (mask & all[i]) {
+            printf("%s%s", first ? "" : ", ", og_action_name(all[i]));
+            first = false;
+        }
+    printf("]");
+}
+
+static void print_entry(const struct og_policy_entry *e)
+{
+    print_list("users ", &e->users);
+    print_list(" groups ", &e->groups);
+    printf(" actions ");
+    print_actions(e->actions);
+    printf("\n");
+}
+
+int og_cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config = NULL, *path;
+    struct og_config *cfg;
+    char err[1024];
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'h':
+            printf("usage: ocigate check [-c FILE]\n"
+                   "  Validate the config and print a summary. Exit 0 valid, 2 invalid.\n");
+            return 0;
+        default:
+            fprintf(stderr, "usage: ocigate check [-c FILE]\n");
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "usage: ocigate check [-c FILE]\n");
+        return 2;
+    }
+    path = og_default_config_path(config);
+    cfg = og_config_load(path, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "ocigate: configuration %s is invalid\n", path);
+        return 2;
+    }
+    if (cfg->htpasswd_path) {
+        struct og_htpasswd *h = og_htpasswd_load(cfg->htpasswd_path, err, sizeof(err));
+        if (!h) {
+            fprintf(stderr, "%s\n", err);
+            fprintf(stderr, "ocigate: configuration %s is invalid\n", path);
+            og_config_free(cfg);
+            return 2;
+        }
+        printf("htpasswd: %s (%zu users)\n", cfg->htpasswd_path, og_htpasswd_count(h));
+        og_htpasswd_free(h);
+    }
+    printf("realm: %s\n", cfg->realm);
+    printf("registry: %s (timeout %d ms)\n", cfg->registry_url, cfg->registry_timeout_ms);
+    printf("redis: %s prefix \"%s\" (timeout %d ms)\n", cfg->redis_url, cfg->redis_prefix,
+           cfg->redis_timeout_ms);
+    printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
+    printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers ? "true" : "false");
+    printf("repositories (%zu, in decision order: longest pattern first):\n", cfg->nrules);
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        const struct og_repo_rule *r = &cfg->rules[i];
+        printf("  \"%s\": defaultPolicy ", r->pattern);
+        print_actions(r->default_actions);
+        printf(" anonymousPolicy ");
+        print_actions(r->anonymous_actions);
+        printf("\n");
+        for (size_t j = 0; j < r->npolicies; j++) {
+            printf("    policies[%zu]: ", j);
+            print_entry(&r->policies[j]);
+        }
+    }
+    printf("adminPolicy: ");
+    if (cfg->has_admin)
+        print_entry(&cfg->admin);
+    else
+        printf("none\n");
+    printf("groups (%zu):\n", cfg->ngroups);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        printf("  %s: ", cfg->groups[i].name);
+        print_list("users ", &cfg->groups[i].users);
+        printf("\n");
+    }
+    printf("metrics: ");
+    if (cfg->has_metrics) {
+        print_list("users ", &cfg->metrics_users);
+        printf(" anonymousPolicy ");
+        print_actions(cfg->metrics_anonymous_actions);
+        printf("\n");
+    } else {
+        printf("none (nobody may scrape)\n");
+    }
+    printf("immutableTags (%zu):\n", cfg->nimmutable);
+    for (size_t i = 0; i < cfg->nimmutable; i++)
+        printf("  %s\n", cfg->immutable[i].text);
+    printf("ocigate: configuration %s is valid\n", path);
+    og_config_free(cfg);
+    return 0;
+}

@@ -1,0 +1,14 @@
+/*
+ * commands.h - the operator subcommands other than serve.
+ */
+#ifndef OCIGATE_COMMANDS_H
+#define OCIGATE_COMMANDS_H
+
+/* Each returns the process exit status. argv[0] is the subcommand name. */
+int og_cmd_explain(int argc, char **argv);
+int og_cmd_check(int argc, char **argv);
+
+/* -c FILE, else $OCIGATE_CONFIG, else /etc/ocigate/ocigate.json */
+const char *og_default_config_path(const char *given);
+
+#endif

@@ -1,1 +1,198 @@
-/* responder/handle.c - stub, being written */
+/*
+ * handle.c - the request path of ARCHITECTURE.md, as one straight function:
+ *
+ *   params -> request -> route -> identity -> facts -> decision -> response -> log
+ *
+ * Each step is a plain call on a plain struct; nothing reaches back. The
+ * facts step asks the registry only when og_decide() says the answer depends
+ * on whether a tag exists; an unsure registry is 503, never an allow.
+ */
+#include "handle.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "decide.h"
+#include "htpasswd.h"
+#include "identity.h"
+#include "log.h"
+#include "registry.h"
+#include "request.h"
+#include "response.h"
+#include "route.h"
+
+static long micros_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)((t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000L);
+}
+
+static size_t path_length(const char *uri, size_t len)
+{
+    const char *q = memchr(uri, '?', len);
+    return q ? (size_t)(q - uri) : len;
+}
+
+/* Facts: ask the registry about every tag whose state the decision needs. */
+static bool gather_tag_facts(struct og_worker_state *w, const struct og_route *route,
+                             struct og_facts *facts)
+{
+    for (size_t i = 0; i < route->ntags; i++) {
+        long http = 0;
+        if (facts->tag[i] != OG_TAG_UNKNOWN)
+            continue;
+        switch (og_registry_tag_exists(w->registry, route->repo, route->tags[i], &http)) {
+        case OG_REG_EXISTS: facts->tag[i] = OG_TAG_EXISTS; break;
+        case OG_REG_ABSENT: facts->tag[i] = OG_TAG_ABSENT; break;
+        default:
+            og_log(OG_LOG_WARN, "registry: HEAD %s:%s failed (HTTP %ld)", route->repo,
+                   route->tags[i], http);
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t og_handle(struct og_worker_state *w, char *const *envp, char *buf, size_t cap)
+{
+    const struct og_config *cfg = w->cfg;
+    struct timespec t0;
+    struct og_request req;
+    struct og_route route;
+    struct og_credentials cred;
+    struct og_identity id;
+    struct og_identity_store store;
+    struct og_identify_ctx ictx = { cfg, w->htpasswd };
+    struct og_facts facts;
+    struct og_decision dec;
+    struct og_answer ans;
+    struct og_log_decision log;
+    const char *reason = "";
+    size_t n;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    memset(&ans, 0, sizeof(ans));
+    memset(&log, 0, sizeof(log));
+    memset(&facts, 0, sizeof(facts));
+    memset(&id, 0, sizeof(id));
+    memset(&dec, 0, sizeof(dec));
+    store.user[0] = store.groups_csv[0] = store.key_id[0] = '\0';
+    cred.kind = OG_CRED_NONE;
+    cred.secret_len = 0;
+    ans.cfg = cfg;
+    dec.rule = "none";
+    dec.reason = "";
+
+    /* request */
+    og_request_from_params(envp, cfg->trust_forwarded_headers, &req);
+    ans.role = req.role;
+    log.remote = req.remote_addr;
+    log.method = req.method;
+    if (req.uri) {
+        log.path = req.uri;
+        log.path_len = path_length(req.uri, req.uri_len);
+    }
+    if (req.status) {
+        ans.status = req.status;
+        dec.rule = "request";
+        dec.reason = req.reason;
+        goto answer;
+    }
+    if (req.role == OG_ROLE_UNKNOWN) {
+        ans.status = 400;
+        dec.rule = "request";
+        dec.reason = "unsupported FastCGI role";
+        goto answer;
+    }
+
+    /* route */
+    og_route_classify(req.method, req.method_len, req.uri, req.uri_len,
+                      req.content_type, req.content_type_len, &route);
+    log.repository = route.repo;
+    if (route.status) {
+        ans.status = route.status;
+        dec.rule = "route";
+        dec.reason = route.reason ? route.reason : "refused";
+        goto answer;
+    }
+    if (route.kind == OG_R_OPTIONS) {
+        ans.status = 200;
+        dec.rule = "route";
+        dec.reason = "CORS preflight";
+        ans.auth = log.auth = og_auth_name(OG_AUTH_ANONYMOUS);
+        goto answer;
+    }
+
+    /* identity */
+    og_credentials_parse(req.authorization, req.authorization_len, &cred);
+    if (route.kind == OG_R_PING && !req.authorization) {
+        /* Clients learn how to authenticate from this answer only (SPEC §3a). */
+        ans.status = 401;
+        dec.rule = "challenge";
+        dec.reason = "no credentials on /v2/: challenge";
+        goto answer;
+    }
+    switch (og_identify(&ictx, &cred, &id, &store, &reason, NULL)) {
+    case OG_ID_OK:
+        break;
+    case OG_ID_BAD_CREDENTIALS:
+        ans.status = 401;
+        dec.rule = "credentials";
+        dec.reason = reason;
+        log.user = "";
+        goto answer;
+    default:
+        ans.status = 503;
+        dec.rule = "credentials";
+        dec.reason = reason;
+        goto answer;
+    }
+    og_credentials_wipe(&cred);
+    og_identity_groups_csv(cfg, &id, &store);
+    log.user = id.user ? id.user : "";
+    log.auth = og_auth_name(id.auth);
+    log.key_id = store.key_id;
+
+    /* decision, with facts only when it needs them */
+    og_decide(cfg, &route, &id, NULL, &dec);
+    if (dec.need == OG_NEED_TAG_STATE) {
+        if (!gather_tag_facts(w, &route, &facts)) {
+            ans.status = 503;
+            dec.rule = "registry";
+            dec.reason = "the registry could not say whether the tag exists";
+            goto answer;
+        }
+        og_decide(cfg, &route, &id, &facts, &dec);
+        if (dec.need != OG_NEED_NOTHING) {          /* cannot happen; fail closed */
+            ans.status = 503;
+            dec.reason = "decision incomplete";
+            goto answer;
+        }
+    }
+    ans.status = dec.status;
+    ans.user = id.user ? id.user : "";
+    ans.groups = store.groups_csv;
+    ans.auth = og_auth_name(id.auth);
+
+answer:
+    og_credentials_wipe(&cred);
+    if (ans.status == 0)
+        ans.status = 503;
+    if (ans.status != 200) {
+        ans.action = dec.action ? og_action_name(dec.action) : NULL;
+        ans.repository = log.repository;
+        ans.rule = dec.rule;
+        ans.reason = dec.reason;
+        ans.tag = dec.tag;
+    }
+    n = og_response_render(&ans, buf, cap);
+    log.status = ans.status;
+    log.action = dec.action ? og_action_name(dec.action) : "";
+    log.rule = dec.rule;
+    log.reason = dec.reason;
+    log.tag = dec.tag;
+    log.micros = micros_since(&t0);
+    og_log_decision(&log);
+    return n;
+}

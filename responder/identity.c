@@ -1,1 +1,126 @@
-/* responder/identity.c - stub, being written */
+/*
+ * identity.c - which credential type a request carries, and who that is.
+ *
+ * Basic user:secret is an API key when the secret starts with "zak_", a JWT
+ * when it has three base64url parts, else an htpasswd password. Bearer is a
+ * JWT, an API key, or (later) an ocigate token. This file only dispatches;
+ * each credential type lives in its own file.
+ */
+#include "identity.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "htpasswd.h"
+
+static bool looks_like_jwt(const char *s, size_t len)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '.')
+            dots++;
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '-' || c == '_'))
+            return false;
+    }
+    return dots == 2;
+}
+
+static bool is_api_key(const char *s, size_t len)
+{
+    return len >= 4 && memcmp(s, "zak_", 4) == 0;
+}
+
+static enum og_identify_result bad(const char **reason, const char *why)
+{
+    *reason = why;
+    return OG_ID_BAD_CREDENTIALS;
+}
+
+static enum og_identify_result check_htpasswd(const struct og_identify_ctx *ctx,
+                                              const struct og_credentials *cred,
+                                              struct og_identity *id,
+                                              struct og_identity_store *store,
+                                              const char **reason, int *cache_hit)
+{
+    enum og_ht_result r;
+
+    if (!ctx->htpasswd)
+        return bad(reason, "no password users are configured");
+    r = og_htpasswd_verify(ctx->htpasswd, cred->user, cred->secret, cred->secret_len, cache_hit);
+    if (r == OG_HT_UNKNOWN_USER || r == OG_HT_BAD_PASSWORD)
+        return bad(reason, "invalid username or password");
+    if (r != OG_HT_OK)
+        return bad(reason, "password could not be verified");
+    snprintf(store->user, sizeof(store->user), "%s", cred->user);
+    id->user = store->user;
+    id->auth = OG_AUTH_HTPASSWD;
+    return OG_ID_OK;
+}
+
+enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
+                                    const struct og_credentials *cred,
+                                    struct og_identity *id, struct og_identity_store *store,
+                                    const char **reason, int *cache_hit)
+{
+    memset(id, 0, sizeof(*id));
+    id->auth = OG_AUTH_ANONYMOUS;
+    store->user[0] = '\0';
+    store->groups_csv[0] = '\0';
+    store->key_id[0] = '\0';
+    *reason = "";
+    if (cache_hit)
+        *cache_hit = 0;
+
+    switch (cred->kind) {
+    case OG_CRED_NONE:
+        return OG_ID_OK;
+    case OG_CRED_MALFORMED:
+        return bad(reason, cred->reason ? cred->reason : "malformed Authorization header");
+    case OG_CRED_BEARER:
+        if (is_api_key(cred->secret, cred->secret_len))
+            return bad(reason, "API keys are not enabled");
+        if (looks_like_jwt(cred->secret, cred->secret_len))
+            return bad(reason, "OpenID Connect tokens are not enabled");
+        return bad(reason, "unknown Bearer token");
+    case OG_CRED_BASIC:
+        if (is_api_key(cred->secret, cred->secret_len))
+            return bad(reason, "API keys are not enabled");
+        if (looks_like_jwt(cred->secret, cred->secret_len) && ctx->cfg->openid_enabled)
+            return bad(reason, "OpenID Connect tokens are not enabled");
+        return check_htpasswd(ctx, cred, id, store, reason, cache_hit);
+    }
+    return bad(reason, "unsupported credentials");
+}
+
+static void append_group(struct og_identity_store *store, size_t *len, const char *g)
+{
+    size_t glen = strlen(g);
+    if (*len + glen + 2 >= sizeof(store->groups_csv))
+        return;
+    if (*len)
+        store->groups_csv[(*len)++] = ',';
+    memcpy(store->groups_csv + *len, g, glen);
+    *len += glen;
+    store->groups_csv[*len] = '\0';
+}
+
+void og_identity_groups_csv(const struct og_config *cfg, const struct og_identity *id,
+                            struct og_identity_store *store)
+{
+    size_t len = 0;
+
+    store->groups_csv[0] = '\0';
+    for (size_t i = 0; i < id->ngroups; i++)
+        append_group(store, &len, id->groups[i]);
+    if (!id->user || !*id->user)
+        return;
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < id->ngroups && !dup; j++)
+            dup = strcmp(id->groups[j], cfg->groups[i].name) == 0;
+        if (!dup && og_config_group_has_user(cfg, cfg->groups[i].name, id->user))
+            append_group(store, &len, cfg->groups[i].name);
+    }
+}

@@ -1,3 +1,41 @@
-#ifndef OG_IDENTITY_H
-#define OG_IDENTITY_H
+/*
+ * identity.h - credentials -> who asks (SPEC §4 "Credentials").
+ */
+#ifndef OCIGATE_IDENTITY_H
+#define OCIGATE_IDENTITY_H
+
+#include "decide.h"
+#include "request.h"
+
+struct og_htpasswd;
+
+/* What a worker knows to check credentials with. */
+struct og_identify_ctx {
+    const struct og_config *cfg;
+    struct og_htpasswd *htpasswd;     /* NULL when auth.htpasswd is not configured */
+};
+
+/* Room for the strings an identity points to; lives as long as the request. */
+struct og_identity_store {
+    char user[OG_USER_MAX + 1];
+    char groups_csv[1024];            /* for the answer and the log */
+    char key_id[64];
+};
+
+enum og_identify_result { OG_ID_OK = 0, OG_ID_BAD_CREDENTIALS, OG_ID_UNAVAILABLE };
+
+/*
+ * Turn credentials into an identity. No credentials (and "Basic Og==") are
+ * anonymous. Bad credentials are OG_ID_BAD_CREDENTIALS with *reason set, and
+ * never fall back to anonymous.
+ */
+enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
+                                    const struct og_credentials *cred,
+                                    struct og_identity *id, struct og_identity_store *store,
+                                    const char **reason, int *cache_hit);
+
+/* Fill store->groups_csv with the config groups of id->user and its own groups. */
+void og_identity_groups_csv(const struct og_config *cfg, const struct og_identity *id,
+                            struct og_identity_store *store);
+
 #endif

@@ -1,1 +1,173 @@
-/* responder/log.c - stub, being written */
+/*
+ * log.c - the decision log (SPEC §6) and operational messages.
+ *
+ * Each line is built in a stack buffer and written with one write(2) to
+ * stderr, so lines from several workers never interleave. Callers hand in
+ * only what may be logged: never an Authorization header, password, key or
+ * token; the path is logged without its query.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_ 4000
+
+static enum og_log_level min_level = OG_LOG_INFO;
+static bool text_format = false;
+
+void og_log_configure(const char *level, const char *format)
+{
+    static const char *const names[] = { "debug", "info", "warn", "error" };
+    for (int i = 0; i < 4; i++)
+        if (level && strcasecmp(level, names[i]) == 0)
+            min_level = (enum og_log_level)i;
+    text_format = format && strcasecmp(format, "text") == 0;
+}
+
+struct line {
+    char buf[LINE_MAX_];
+    size_t len;
+};
+
+static void add(struct line *l, const char *s, size_t n)
+{
+    if (l->len + n >= sizeof(l->buf) - 2)
+        n = sizeof(l->buf) - 2 - l->len;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void add_str(struct line *l, const char *s)
+{
+    add(l, s, strlen(s));
+}
+
+static void add_json(struct line *l, const char *s, size_t n)
+{
+    add(l, "\"", 1);
+    for (size_t i = 0; s && i < n && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            add(l, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            add(l, esc, 6);
+        } else {
+            add(l, (const char *)&c, 1);
+        }
+    }
+    add(l, "\"", 1);
+}
+
+static void add_field(struct line *l, const char *name, const char *value, size_t n)
+{
+    add(l, ",\"", 2);
+    add_str(l, name);
+    add(l, "\":", 2);
+    add_json(l, value ? value : "", value ? n : 0);
+}
+
+static void add_time(struct line *l)
+{
+    struct timespec ts;
+    struct tm tm;
+    char t[64];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    add(l, "{\"time\":\"", 9);
+    add_str(l, t);
+    add(l, "\"", 1);
+}
+
+static void emit(struct line *l)
+{
+    l->buf[l->len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, l->buf, l->len);
+    (void)w;
+}
+
+void og_log_decision(const struct og_log_decision *d)
+{
+    struct line l = { .len = 0 };
+    char num[32];
+
+    if (min_level > OG_LOG_INFO)
+        return;
+    if (text_format) {
+        char line[LINE_MAX_];
+        int n = snprintf(line, sizeof(line),
+                         "%s %.*s %s %.*s repo=%s action=%s user=%s auth=%s -> %d (%s; %s) %ldus",
+                         d->remote ? d->remote : "-", 16, d->method ? d->method : "-",
+                         d->status == 200 ? "allow" : "deny", (int)(d->path_len > 1024 ? 1024 : d->path_len),
+                         d->path ? d->path : "", d->repository ? d->repository : "",
+                         d->action ? d->action : "", d->user ? d->user : "",
+                         d->auth ? d->auth : "", d->status, d->rule ? d->rule : "",
+                         d->reason ? d->reason : "", d->micros);
+        if (n > 0) {
+            for (int i = 0; i < n && i < (int)sizeof(line); i++)
+                if ((unsigned char)line[i] < 0x20)
+                    line[i] = '?';
+            add(&l, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            emit(&l);
+        }
+        return;
+    }
+    add_time(&l);
+    add_field(&l, "remote", d->remote, 64);
+    add_field(&l, "method", d->method, 16);
+    add_field(&l, "path", d->path, d->path_len > 1024 ? 1024 : d->path_len);
+    add_field(&l, "repository", d->repository, 256);
+    add_field(&l, "action", d->action, 32);
+    if (d->tag && *d->tag)
+        add_field(&l, "tag", d->tag, 128);
+    add_field(&l, "user", d->user, 256);
+    add_field(&l, "auth", d->auth, 16);
+    add_field(&l, "key_id", d->key_id, 64);
+    add_field(&l, "decision", d->status == 200 ? "allow" : "deny", 5);
+    snprintf(num, sizeof(num), ",\"status\":%d", d->status);
+    add_str(&l, num);
+    add_field(&l, "rule", d->rule, 256);
+    add_field(&l, "reason", d->reason, 256);
+    snprintf(num, sizeof(num), ",\"us\":%ld}", d->micros);
+    add_str(&l, num);
+    emit(&l);
+}
+
+void og_log(enum og_log_level level, const char *fmt, ...)
+{
+    static const char *const names[] = { "debug", "info", "warn", "error" };
+    struct line l = { .len = 0 };
+    char msg[2048];
+    va_list ap;
+    int n;
+
+    if (level < min_level)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (text_format) {
+        add_str(&l, "ocigate: ");
+        add_str(&l, names[level]);
+        add_str(&l, ": ");
+        add_str(&l, msg);
+    } else {
+        add_time(&l);
+        add_field(&l, "level", names[level], 8);
+        add_field(&l, "msg", msg, sizeof(msg));
+        add(&l, "}", 1);
+    }
+    emit(&l);
+}

@@ -1,1 +1,190 @@
-/* responder/request.c - stub, being written */
+/*
+ * request.c - FastCGI params and the Authorization header, parsed strictly.
+ *
+ * SPEC §3: the role comes from FCGI_ROLE; method and target from
+ * REQUEST_METHOD/REQUEST_URI, or from X-Forwarded-Method/-Uri when the
+ * deployment says so (trustForwardedHeaders, RESPONDER only). When the
+ * forwarded pair is not trusted but present and different, the request is
+ * 400: a Caddy deployment that forgot the setting must fail loudly. When
+ * lighttpd sends REDIRECT_URI different from REQUEST_URI the target the
+ * registry will see is not the one we would judge: 400 as well.
+ */
+#include "request.h"
+#include "base64.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* ------------------------------------------------------------------ params */
+
+const char *og_param(char *const *envp, const char *name)
+{
+    size_t n = strlen(name);
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+static void refuse(struct og_request *out, const char *why)
+{
+    out->status = 400;
+    out->reason = why;
+}
+
+void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_request *out)
+{
+    const char *role, *method, *uri, *fwd_method, *fwd_uri, *redirect;
+
+    memset(out, 0, sizeof(*out));
+    out->remote_addr = "";
+
+    role = og_param(envp, "FCGI_ROLE");
+    if (role && strcmp(role, "AUTHORIZER") == 0)
+        out->role = OG_ROLE_AUTHORIZER;
+    else if (role && strcmp(role, "RESPONDER") == 0)
+        out->role = OG_ROLE_RESPONDER;
+
+    method = og_param(envp, "REQUEST_METHOD");
+    uri = og_param(envp, "REQUEST_URI");
+    fwd_method = og_param(envp, "HTTP_X_FORWARDED_METHOD");
+    fwd_uri = og_param(envp, "HTTP_X_FORWARDED_URI");
+
+    if (trust_forwarded) {
+        if (out->role != OG_ROLE_RESPONDER)
+            return refuse(out, "trustForwardedHeaders applies only to the RESPONDER role");
+        if (!fwd_method || !fwd_uri)
+            return refuse(out, "X-Forwarded-Method and X-Forwarded-Uri are required");
+        method = fwd_method;
+        uri = fwd_uri;
+    } else {
+        if (fwd_method && (!method || strcmp(fwd_method, method) != 0))
+            return refuse(out, "X-Forwarded-Method disagrees with REQUEST_METHOD");
+        if (fwd_uri && (!uri || strcmp(fwd_uri, uri) != 0))
+            return refuse(out, "X-Forwarded-Uri disagrees with REQUEST_URI");
+    }
+    if (!method || !*method)
+        return refuse(out, "no request method");
+    if (!uri || !*uri)
+        return refuse(out, "no request target");
+
+    redirect = og_param(envp, "REDIRECT_URI");
+    if (redirect && strcmp(redirect, uri) != 0)
+        return refuse(out, "rewritten target (REDIRECT_URI differs from REQUEST_URI)");
+
+    out->method = method;
+    out->method_len = strlen(method);
+    out->uri = uri;
+    out->uri_len = strlen(uri);
+
+    out->authorization = og_param(envp, "HTTP_AUTHORIZATION");
+    if (out->authorization)
+        out->authorization_len = strlen(out->authorization);
+    out->content_type = og_param(envp, "CONTENT_TYPE");
+    if (!out->content_type)
+        out->content_type = og_param(envp, "HTTP_CONTENT_TYPE");
+    if (out->content_type)
+        out->content_type_len = strlen(out->content_type);
+    {
+        const char *ra = og_param(envp, "REMOTE_ADDR");
+        if (ra)
+            out->remote_addr = ra;
+    }
+}
+
+/* ------------------------------------------------------------- credentials */
+
+static void malformed(struct og_credentials *out, const char *why)
+{
+    og_credentials_wipe(out);
+    out->kind = OG_CRED_MALFORMED;
+    out->reason = why;
+}
+
+static bool scheme_is(const char *v, size_t len, const char *scheme, size_t *skip)
+{
+    size_t n = strlen(scheme);
+    if (len <= n || strncasecmp(v, scheme, n) != 0 || v[n] != ' ')
+        return false;
+    *skip = n + 1;
+    return true;
+}
+
+static bool has_control_bytes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return true;
+    return false;
+}
+
+static void parse_basic(const char *b64, size_t len, struct og_credentials *out)
+{
+    unsigned char buf[OG_USER_MAX + 1 + OG_SECRET_MAX + 1];
+    const unsigned char *colon;
+    long n;
+    size_t ulen, slen;
+
+    if (len == 4 && memcmp(b64, "Og==", 4) == 0) {   /* ":" - podman logged out */
+        out->kind = OG_CRED_NONE;
+        return;
+    }
+    n = og_base64_decode(b64, len, buf, sizeof(buf), false);
+    if (n < 0)
+        return malformed(out, "Basic credentials are not valid base64");
+    colon = memchr(buf, ':', (size_t)n);
+    if (!colon) {
+        explicit_bzero(buf, sizeof(buf));
+        return malformed(out, "Basic credentials without ':'");
+    }
+    ulen = (size_t)(colon - buf);
+    slen = (size_t)n - ulen - 1;
+    if (ulen == 0 && slen == 0) {
+        out->kind = OG_CRED_NONE;
+        return;
+    }
+    if (ulen > OG_USER_MAX || slen > OG_SECRET_MAX || has_control_bytes((char *)buf, (size_t)n)) {
+        explicit_bzero(buf, sizeof(buf));
+        return malformed(out, "Basic credentials too long or with control bytes");
+    }
+    memcpy(out->user, buf, ulen);
+    out->user[ulen] = '\0';
+    memcpy(out->secret, colon + 1, slen);
+    out->secret[slen] = '\0';
+    out->secret_len = slen;
+    out->kind = OG_CRED_BASIC;
+    explicit_bzero(buf, sizeof(buf));
+}
+
+void og_credentials_parse(const char *value, size_t len, struct og_credentials *out)
+{
+    size_t skip;
+
+    memset(out, 0, sizeof(*out));
+    if (!value || len == 0) {
+        out->kind = OG_CRED_NONE;
+        return;
+    }
+    if (len > OG_AUTHZ_MAX)
+        return malformed(out, "Authorization header too long");
+    if (scheme_is(value, len, "Basic", &skip))
+        return parse_basic(value + skip, len - skip, out);
+    if (scheme_is(value, len, "Bearer", &skip)) {
+        size_t tlen = len - skip;
+        if (tlen == 0 || tlen > OG_SECRET_MAX || has_control_bytes(value + skip, tlen)
+            || memchr(value + skip, ' ', tlen) || memchr(value + skip, ',', tlen))
+            return malformed(out, "malformed Bearer token");
+        memcpy(out->secret, value + skip, tlen);
+        out->secret[tlen] = '\0';
+        out->secret_len = tlen;
+        out->kind = OG_CRED_BEARER;
+        return;
+    }
+    malformed(out, "unsupported Authorization scheme");
+}
+
+void og_credentials_wipe(struct og_credentials *c)
+{
+    explicit_bzero(c->secret, sizeof(c->secret));
+    c->secret_len = 0;
+}

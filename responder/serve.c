@@ -1,1 +1,449 @@
-/* responder/serve.c - stub, being written */
+/*
+ * serve.c - where the listening socket comes from, and the process pool.
+ *
+ * Socket sources, in order (SPEC §1): --listen; systemd (LISTEN_FDS, fd 3);
+ * launchd (launch_activate_socket, macOS only); fd 0 when it is a listening
+ * socket (lighttpd bin-path, spawn-fcgi, systemd StandardInput=socket).
+ *
+ * The master owns nothing but its children: it forks the workers, respawns
+ * any that die, reloads on SIGHUP (a bad config is refused and the running
+ * one kept; a good one starts a new generation of workers and lets the old
+ * one finish its requests), and on SIGTERM/SIGINT tells every worker to
+ * finish and waits for them. It never handles a request itself.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __APPLE__
+#include <launch.h>
+#endif
+
+#include "decide.h"
+#include "htpasswd.h"
+#include "log.h"
+#include "worker.h"
+
+#define MAX_WORKERS 256
+#define BACKLOG 1024
+#define DRAIN_SECONDS 10
+
+/* ------------------------------------------------------------ the socket */
+
+static int listen_unix(const char *spec, char *owned_path, size_t owned_cap)
+{
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    const char *comma = strchr(spec, ',');
+    size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
+    mode_t mode = 0660;
+    struct sockaddr_un sa;
+    struct stat st;
+    mode_t old_umask;
+    int fd;
+
+    if (plen == 0 || plen >= sizeof(path)) {
+        fprintf(stderr, "ocigate: --listen unix:%s: path empty or too long\n", spec);
+        return -1;
+    }
+    memcpy(path, spec, plen);
+    path[plen] = '\0';
+    if (comma) {
+        char *end;
+        long m;
+        if (strncmp(comma + 1, "mode=", 5) != 0) {
+            fprintf(stderr, "ocigate: --listen unix:%s: expected \",mode=0660\"\n", spec);
+            return -1;
+        }
+        m = strtol(comma + 6, &end, 8);
+        if (*end || end == comma + 6 || m < 0 || m > 0777) {
+            fprintf(stderr, "ocigate: --listen unix:%s: bad octal mode\n", spec);
+            return -1;
+        }
+        mode = (mode_t)m;
+    }
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            fprintf(stderr, "ocigate: %s exists and is not a socket\n", path);
+            return -1;
+        }
+        unlink(path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, plen + 1);
+    old_umask = umask(0177);          /* never world-accessible, even for an instant */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        umask(old_umask);
+        goto fail;
+    }
+    umask(old_umask);
+    if (chmod(path, mode) != 0 || listen(fd, BACKLOG) != 0)
+        goto fail;
+    snprintf(owned_path, owned_cap, "%s", path);
+    return fd;
+fail:
+    fprintf(stderr, "ocigate: cannot listen on unix:%s: %s\n", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static int listen_tcp(const char *spec)
+{
+    char host[256];
+    const char *port, *h = spec;
+    size_t hlen;
+    struct addrinfo hints, *res = NULL, *ai;
+    int fd = -1, one = 1, rc;
+
+    if (spec[0] == '[') {                     /* [::1]:9000 */
+        const char *close_br = strchr(spec, ']');
+        if (!close_br || close_br[1] != ':')
+            goto usage;
+        h = spec + 1;
+        hlen = (size_t)(close_br - h);
+        port = close_br + 2;
+    } else {
+        port = strrchr(spec, ':');
+        if (!port)
+            goto usage;
+        hlen = (size_t)(port - spec);
+        port++;
+    }
+    if (hlen == 0 || hlen >= sizeof(host) || !*port)
+        goto usage;                            /* an empty host would mean every interface */
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "ocigate: --listen tcp:%s: %s\n", spec, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, BACKLOG) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "ocigate: cannot listen on tcp:%s: %s\n", spec, strerror(errno));
+    return fd;
+usage:
+    fprintf(stderr, "ocigate: --listen tcp:%s: expected tcp:HOST:PORT (e.g. tcp:127.0.0.1:9000)\n",
+            spec);
+    return -1;
+}
+
+static bool is_listening_socket(int fd)
+{
+    int v = 0;
+    socklen_t len = sizeof(v);
+    return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v == 1;
+}
+
+static int systemd_socket(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) < 1)
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (atoi(fds) > 1)
+        og_log(OG_LOG_WARN, "systemd passed %s sockets; serving the first (fd 3)", fds);
+    if (!is_listening_socket(3))
+        return -1;
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
+static int launchd_socket(void)
+{
+#ifdef __APPLE__
+    int *fds = NULL;
+    size_t cnt = 0;
+    int fd = -1;
+    if (launch_activate_socket("Listener", &fds, &cnt) == 0 && cnt >= 1) {
+        fd = fds[0];
+        if (cnt > 1)
+            og_log(OG_LOG_WARN, "launchd passed %zu sockets; serving the first", cnt);
+    }
+    free(fds);
+    return fd;
+#else
+    return -1;
+#endif
+}
+
+static int open_listener(const char *listen, char *owned_path, size_t owned_cap)
+{
+    int fd;
+
+    owned_path[0] = '\0';
+    if (listen) {
+        if (strncmp(listen, "unix:", 5) == 0)
+            return listen_unix(listen + 5, owned_path, owned_cap);
+        if (strncmp(listen, "tcp:", 4) == 0)
+            return listen_tcp(listen + 4);
+        fprintf(stderr, "ocigate: --listen %s: expected unix:PATH[,mode=0660] or tcp:HOST:PORT\n",
+                listen);
+        return -1;
+    }
+    if ((fd = systemd_socket()) >= 0)
+        return fd;
+    if ((fd = launchd_socket()) >= 0)
+        return fd;
+    if (is_listening_socket(0))
+        return 0;
+    fprintf(stderr, "ocigate: no socket to serve: give --listen unix:PATH or tcp:HOST:PORT, "
+                    "or start ocigate from systemd/launchd socket activation or with a "
+                    "listening socket on fd 0 (lighttpd bin-path, spawn-fcgi)\n");
+    return -1;
+}
+
+/* ------------------------------------------------------------- the pool */
+
+struct pool {
+    int listen_fd;
+    int nworkers;
+    pid_t pids[MAX_WORKERS];          /* current generation; 0 = empty slot */
+    pid_t old[MAX_WORKERS * 4];       /* previous generations, draining */
+    size_t nold;
+    struct og_config *cfg;
+    struct og_htpasswd *htpasswd;
+    unsigned long restarts;
+    time_t burst_start;
+    int burst_count;
+};
+
+static int load_everything(const char *path, struct og_config **cfg, struct og_htpasswd **ht)
+{
+    char err[1024];
+    struct og_config *c = og_config_load(path, err, sizeof(err));
+    struct og_htpasswd *h = NULL;
+
+    if (!c) {
+        og_log(OG_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    if (c->htpasswd_path) {
+        h = og_htpasswd_load(c->htpasswd_path, err, sizeof(err));
+        if (!h) {
+            og_log(OG_LOG_ERROR, "%s", err);
+            og_config_free(c);
+            return -1;
+        }
+    }
+    *cfg = c;
+    *ht = h;
+    return 0;
+}
+
+static pid_t spawn_worker(struct pool *p)
+{
+    pid_t master = getpid();
+    pid_t pid = fork();
+
+    if (pid == 0)
+        og_worker_run(p->listen_fd, p->cfg, p->htpasswd, master);
+    if (pid < 0)
+        og_log(OG_LOG_ERROR, "fork: %s", strerror(errno));
+    return pid;
+}
+
+static void spawn_missing(struct pool *p)
+{
+    for (int i = 0; i < p->nworkers; i++) {
+        if (p->pids[i] != 0)
+            continue;
+        pid_t pid = spawn_worker(p);
+        if (pid > 0)
+            p->pids[i] = pid;
+    }
+}
+
+/* Too many deaths in a row (a worker that crashes at start) would make the
+   master spin; past 20 in 10 s, wait a little before respawning. */
+static void throttle_respawns(struct pool *p)
+{
+    time_t now = time(NULL);
+    if (now - p->burst_start >= 10) {
+        p->burst_start = now;
+        p->burst_count = 0;
+    }
+    if (++p->burst_count > 20) {
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void reap(struct pool *p)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        bool current = false;
+        for (int i = 0; i < p->nworkers; i++)
+            if (p->pids[i] == pid) {
+                p->pids[i] = 0;
+                current = true;
+            }
+        for (size_t i = 0; i < p->nold; i++)
+            if (p->old[i] == pid)
+                p->old[i] = p->old[--p->nold];
+        if (current) {
+            p->restarts++;
+            if (WIFSIGNALED(status))
+                og_log(OG_LOG_WARN, "worker %d killed by signal %d; respawning", (int)pid,
+                       WTERMSIG(status));
+            else
+                og_log(OG_LOG_WARN, "worker %d exited with status %d; respawning", (int)pid,
+                       WEXITSTATUS(status));
+            throttle_respawns(p);
+        }
+    }
+}
+
+static void reload(struct pool *p, const char *path)
+{
+    struct og_config *cfg;
+    struct og_htpasswd *ht;
+
+    if (load_everything(path, &cfg, &ht) != 0) {
+        og_log(OG_LOG_ERROR, "reload refused: keeping the running configuration");
+        return;
+    }
+    og_log_configure(cfg->log_level, cfg->log_format);
+    /* the old generation finishes what it holds and exits */
+    for (int i = 0; i < p->nworkers; i++) {
+        if (p->pids[i] > 0) {
+            kill(p->pids[i], SIGTERM);
+            if (p->nold < sizeof(p->old) / sizeof(p->old[0]))
+                p->old[p->nold++] = p->pids[i];
+        }
+        p->pids[i] = 0;
+    }
+    og_config_free(p->cfg);
+    og_htpasswd_free(p->htpasswd);
+    p->cfg = cfg;
+    p->htpasswd = ht;
+    spawn_missing(p);
+    og_log(OG_LOG_INFO, "configuration reloaded from %s", path);
+}
+
+static void drain(struct pool *p)
+{
+    time_t deadline = time(NULL) + DRAIN_SECONDS;
+    bool any = true;
+
+    for (int i = 0; i < p->nworkers; i++)
+        if (p->pids[i] > 0)
+            kill(p->pids[i], SIGTERM);
+    for (size_t i = 0; i < p->nold; i++)
+        kill(p->old[i], SIGTERM);
+    while (any && time(NULL) < deadline) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        pid_t pid;
+        int status;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            ;
+        any = (pid == 0);     /* 0: children remain; -1/ECHILD: none left */
+        if (any)
+            nanosleep(&ts, NULL);
+    }
+    if (any) {
+        og_log(OG_LOG_WARN, "workers still busy after %d s; killing them", DRAIN_SECONDS);
+        for (int i = 0; i < p->nworkers; i++)
+            if (p->pids[i] > 0)
+                kill(p->pids[i], SIGKILL);
+        for (size_t i = 0; i < p->nold; i++)
+            kill(p->old[i], SIGKILL);
+        while (waitpid(-1, NULL, 0) > 0)
+            ;
+    }
+}
+
+int og_serve(const struct og_serve_options *opt)
+{
+    struct pool p;
+    char owned_path[256];
+    sigset_t set;
+    int rc = 0;
+
+    memset(&p, 0, sizeof(p));
+    if (load_everything(opt->config_path, &p.cfg, &p.htpasswd) != 0)
+        return 2;
+    og_log_configure(p.cfg->log_level, p.cfg->log_format);
+
+    p.listen_fd = open_listener(opt->listen, owned_path, sizeof(owned_path));
+    if (p.listen_fd < 0) {
+        rc = 2;
+        goto out;
+    }
+    p.nworkers = opt->workers > 0 ? opt->workers : p.cfg->workers;
+    if (p.nworkers <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        p.nworkers = cpus > 0 ? (int)cpus : 2;
+    }
+    if (p.nworkers > MAX_WORKERS)
+        p.nworkers = MAX_WORKERS;
+
+    /* The master waits for signals synchronously; workers unblock them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    spawn_missing(&p);
+    og_log(OG_LOG_INFO, "serving with %d workers (master %d)", p.nworkers, (int)getpid());
+
+    for (;;) {
+        struct timespec tick = { 1, 0 };
+        siginfo_t si;
+        int sig = sigtimedwait(&set, &si, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            og_log(OG_LOG_INFO, "signal %d: draining workers", sig);
+            break;
+        }
+        if (sig == SIGHUP)
+            reload(&p, opt->config_path);
+        reap(&p);               /* on SIGCHLD, and every tick in case one was missed */
+        spawn_missing(&p);
+    }
+    drain(&p);
+out:
+    if (owned_path[0])
+        unlink(owned_path);
+    og_config_free(p.cfg);
+    og_htpasswd_free(p.htpasswd);
+    return rc;
+}
