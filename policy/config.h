@@ -1,0 +1,126 @@
+/*
+ * config.h - the ocigate config file (SPEC §2) as an immutable, compiled model.
+ *
+ * og_config_load() parses the JSON once (jansson), validates every field,
+ * reports the first problem as "FILE: json.path: what is wrong", compiles all
+ * globs and sorts the repository patterns so that the first match is zot's
+ * "longest pattern" (ties: lexicographically smaller first, SPEC §4 dev. 1).
+ * The request path only reads the result.
+ */
+#ifndef OCIGATE_POLICY_CONFIG_H
+#define OCIGATE_POLICY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct og_glob;
+
+struct og_strlist {
+    char **v;
+    size_t n;
+};
+
+/* One entry of PolicyGroup.policies, or adminPolicy. */
+struct og_policy_entry {
+    struct og_strlist users;    /* exact, case-sensitive; "" matches anonymous */
+    struct og_strlist groups;
+    unsigned actions;           /* OG_ACT_* mask */
+};
+
+/* One key of accessControl.repositories. */
+struct og_repo_rule {
+    char *pattern;              /* as written (case kept, SPEC §4 dev. 2) */
+    size_t pattern_len;
+    struct og_glob *glob;
+    struct og_policy_entry *policies;
+    size_t npolicies;
+    unsigned default_actions;   /* defaultPolicy: every authenticated identity */
+    unsigned anonymous_actions; /* anonymousPolicy: anonymous only */
+};
+
+struct og_group {
+    char *name;
+    struct og_strlist users;
+};
+
+/* One immutableTags rule: repositories x tags. */
+struct og_immutable_rule {
+    struct og_glob **repos;
+    size_t nrepos;
+    struct og_glob **tags;
+    size_t ntags;
+    char *text;                 /* "immutableTags[0] (REPOS : TAGS)" for messages */
+};
+
+enum og_challenge { OG_CHALLENGE_BEARER = 0, OG_CHALLENGE_BASIC };
+
+struct og_config {
+    char *path;                 /* file it was loaded from */
+    char *realm;                /* default "ocigate" */
+    int workers;                /* 0 = number of CPUs */
+
+    char *registry_url;         /* default "http://127.0.0.1:5000", no trailing '/' */
+    int registry_timeout_ms;    /* default 2000 */
+
+    char *redis_url;            /* default "redis://127.0.0.1:6379/0" */
+    char *redis_prefix;         /* default "ocigate:" */
+    char *redis_password;       /* inline or from passwordFile; NULL if none */
+    int redis_timeout_ms;       /* default 200 */
+
+    int fail_delay_ms;          /* auth.failDelayMs, default 0 */
+    bool openid_enabled;        /* auth.openid present */
+    char *openid_issuer;
+    struct og_strlist openid_audiences;
+    char *openid_claim_username;   /* default "preferred_username" */
+    char *openid_claim_groups;     /* default "groups" */
+    int openid_leeway_s;           /* default 60 */
+    char *openid_client_id;        /* auth.openid.clientId, NULL if none */
+    char *openid_client_secret;    /* clientSecret or clientSecretFile; NULL if none */
+    bool apikey_enabled;           /* auth.apikey.enabled, default false */
+    int apikey_cache_s;            /* default 30 */
+    char *htpasswd_path;           /* NULL if none */
+
+    /* accessControl */
+    struct og_repo_rule *rules;    /* sorted: longest pattern first, then lexicographic */
+    size_t nrules;
+    bool has_admin;
+    struct og_policy_entry admin;
+    struct og_group *groups;
+    size_t ngroups;
+    bool has_metrics;
+    struct og_strlist metrics_users;
+    unsigned metrics_anonymous_actions;
+
+    struct og_immutable_rule *immutable;
+    size_t nimmutable;
+
+    enum og_challenge challenge;   /* token.challenge, default bearer */
+    char *token_realm;             /* URL clients fetch tokens from */
+    char *token_service;           /* default: realm */
+    char *token_key_file;
+    int token_lifetime_s;          /* default 300 */
+
+    bool trust_forwarded_headers;
+
+    char *endpoint_metrics;        /* default "/ocigate/metrics" */
+    char *endpoint_health;         /* default "/ocigate/healthz" */
+    struct og_strlist endpoint_apikey; /* default ["/zot/auth/apikey", "/ocigate/apikey"] */
+    bool endpoint_catalog;         /* default true */
+
+    char *log_level;               /* "debug","info","warn","error"; default "info" */
+    char *log_format;              /* "json" or "text"; default "json" */
+};
+
+/* Load and compile a config file. Returns NULL and fills err on any problem. */
+struct og_config *og_config_load(const char *path, char *err, size_t errlen);
+
+/* The same from a buffer; fname is used in messages only. */
+struct og_config *og_config_parse(const char *json, size_t len, const char *fname,
+                                  char *err, size_t errlen);
+
+void og_config_free(struct og_config *cfg);
+
+/* Is user a member of config group `group` (accessControl.groups)? */
+bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user);
+
+#endif
