@@ -1,1 +1,1315 @@
-/* policy/config.c - stub, being written */
+/*
+ * config.c - read the ocigate config file (SPEC §2) into struct og_config.
+ *
+ * The schema is a set of small field tables, one per JSON object: each row
+ * names a key and the function that reads its value. parse_object() walks an
+ * object against its table, so an unknown key anywhere is an error naming its
+ * JSON path, e.g.
+ *   ocigate.json: accessControl.repositories["**"].policies[0].actions[1]: unknown action "write"
+ * The first problem stops the parse; everything allocated so far hangs off
+ * the half-built config and og_config_free() releases it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "action.h"
+#include "glob.h"
+
+#define CONFIG_FILE_MAX   (4u << 20)   /* a config larger than 4 MiB is a mistake */
+#define SECRET_FILE_MAX   (64u << 10)
+
+/* ------------------------------------------------------------------------ */
+/* The parser: where we are in the document, and where errors go.            */
+
+struct parser {
+    const char *fname;
+    char *err;
+    size_t errlen;
+    char path[2048];
+    size_t pathlen;
+};
+
+static bool fail(struct parser *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool fail(struct parser *p, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (p->err && p->errlen) {
+        if (p->pathlen)
+            snprintf(p->err, p->errlen, "%s: %s: %s", p->fname, p->path, msg);
+        else
+            snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
+    }
+    return false;
+}
+
+static bool fail_out_of_memory(struct parser *p)
+{
+    return fail(p, "out of memory");
+}
+
+static void path_append(struct parser *p, const char *s, size_t n)
+{
+    if (p->pathlen + n >= sizeof p->path)
+        n = sizeof p->path - 1 - p->pathlen;
+    memcpy(p->path + p->pathlen, s, n);
+    p->pathlen += n;
+    p->path[p->pathlen] = '\0';
+}
+
+static bool key_is_identifier(const char *k)
+{
+    if (!(*k == '_' || (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z')))
+        return false;
+    for (k++; *k; k++)
+        if (!(*k == '_' || (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+              (*k >= '0' && *k <= '9')))
+            return false;
+    return true;
+}
+
+/* Appends ["key"] (quoted like JSON) and returns the old length for path_pop. */
+static size_t path_push_quoted(struct parser *p, const char *key)
+{
+    size_t saved = p->pathlen;
+    char esc[8];
+
+    path_append(p, "[\"", 2);
+    for (const unsigned char *k = (const unsigned char *)key; *k; k++) {
+        if (*k == '"' || *k == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*k;
+            path_append(p, esc, 2);
+        } else if (*k < 0x20 || *k == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", *k);
+            path_append(p, esc, 6);
+        } else {
+            path_append(p, (const char *)k, 1);
+        }
+    }
+    path_append(p, "\"]", 2);
+    return saved;
+}
+
+/* Appends .key (or ["key"] when it is not a plain identifier). */
+static size_t path_push_key(struct parser *p, const char *key)
+{
+    size_t saved = p->pathlen;
+
+    if (!key_is_identifier(key))
+        return path_push_quoted(p, key);
+    if (p->pathlen)
+        path_append(p, ".", 1);
+    path_append(p, key, strlen(key));
+    return saved;
+}
+
+static size_t path_push_index(struct parser *p, size_t i)
+{
+    size_t saved = p->pathlen;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "[%zu]", i);
+
+    path_append(p, buf, (size_t)n);
+    return saved;
+}
+
+static void path_pop(struct parser *p, size_t saved)
+{
+    p->pathlen = saved;
+    p->path[saved] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Objects against field tables.                                             */
+
+typedef bool field_reader(struct parser *p, json_t *v, void *target);
+
+struct field {
+    const char *name;
+    field_reader *read;
+    const char *required;   /* NULL: optional; else the text after "required" */
+};
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE: case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "something else";
+}
+
+static bool must_be_object(struct parser *p, json_t *v)
+{
+    if (json_is_object(v))
+        return true;
+    return fail(p, "must be an object, not %s", json_type_name(v));
+}
+
+static bool must_be_array(struct parser *p, json_t *v)
+{
+    if (json_is_array(v))
+        return true;
+    return fail(p, "must be an array, not %s", json_type_name(v));
+}
+
+static const struct field *find_field(const struct field *fields, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(fields[i].name, key) == 0)
+            return &fields[i];
+    return NULL;
+}
+
+static bool parse_object(struct parser *p, json_t *obj, const struct field *fields,
+                         size_t nfields, void *target)
+{
+    const char *key;
+    json_t *v;
+
+    if (!must_be_object(p, obj))
+        return false;
+    json_object_foreach(obj, key, v) {
+        const struct field *f = find_field(fields, nfields, key);
+        size_t saved = path_push_key(p, key);
+
+        if (!f)
+            return fail(p, "unknown key");
+        if (!f->read(p, v, target))
+            return false;
+        path_pop(p, saved);
+    }
+    for (size_t i = 0; i < nfields; i++) {
+        if (fields[i].required && !json_object_get(obj, fields[i].name)) {
+            path_push_key(p, fields[i].name);
+            return fail(p, "required%s", fields[i].required);
+        }
+    }
+    return true;
+}
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* ------------------------------------------------------------------------ */
+/* Scalars.                                                                  */
+
+static bool read_int(struct parser *p, json_t *v, long long min, long long max, int *dst)
+{
+    long long x;
+
+    if (!json_is_integer(v))
+        return fail(p, "must be an integer, not %s", json_type_name(v));
+    x = json_integer_value(v);
+    if (x < min || x > max)
+        return fail(p, "%lld is out of range (%lld..%lld)", x, min, max);
+    *dst = (int)x;
+    return true;
+}
+
+static bool read_bool(struct parser *p, json_t *v, bool *dst)
+{
+    if (!json_is_boolean(v))
+        return fail(p, "must be true or false, not %s", json_type_name(v));
+    *dst = json_is_true(v);
+    return true;
+}
+
+static bool replace_string(struct parser *p, char **dst, const char *s, size_t len)
+{
+    char *copy = strndup(s, len);
+
+    if (!copy)
+        return fail_out_of_memory(p);
+    free(*dst);
+    *dst = copy;
+    return true;
+}
+
+/* Any non-empty string. */
+static bool read_string(struct parser *p, json_t *v, char **dst)
+{
+    if (!json_is_string(v))
+        return fail(p, "must be a string, not %s", json_type_name(v));
+    if (json_string_length(v) == 0)
+        return fail(p, "must not be empty");
+    return replace_string(p, dst, json_string_value(v), json_string_length(v));
+}
+
+/* Text that ends up inside a quoted HTTP header parameter (realm="..."). */
+static bool is_header_safe(const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        if (*c < 0x20 || *c >= 0x7f || *c == '"' || *c == '\\')
+            return false;
+    return true;
+}
+
+static bool read_header_string(struct parser *p, json_t *v, char **dst)
+{
+    if (!read_string(p, v, dst))
+        return false;
+    if (!is_header_safe(*dst))
+        return fail(p, "may hold only printable ASCII without '\"' or '\\' (it is sent in a header)");
+    return true;
+}
+
+static bool read_url_path(struct parser *p, json_t *v, char **dst)
+{
+    if (!read_string(p, v, dst))
+        return false;
+    if ((*dst)[0] != '/' || !is_header_safe(*dst) || strpbrk(*dst, " ?#"))
+        return fail(p, "must be a path starting with '/' (no spaces, query or fragment)");
+    return true;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool read_one_of(struct parser *p, json_t *v, const char *const *choices, int *index)
+{
+    if (!json_is_string(v))
+        return fail(p, "must be a string, not %s", json_type_name(v));
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(json_string_value(v), choices[i]) == 0) {
+            *index = i;
+            return true;
+        }
+    }
+    char list[256] = "";
+    for (int i = 0; choices[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, choices[i], sizeof list - strlen(list) - 1);
+    }
+    return fail(p, "\"%s\" is not one of %s", json_string_value(v), list);
+}
+
+/* A secret kept in a file: read it whole, drop one trailing newline. */
+static bool read_secret_file(struct parser *p, json_t *v, char **dst)
+{
+    char *path = NULL, *buf = NULL;
+    size_t len = 0;
+    FILE *fp = NULL;
+    bool ok = false;
+
+    if (!read_string(p, v, &path))
+        return false;
+    fp = fopen(path, "rb");
+    if (!fp) {
+        fail(p, "cannot read \"%s\": %s", path, strerror(errno));
+        goto done;
+    }
+    buf = malloc(SECRET_FILE_MAX + 1);
+    if (!buf) {
+        fail_out_of_memory(p);
+        goto done;
+    }
+    len = fread(buf, 1, SECRET_FILE_MAX + 1, fp);
+    if (ferror(fp)) {
+        fail(p, "cannot read \"%s\": %s", path, strerror(errno));
+        goto done;
+    }
+    if (len > SECRET_FILE_MAX) {
+        fail(p, "\"%s\" is larger than %u bytes", path, SECRET_FILE_MAX);
+        goto done;
+    }
+    if (len && buf[len - 1] == '\n')
+        len--;
+    if (len && buf[len - 1] == '\r')
+        len--;
+    if (len == 0 || memchr(buf, '\0', len)) {
+        fail(p, "\"%s\" holds no usable secret (empty or binary)", path);
+        goto done;
+    }
+    ok = replace_string(p, dst, buf, len);
+done:
+    if (buf) {
+        memset(buf, 0, SECRET_FILE_MAX + 1);
+        free(buf);
+    }
+    if (fp)
+        fclose(fp);
+    free(path);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lists.                                                                    */
+
+static void strlist_free(struct og_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static bool strlist_add(struct parser *p, struct og_strlist *l, const char *s, size_t len)
+{
+    char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+
+    if (!v)
+        return fail_out_of_memory(p);
+    l->v = v;
+    l->v[l->n] = strndup(s, len);
+    if (!l->v[l->n])
+        return fail_out_of_memory(p);
+    l->n++;
+    return true;
+}
+
+/* Array of strings; "" allowed when allow_empty_strings (users: "" = anonymous). */
+static bool read_strlist(struct parser *p, json_t *v, struct og_strlist *dst,
+                         bool allow_empty_strings)
+{
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    strlist_free(dst);
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+
+        if (!json_is_string(e))
+            return fail(p, "must be a string, not %s", json_type_name(e));
+        if (!allow_empty_strings && json_string_length(e) == 0)
+            return fail(p, "must not be empty");
+        if (!strlist_add(p, dst, json_string_value(e), json_string_length(e)))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+/* ["read", "create", ...] -> OG_ACT_* mask. Unknown names are an error (zot ignores them). */
+static bool read_actions(struct parser *p, json_t *v, unsigned *mask)
+{
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    *mask = 0;
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+        unsigned a;
+
+        if (!json_is_string(e))
+            return fail(p, "must be a string, not %s", json_type_name(e));
+        a = og_action_parse(json_string_value(e), json_string_length(e));
+        if (a == OG_ACT_NONE)
+            return fail(p, "unknown action \"%s\"", json_string_value(e));
+        *mask |= a;
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+static bool compile_glob(struct parser *p, const char *s, size_t len, struct og_glob **dst)
+{
+    char gerr[256] = "";
+
+    if (len == 0)
+        return fail(p, "empty pattern (it would match nothing; use \"**\" for everything)");
+    *dst = og_glob_compile(s, len, gerr, sizeof gerr);
+    if (!*dst)
+        return fail(p, "invalid pattern: %s", gerr[0] ? gerr : "cannot compile");
+    return true;
+}
+
+/* Array of glob strings, at least one. */
+static bool read_globs(struct parser *p, json_t *v, struct og_glob ***dst, size_t *n)
+{
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    if (json_array_size(v) == 0)
+        return fail(p, "must hold at least one pattern");
+    *dst = calloc(json_array_size(v), sizeof **dst);
+    if (!*dst)
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+
+        if (!json_is_string(e))
+            return fail(p, "must be a string, not %s", json_type_name(e));
+        if (!compile_glob(p, json_string_value(e), json_string_length(e), &(*dst)[i]))
+            return false;
+        (*n)++;
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Top-level sections (target: struct og_config).                            */
+
+#define CFG(t) ((struct og_config *)(t))
+
+static bool read_realm(struct parser *p, json_t *v, void *t)
+{
+    return read_header_string(p, v, &CFG(t)->realm);
+}
+
+static bool read_workers(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 256, &CFG(t)->workers);
+}
+
+static bool read_registry_url(struct parser *p, json_t *v, void *t)
+{
+    char **url = &CFG(t)->registry_url;
+    size_t len;
+
+    if (!read_string(p, v, url))
+        return false;
+    if (!starts_with(*url, "http://") && !starts_with(*url, "https://"))
+        return fail(p, "must start with http:// or https://");
+    if (!is_header_safe(*url) || strchr(*url, ' '))
+        return fail(p, "must be a plain URL (printable ASCII, no spaces or quotes)");
+    len = strlen(*url);
+    size_t scheme_len = (size_t)(strchr(*url, ':') - *url) + 3;   /* "http://" */
+    while (len > scheme_len && (*url)[len - 1] == '/')
+        (*url)[--len] = '\0';
+    if (len == scheme_len || (*url)[scheme_len] == '/')
+        return fail(p, "names no host");
+    return true;
+}
+
+static bool read_registry_timeout(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 600000, &CFG(t)->registry_timeout_ms);
+}
+
+static const struct field registry_fields[] = {
+    { "url", read_registry_url, NULL },
+    { "timeoutMs", read_registry_timeout, NULL },
+};
+
+static bool read_registry(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, registry_fields, NFIELDS(registry_fields), t);
+}
+
+static bool read_redis_url(struct parser *p, json_t *v, void *t)
+{
+    char **url = &CFG(t)->redis_url;
+
+    if (!read_string(p, v, url))
+        return false;
+    if (!starts_with(*url, "redis://") && !starts_with(*url, "unix:"))
+        return fail(p, "must start with redis:// or unix:");
+    return true;
+}
+
+static bool read_redis_prefix(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->redis_prefix);
+}
+
+static bool read_redis_timeout(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 600000, &CFG(t)->redis_timeout_ms);
+}
+
+static bool read_redis_password(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->redis_password);
+}
+
+static bool read_redis_password_file(struct parser *p, json_t *v, void *t)
+{
+    return read_secret_file(p, v, &CFG(t)->redis_password);
+}
+
+static const struct field redis_fields[] = {
+    { "url", read_redis_url, NULL },
+    { "prefix", read_redis_prefix, NULL },
+    { "timeoutMs", read_redis_timeout, NULL },
+    { "password", read_redis_password, NULL },
+    { "passwordFile", read_redis_password_file, NULL },
+};
+
+static bool one_of_inline_or_file(struct parser *p, json_t *obj, const char *inline_key,
+                                  const char *file_key)
+{
+    if (json_object_get(obj, inline_key) && json_object_get(obj, file_key))
+        return fail(p, "give \"%s\" or \"%s\", not both", inline_key, file_key);
+    return true;
+}
+
+static bool read_redis(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, redis_fields, NFIELDS(redis_fields), t) &&
+           one_of_inline_or_file(p, v, "password", "passwordFile");
+}
+
+/* auth.openid */
+
+static bool read_openid_issuer(struct parser *p, json_t *v, void *t)
+{
+    char **issuer = &CFG(t)->openid_issuer;
+
+    if (!read_string(p, v, issuer))
+        return false;
+    if (!starts_with(*issuer, "https://") && !starts_with(*issuer, "http://"))
+        return fail(p, "must be an https:// URL");
+    return true;
+}
+
+static bool read_openid_audiences(struct parser *p, json_t *v, void *t)
+{
+    if (!read_strlist(p, v, &CFG(t)->openid_audiences, false))
+        return false;
+    if (CFG(t)->openid_audiences.n == 0)
+        return fail(p, "must hold at least one audience");
+    return true;
+}
+
+static bool read_claim_username(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->openid_claim_username);
+}
+
+static bool read_claim_groups(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->openid_claim_groups);
+}
+
+static const struct field claim_mapping_fields[] = {
+    { "username", read_claim_username, NULL },
+    { "groups", read_claim_groups, NULL },
+};
+
+static bool read_claim_mapping(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, claim_mapping_fields, NFIELDS(claim_mapping_fields), t);
+}
+
+static bool read_openid_leeway(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 3600, &CFG(t)->openid_leeway_s);
+}
+
+static bool read_openid_client_id(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->openid_client_id);
+}
+
+static bool read_openid_client_secret(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->openid_client_secret);
+}
+
+static bool read_openid_client_secret_file(struct parser *p, json_t *v, void *t)
+{
+    return read_secret_file(p, v, &CFG(t)->openid_client_secret);
+}
+
+static const struct field openid_fields[] = {
+    { "issuer", read_openid_issuer, "" },
+    { "audiences", read_openid_audiences, "" },
+    { "claimMapping", read_claim_mapping, NULL },
+    { "leewaySeconds", read_openid_leeway, NULL },
+    { "clientId", read_openid_client_id, NULL },
+    { "clientSecret", read_openid_client_secret, NULL },
+    { "clientSecretFile", read_openid_client_secret_file, NULL },
+};
+
+static bool read_openid(struct parser *p, json_t *v, void *t)
+{
+    CFG(t)->openid_enabled = true;
+    return parse_object(p, v, openid_fields, NFIELDS(openid_fields), t) &&
+           one_of_inline_or_file(p, v, "clientSecret", "clientSecretFile");
+}
+
+static bool read_apikey_enabled(struct parser *p, json_t *v, void *t)
+{
+    return read_bool(p, v, &CFG(t)->apikey_enabled);
+}
+
+static bool read_apikey_cache(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 86400, &CFG(t)->apikey_cache_s);
+}
+
+static const struct field apikey_fields[] = {
+    { "enabled", read_apikey_enabled, NULL },
+    { "cacheSeconds", read_apikey_cache, NULL },
+};
+
+static bool read_apikey(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, apikey_fields, NFIELDS(apikey_fields), t);
+}
+
+static bool read_htpasswd_path(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->htpasswd_path);
+}
+
+static const struct field htpasswd_fields[] = {
+    { "path", read_htpasswd_path, "" },
+};
+
+static bool read_htpasswd(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, htpasswd_fields, NFIELDS(htpasswd_fields), t);
+}
+
+static bool read_fail_delay(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 60000, &CFG(t)->fail_delay_ms);
+}
+
+static const struct field auth_fields[] = {
+    { "failDelayMs", read_fail_delay, NULL },
+    { "openid", read_openid, NULL },
+    { "apikey", read_apikey, NULL },
+    { "htpasswd", read_htpasswd, NULL },
+};
+
+static bool read_auth(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, auth_fields, NFIELDS(auth_fields), t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* accessControl (zot's schema, semantics notes §1.2).                       */
+
+static bool read_policy_users(struct parser *p, json_t *v, void *t)
+{
+    return read_strlist(p, v, &((struct og_policy_entry *)t)->users, true);
+}
+
+static bool read_policy_groups(struct parser *p, json_t *v, void *t)
+{
+    return read_strlist(p, v, &((struct og_policy_entry *)t)->groups, false);
+}
+
+static bool read_policy_actions(struct parser *p, json_t *v, void *t)
+{
+    return read_actions(p, v, &((struct og_policy_entry *)t)->actions);
+}
+
+/* CEL conditions: an empty list is harmless and accepted; anything else is refused. */
+static bool refuse_conditions(struct parser *p, json_t *v, void *t)
+{
+    (void)t;
+    if (json_is_array(v) && json_array_size(v) == 0)
+        return true;
+    return fail(p, "conditions (CEL) are not supported yet");
+}
+
+static const struct field policy_fields[] = {
+    { "users", read_policy_users, NULL },
+    { "groups", read_policy_groups, NULL },
+    { "actions", read_policy_actions, NULL },
+    { "conditions", refuse_conditions, NULL },
+};
+
+static bool read_policy(struct parser *p, json_t *v, struct og_policy_entry *e)
+{
+    return parse_object(p, v, policy_fields, NFIELDS(policy_fields), e);
+}
+
+#define RULE(t) ((struct og_repo_rule *)(t))
+
+static bool read_rule_policies(struct parser *p, json_t *v, void *t)
+{
+    struct og_repo_rule *rule = RULE(t);
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    if (json_array_size(v) == 0)
+        return true;
+    rule->policies = calloc(json_array_size(v), sizeof *rule->policies);
+    if (!rule->policies)
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+
+        rule->npolicies++;
+        if (!read_policy(p, e, &rule->policies[i]))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+static bool read_rule_default(struct parser *p, json_t *v, void *t)
+{
+    return read_actions(p, v, &RULE(t)->default_actions);
+}
+
+static bool read_rule_anonymous(struct parser *p, json_t *v, void *t)
+{
+    return read_actions(p, v, &RULE(t)->anonymous_actions);
+}
+
+static const struct field policy_group_fields[] = {
+    { "policies", read_rule_policies, NULL },
+    { "defaultPolicy", read_rule_default, NULL },
+    { "anonymousPolicy", read_rule_anonymous, NULL },
+};
+
+/* Longest pattern first; equal lengths: lexicographically smaller first (SPEC §4 dev. 1). */
+static int rule_order(const void *a, const void *b)
+{
+    const struct og_repo_rule *x = a, *y = b;
+
+    if (x->pattern_len != y->pattern_len)
+        return x->pattern_len > y->pattern_len ? -1 : 1;
+    return strcmp(x->pattern, y->pattern);
+}
+
+static bool read_repositories(struct parser *p, json_t *v, void *t)
+{
+    struct og_config *cfg = CFG(t);
+    const char *pattern;
+    json_t *pg;
+
+    if (!must_be_object(p, v))
+        return false;
+    if (json_object_size(v) == 0)
+        return true;
+    cfg->rules = calloc(json_object_size(v), sizeof *cfg->rules);
+    if (!cfg->rules)
+        return fail_out_of_memory(p);
+    json_object_foreach(v, pattern, pg) {
+        struct og_repo_rule *rule = &cfg->rules[cfg->nrules++];
+        size_t saved = path_push_quoted(p, pattern);
+
+        rule->pattern_len = strlen(pattern);
+        rule->pattern = strdup(pattern);
+        if (!rule->pattern)
+            return fail_out_of_memory(p);
+        if (!compile_glob(p, pattern, rule->pattern_len, &rule->glob))
+            return false;
+        if (!parse_object(p, pg, policy_group_fields, NFIELDS(policy_group_fields), rule))
+            return false;
+        path_pop(p, saved);
+    }
+    qsort(cfg->rules, cfg->nrules, sizeof *cfg->rules, rule_order);
+    return true;
+}
+
+static bool read_admin_policy(struct parser *p, json_t *v, void *t)
+{
+    CFG(t)->has_admin = true;
+    return read_policy(p, v, &CFG(t)->admin);
+}
+
+static bool read_group_users(struct parser *p, json_t *v, void *t)
+{
+    return read_strlist(p, v, &((struct og_group *)t)->users, false);
+}
+
+static const struct field group_fields[] = {
+    { "users", read_group_users, NULL },
+};
+
+static bool read_groups(struct parser *p, json_t *v, void *t)
+{
+    struct og_config *cfg = CFG(t);
+    const char *name;
+    json_t *g;
+
+    if (!must_be_object(p, v))
+        return false;
+    if (json_object_size(v) == 0)
+        return true;
+    cfg->groups = calloc(json_object_size(v), sizeof *cfg->groups);
+    if (!cfg->groups)
+        return fail_out_of_memory(p);
+    json_object_foreach(v, name, g) {
+        struct og_group *group = &cfg->groups[cfg->ngroups++];
+        size_t saved = path_push_quoted(p, name);
+
+        group->name = strdup(name);
+        if (!group->name)
+            return fail_out_of_memory(p);
+        if (!parse_object(p, g, group_fields, NFIELDS(group_fields), group))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+static bool read_metrics_users(struct parser *p, json_t *v, void *t)
+{
+    return read_strlist(p, v, &CFG(t)->metrics_users, false);
+}
+
+static bool read_metrics_anonymous(struct parser *p, json_t *v, void *t)
+{
+    return read_actions(p, v, &CFG(t)->metrics_anonymous_actions);
+}
+
+static const struct field metrics_fields[] = {
+    { "users", read_metrics_users, NULL },
+    { "anonymousPolicy", read_metrics_anonymous, NULL },
+};
+
+static bool read_metrics(struct parser *p, json_t *v, void *t)
+{
+    CFG(t)->has_metrics = true;
+    return parse_object(p, v, metrics_fields, NFIELDS(metrics_fields), t);
+}
+
+static const struct field access_control_fields[] = {
+    { "repositories", read_repositories, NULL },
+    { "adminPolicy", read_admin_policy, NULL },
+    { "groups", read_groups, NULL },
+    { "metrics", read_metrics, NULL },
+};
+
+static bool read_access_control(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, access_control_fields, NFIELDS(access_control_fields), t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* immutableTags.                                                            */
+
+#define IMMUT(t) ((struct og_immutable_rule *)(t))
+
+static bool read_immutable_repos(struct parser *p, json_t *v, void *t)
+{
+    return read_globs(p, v, &IMMUT(t)->repos, &IMMUT(t)->nrepos);
+}
+
+static bool read_immutable_tags_globs(struct parser *p, json_t *v, void *t)
+{
+    return read_globs(p, v, &IMMUT(t)->tags, &IMMUT(t)->ntags);
+}
+
+static const struct field immutable_fields[] = {
+    { "repositories", read_immutable_repos, "" },
+    { "tags", read_immutable_tags_globs, "" },
+};
+
+static bool append_globs(FILE *out, struct og_glob **globs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fprintf(out, "%s%s", i ? ", " : "", og_glob_source(globs[i])) < 0)
+            return false;
+    return true;
+}
+
+/* "immutableTags[0] (REPO-GLOBS : TAG-GLOBS)", each list joined with ", " */
+static bool describe_immutable_rule(struct parser *p, struct og_immutable_rule *rule, size_t i)
+{
+    size_t size = 0;
+    FILE *out = open_memstream(&rule->text, &size);
+    bool ok;
+
+    if (!out)
+        return fail_out_of_memory(p);
+    ok = fprintf(out, "immutableTags[%zu] (", i) > 0 &&
+         append_globs(out, rule->repos, rule->nrepos) &&
+         fputs(" : ", out) >= 0 &&
+         append_globs(out, rule->tags, rule->ntags) &&
+         fputs(")", out) >= 0;
+    if (fclose(out) != 0 || !ok)
+        return fail_out_of_memory(p);
+    return true;
+}
+
+static bool read_immutable_tags(struct parser *p, json_t *v, void *t)
+{
+    struct og_config *cfg = CFG(t);
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    if (json_array_size(v) == 0)
+        return true;
+    cfg->immutable = calloc(json_array_size(v), sizeof *cfg->immutable);
+    if (!cfg->immutable)
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, e) {
+        struct og_immutable_rule *rule = &cfg->immutable[cfg->nimmutable++];
+        size_t saved = path_push_index(p, i);
+
+        if (!parse_object(p, e, immutable_fields, NFIELDS(immutable_fields), rule))
+            return false;
+        if (!describe_immutable_rule(p, rule, i))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* token, endpoints, log, trustForwardedHeaders.                             */
+
+static bool read_token_challenge(struct parser *p, json_t *v, void *t)
+{
+    static const char *const names[] = { "bearer", "basic", NULL };
+    int i;
+
+    if (!read_one_of(p, v, names, &i))
+        return false;
+    CFG(t)->challenge = i == 0 ? OG_CHALLENGE_BEARER : OG_CHALLENGE_BASIC;
+    return true;
+}
+
+static bool read_token_realm(struct parser *p, json_t *v, void *t)
+{
+    char **realm = &CFG(t)->token_realm;
+
+    if (!read_header_string(p, v, realm))
+        return false;
+    if (!starts_with(*realm, "https://") && !starts_with(*realm, "http://"))
+        return fail(p, "must be an http:// or https:// URL");
+    return true;
+}
+
+static bool read_token_service(struct parser *p, json_t *v, void *t)
+{
+    return read_header_string(p, v, &CFG(t)->token_service);
+}
+
+static bool read_token_key_file(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->token_key_file);
+}
+
+static bool read_token_lifetime(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 86400, &CFG(t)->token_lifetime_s);
+}
+
+static const struct field token_fields[] = {
+    { "challenge", read_token_challenge, NULL },
+    { "realm", read_token_realm, NULL },
+    { "service", read_token_service, NULL },
+    { "keyFile", read_token_key_file, NULL },
+    { "lifetimeSeconds", read_token_lifetime, NULL },
+};
+
+static bool read_token(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, token_fields, NFIELDS(token_fields), t);
+}
+
+static bool read_trust_forwarded(struct parser *p, json_t *v, void *t)
+{
+    return read_bool(p, v, &CFG(t)->trust_forwarded_headers);
+}
+
+static bool read_endpoint_metrics(struct parser *p, json_t *v, void *t)
+{
+    return read_url_path(p, v, &CFG(t)->endpoint_metrics);
+}
+
+static bool read_endpoint_health(struct parser *p, json_t *v, void *t)
+{
+    return read_url_path(p, v, &CFG(t)->endpoint_health);
+}
+
+static bool read_endpoint_apikey(struct parser *p, json_t *v, void *t)
+{
+    struct og_strlist *l = &CFG(t)->endpoint_apikey;
+
+    if (!read_strlist(p, v, l, false))
+        return false;
+    for (size_t i = 0; i < l->n; i++) {
+        size_t saved = path_push_index(p, i);
+
+        if (l->v[i][0] != '/' || !is_header_safe(l->v[i]) || strpbrk(l->v[i], " ?#"))
+            return fail(p, "must be a path starting with '/' (no spaces, query or fragment)");
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+static bool read_endpoint_catalog(struct parser *p, json_t *v, void *t)
+{
+    return read_bool(p, v, &CFG(t)->endpoint_catalog);
+}
+
+static const struct field endpoint_fields[] = {
+    { "metrics", read_endpoint_metrics, NULL },
+    { "health", read_endpoint_health, NULL },
+    { "apikey", read_endpoint_apikey, NULL },
+    { "catalog", read_endpoint_catalog, NULL },
+};
+
+static bool read_endpoints(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, endpoint_fields, NFIELDS(endpoint_fields), t);
+}
+
+static bool read_log_level(struct parser *p, json_t *v, void *t)
+{
+    static const char *const names[] = { "debug", "info", "warn", "error", NULL };
+    int i;
+
+    return read_one_of(p, v, names, &i) && replace_string(p, &CFG(t)->log_level, names[i],
+                                                          strlen(names[i]));
+}
+
+static bool read_log_format(struct parser *p, json_t *v, void *t)
+{
+    static const char *const names[] = { "json", "text", NULL };
+    int i;
+
+    return read_one_of(p, v, names, &i) && replace_string(p, &CFG(t)->log_format, names[i],
+                                                          strlen(names[i]));
+}
+
+static const struct field log_fields[] = {
+    { "level", read_log_level, NULL },
+    { "format", read_log_format, NULL },
+};
+
+static bool read_log(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, log_fields, NFIELDS(log_fields), t);
+}
+
+static const struct field root_fields[] = {
+    { "realm", read_realm, NULL },
+    { "workers", read_workers, NULL },
+    { "registry", read_registry, NULL },
+    { "redis", read_redis, NULL },
+    { "auth", read_auth, NULL },
+    { "accessControl", read_access_control,
+      " (an absent block would allow everything)" },
+    { "immutableTags", read_immutable_tags, NULL },
+    { "token", read_token, NULL },
+    { "trustForwardedHeaders", read_trust_forwarded, NULL },
+    { "endpoints", read_endpoints, NULL },
+    { "log", read_log, NULL },
+};
+
+/* ------------------------------------------------------------------------ */
+/* Defaults, the public entry points, freeing.                               */
+
+static bool set_default(struct parser *p, char **dst, const char *value)
+{
+    return replace_string(p, dst, value, strlen(value));
+}
+
+static bool set_defaults(struct parser *p, struct og_config *cfg)
+{
+    cfg->registry_timeout_ms = 2000;
+    cfg->redis_timeout_ms = 200;
+    cfg->openid_leeway_s = 60;
+    cfg->apikey_cache_s = 30;
+    cfg->challenge = OG_CHALLENGE_BEARER;
+    cfg->token_lifetime_s = 300;
+    cfg->endpoint_catalog = true;
+    return set_default(p, &cfg->realm, "ocigate") &&
+           set_default(p, &cfg->registry_url, "http://127.0.0.1:5000") &&
+           set_default(p, &cfg->redis_url, "redis://127.0.0.1:6379/0") &&
+           set_default(p, &cfg->redis_prefix, "ocigate:") &&
+           set_default(p, &cfg->openid_claim_username, "preferred_username") &&
+           set_default(p, &cfg->openid_claim_groups, "groups") &&
+           set_default(p, &cfg->endpoint_metrics, "/ocigate/metrics") &&
+           set_default(p, &cfg->endpoint_health, "/ocigate/healthz") &&
+           strlist_add(p, &cfg->endpoint_apikey, "/zot/auth/apikey", 16) &&
+           strlist_add(p, &cfg->endpoint_apikey, "/ocigate/apikey", 15) &&
+           set_default(p, &cfg->log_level, "info") &&
+           set_default(p, &cfg->log_format, "json");
+}
+
+/* Defaults that depend on other fields, applied after the whole file is read. */
+static bool set_derived_defaults(struct parser *p, struct og_config *cfg)
+{
+    if (!cfg->token_service)
+        return set_default(p, &cfg->token_service, cfg->realm);
+    return true;
+}
+
+struct og_config *og_config_parse(const char *json, size_t len, const char *fname,
+                                  char *err, size_t errlen)
+{
+    struct parser p = { .fname = fname ? fname : "config", .err = err, .errlen = errlen };
+    struct og_config *cfg = NULL;
+    json_error_t jerr;
+    json_t *root;
+
+    if (err && errlen)
+        err[0] = '\0';
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        fail(&p, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        fail_out_of_memory(&p);
+        goto fail;
+    }
+    if (!(cfg->path = strdup(p.fname)) || !set_defaults(&p, cfg)) {
+        fail_out_of_memory(&p);
+        goto fail;
+    }
+    if (!parse_object(&p, root, root_fields, NFIELDS(root_fields), cfg))
+        goto fail;
+    if (!set_derived_defaults(&p, cfg))
+        goto fail;
+    json_decref(root);
+    return cfg;
+
+fail:
+    json_decref(root);
+    og_config_free(cfg);
+    return NULL;
+}
+
+struct og_config *og_config_load(const char *path, char *err, size_t errlen)
+{
+    struct og_config *cfg = NULL;
+    char *buf = NULL;
+    size_t len;
+    FILE *fp = fopen(path, "rb");
+
+    if (!fp) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(CONFIG_FILE_MAX + 1);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    len = fread(buf, 1, CONFIG_FILE_MAX + 1, fp);
+    if (ferror(fp)) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    if (len > CONFIG_FILE_MAX) {
+        snprintf(err, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
+        goto done;
+    }
+    cfg = og_config_parse(buf, len, path, err, errlen);
+done:
+    free(buf);
+    fclose(fp);
+    return cfg;
+}
+
+static void policy_entry_free(struct og_policy_entry *e)
+{
+    strlist_free(&e->users);
+    strlist_free(&e->groups);
+}
+
+static void globs_free(struct og_glob **globs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        og_glob_free(globs[i]);
+    free(globs);
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        memset(s, 0, strlen(s));
+        free(s);
+    }
+}
+
+void og_config_free(struct og_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    free(cfg->realm);
+    free(cfg->registry_url);
+    free(cfg->redis_url);
+    free(cfg->redis_prefix);
+    free_secret(cfg->redis_password);
+    free(cfg->openid_issuer);
+    strlist_free(&cfg->openid_audiences);
+    free(cfg->openid_claim_username);
+    free(cfg->openid_claim_groups);
+    free(cfg->openid_client_id);
+    free_secret(cfg->openid_client_secret);
+    free(cfg->htpasswd_path);
+
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        struct og_repo_rule *r = &cfg->rules[i];
+
+        free(r->pattern);
+        if (r->glob)
+            og_glob_free(r->glob);
+        for (size_t j = 0; j < r->npolicies; j++)
+            policy_entry_free(&r->policies[j]);
+        free(r->policies);
+    }
+    free(cfg->rules);
+    policy_entry_free(&cfg->admin);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        free(cfg->groups[i].name);
+        strlist_free(&cfg->groups[i].users);
+    }
+    free(cfg->groups);
+    strlist_free(&cfg->metrics_users);
+
+    for (size_t i = 0; i < cfg->nimmutable; i++) {
+        globs_free(cfg->immutable[i].repos, cfg->immutable[i].nrepos);
+        globs_free(cfg->immutable[i].tags, cfg->immutable[i].ntags);
+        free(cfg->immutable[i].text);
+    }
+    free(cfg->immutable);
+
+    free(cfg->token_realm);
+    free(cfg->token_service);
+    free(cfg->token_key_file);
+    strlist_free(&cfg->endpoint_apikey);
+    free(cfg->endpoint_metrics);
+    free(cfg->endpoint_health);
+    free(cfg->log_level);
+    free(cfg->log_format);
+    free(cfg);
+}
+
+static bool strlist_has(const struct og_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user)
+{
+    if (!cfg || !group || !user)
+        return false;
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        if (strcmp(cfg->groups[i].name, group) == 0 && strlist_has(&cfg->groups[i].users, user))
+            return true;
+    return false;
+}

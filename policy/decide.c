@@ -1,1 +1,647 @@
-/* policy/decide.c - stub, being written */
+/*
+ * decide.c - the access decision: zot's can() (semantics notes §4.1) made
+ * deterministic, plus what ocigate adds on top (SPEC §4 deviations, §5
+ * immutability) and the per-route rules (ping, catalog, metrics, mount).
+ *
+ * Pure: reads the compiled config, the classified route, the identity and the
+ * facts; allocates nothing and does no I/O. Every reason is a static string.
+ */
+#include "decide.h"
+
+#include <string.h>
+
+#include "glob.h"
+
+/* ------------------------------------------------------------------------ */
+/* Static explanations, one per (source, action).                            */
+
+enum { ACT_READ, ACT_CREATE, ACT_UPDATE, ACT_DELETE, ACT_DMC, ACT_OTHER, ACT_N };
+
+static int action_slot(unsigned action)
+{
+    switch (action) {
+    case OG_ACT_READ: return ACT_READ;
+    case OG_ACT_CREATE: return ACT_CREATE;
+    case OG_ACT_UPDATE: return ACT_UPDATE;
+    case OG_ACT_DELETE: return ACT_DELETE;
+    case OG_ACT_DETECT_MANIFEST_COLLISION: return ACT_DMC;
+    default: return ACT_OTHER;
+    }
+}
+
+enum source { SRC_USER, SRC_GROUP, SRC_DEFAULT, SRC_ANONYMOUS, SRC_ADMIN, SRC_NONE, SRC_N };
+
+#define PER_ACTION(prefix, suffix)                                            \
+    { prefix "read" suffix, prefix "create" suffix, prefix "update" suffix,   \
+      prefix "delete" suffix, prefix "detectManifestCollision" suffix,        \
+      prefix "this action" suffix }
+
+static const char *const reasons[SRC_N][ACT_N] = {
+    [SRC_USER] = PER_ACTION("user policy grants ", ""),
+    [SRC_GROUP] = PER_ACTION("group policy grants ", ""),
+    [SRC_DEFAULT] = PER_ACTION("defaultPolicy grants ", ""),
+    [SRC_ANONYMOUS] = PER_ACTION("anonymousPolicy grants ", ""),
+    [SRC_ADMIN] = PER_ACTION("adminPolicy grants ", ""),
+    [SRC_NONE] = PER_ACTION("no grant for ", ""),
+};
+
+static const char *reason_for(enum source src, unsigned action)
+{
+    return reasons[src][action_slot(action)];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Who the identity is.                                                      */
+
+static bool is_anonymous(const struct og_identity *id)
+{
+    return !id || !id->user || !id->user[0];
+}
+
+static int denial_status(const struct og_identity *id)
+{
+    return is_anonymous(id) ? 401 : 403;
+}
+
+static bool list_has(const struct og_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Group membership: the credential's own groups, plus the config groups that
+ * list the user (SPEC §4 dev. 3: for every authenticated identity). The
+ * anonymous identity belongs to no group.
+ */
+static bool identity_in_group(const struct og_config *cfg, const struct og_identity *id,
+                              const char *group)
+{
+    if (is_anonymous(id))
+        return false;
+    for (size_t i = 0; i < id->ngroups; i++)
+        if (id->groups[i] && strcmp(id->groups[i], group) == 0)
+            return true;
+    return og_config_group_has_user(cfg, group, id->user);
+}
+
+/* users: exact match, "" = anonymous. */
+static bool entry_names_user(const struct og_policy_entry *e, const struct og_identity *id)
+{
+    return list_has(&e->users, is_anonymous(id) ? "" : id->user);
+}
+
+static bool entry_names_group(const struct og_config *cfg, const struct og_policy_entry *e,
+                              const struct og_identity *id)
+{
+    for (size_t i = 0; i < e->groups.n; i++)
+        if (identity_in_group(cfg, id, e->groups.v[i]))
+            return true;
+    return false;
+}
+
+static bool is_admin(const struct og_config *cfg, const struct og_identity *id)
+{
+    return cfg->has_admin &&
+           (entry_names_user(&cfg->admin, id) || entry_names_group(cfg, &cfg->admin, id));
+}
+
+static bool admin_grants(const struct og_config *cfg, const struct og_identity *id,
+                         unsigned action)
+{
+    return action && (cfg->admin.actions & action) == action && is_admin(cfg, id);
+}
+
+static bool within_key_scopes(const struct og_identity *id, const char *repo, size_t len)
+{
+    if (!id || id->nscopes == 0)
+        return true;
+    for (size_t i = 0; i < id->nscopes; i++)
+        if (id->scopes[i] && og_glob_match(id->scopes[i], repo, len))
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* zot's can(): longest pattern decides, adminPolicy falls back.             */
+
+struct verdict {
+    bool granted;
+    bool out_of_scope;      /* denied by the API key's scopes, whatever the policy */
+    const char *rule;
+    const char *reason;
+};
+
+/* Rules are sorted longest first (ties lexicographic), so the first match is it. */
+static const struct og_repo_rule *longest_matching_rule(const struct og_config *cfg,
+                                                        const char *repo, size_t len)
+{
+    for (size_t i = 0; i < cfg->nrules; i++)
+        if (og_glob_match(cfg->rules[i].glob, repo, len))
+            return &cfg->rules[i];
+    return NULL;
+}
+
+/* The union within one pattern: user, group, defaultPolicy, anonymousPolicy. */
+static enum source rule_grants(const struct og_config *cfg, const struct og_repo_rule *rule,
+                               const struct og_identity *id, unsigned action)
+{
+    if (!action)
+        return SRC_NONE;
+    for (size_t i = 0; i < rule->npolicies; i++) {
+        const struct og_policy_entry *e = &rule->policies[i];
+
+        if ((e->actions & action) == action && entry_names_user(e, id))
+            return SRC_USER;
+    }
+    for (size_t i = 0; i < rule->npolicies; i++) {
+        const struct og_policy_entry *e = &rule->policies[i];
+
+        if ((e->actions & action) == action && entry_names_group(cfg, e, id))
+            return SRC_GROUP;
+    }
+    if (is_anonymous(id))
+        return (rule->anonymous_actions & action) == action ? SRC_ANONYMOUS : SRC_NONE;
+    return (rule->default_actions & action) == action ? SRC_DEFAULT : SRC_NONE;
+}
+
+static void check(const struct og_config *cfg, const struct og_identity *id, unsigned action,
+                  const char *repo, size_t len, struct verdict *v)
+{
+    const struct og_repo_rule *rule;
+    enum source src = SRC_NONE;
+
+    v->out_of_scope = false;
+    if (!within_key_scopes(id, repo, len)) {
+        v->granted = false;
+        v->out_of_scope = true;
+        v->rule = "apikey scope";
+        v->reason = "outside the API key's repository scopes";
+        return;
+    }
+    rule = longest_matching_rule(cfg, repo, len);
+    if (rule)
+        src = rule_grants(cfg, rule, id, action);
+    if (src != SRC_NONE) {
+        v->granted = true;
+        v->rule = rule->pattern;
+        v->reason = reason_for(src, action);
+    } else if (admin_grants(cfg, id, action)) {
+        v->granted = true;
+        v->rule = "adminPolicy";
+        v->reason = reason_for(SRC_ADMIN, action);
+    } else {
+        v->granted = false;
+        v->rule = rule ? rule->pattern : "none";
+        v->reason = reason_for(SRC_NONE, action);
+    }
+}
+
+bool og_can(const struct og_config *cfg, const struct og_identity *id,
+            unsigned action, const char *repo, size_t repo_len, const char **rule)
+{
+    struct verdict v;
+
+    check(cfg, id, action, repo, repo_len, &v);
+    if (rule)
+        *rule = v.rule;
+    return v.granted;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing the answer.                                                       */
+
+static void allow(struct og_decision *out, unsigned action, const char *rule, const char *reason)
+{
+    out->status = 200;
+    out->action = action;
+    out->rule = rule;
+    out->reason = reason;
+}
+
+static void deny(struct og_decision *out, int status, unsigned action, const char *rule,
+                 const char *reason)
+{
+    out->status = status;
+    out->action = action;
+    out->rule = rule;
+    out->reason = reason;
+}
+
+static void decide_by_verdict(struct og_decision *out, const struct og_identity *id,
+                              unsigned action, const struct verdict *v)
+{
+    if (v->granted)
+        allow(out, action, v->rule, v->reason);
+    else
+        deny(out, denial_status(id), action, v->rule, v->reason);
+}
+
+static void decide_action(const struct og_config *cfg, const struct og_route *r,
+                          const struct og_identity *id, unsigned action,
+                          struct og_decision *out)
+{
+    struct verdict v;
+
+    check(cfg, id, action, r->repo, r->repo_len, &v);
+    decide_by_verdict(out, id, action, &v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Immutability (SPEC §5): repository glob x tag glob, binding everyone.     */
+
+static const struct og_immutable_rule *immutable_rule_for(const struct og_config *cfg,
+                                                          const char *repo, size_t repo_len,
+                                                          const char *tag)
+{
+    size_t tag_len = strlen(tag);
+
+    for (size_t i = 0; i < cfg->nimmutable; i++) {
+        const struct og_immutable_rule *rule = &cfg->immutable[i];
+        bool repo_matches = false, tag_matches = false;
+
+        for (size_t j = 0; j < rule->nrepos && !repo_matches; j++)
+            repo_matches = og_glob_match(rule->repos[j], repo, repo_len);
+        for (size_t j = 0; j < rule->ntags && repo_matches && !tag_matches; j++)
+            tag_matches = og_glob_match(rule->tags[j], tag, tag_len);
+        if (repo_matches && tag_matches)
+            return rule;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Manifest PUT: create or update per tag (semantics notes §2.2, SPEC §5).   */
+
+struct tag_outcome {
+    int status;           /* 200 or the denial */
+    unsigned action;
+    const char *rule;
+    const char *reason;
+    bool claim;
+};
+
+static void outcome_for_state(const struct og_identity *id, enum og_tag_state state,
+                              const struct verdict *create, const struct verdict *update,
+                              const struct og_immutable_rule *immutable,
+                              struct tag_outcome *o)
+{
+    o->claim = false;
+    if (state == OG_TAG_EXISTS) {
+        o->action = OG_ACT_UPDATE;
+        if (immutable) {
+            o->status = 403;
+            o->rule = immutable->text;
+            o->reason = "immutable tag: it exists and may not be overwritten";
+        } else if (update->granted) {
+            o->status = 200;
+            o->rule = update->rule;
+            o->reason = update->reason;
+        } else {
+            o->status = denial_status(id);
+            o->rule = update->rule;
+            o->reason = update->out_of_scope ? update->reason
+                                             : "tag exists: no grant for update";
+        }
+        return;
+    }
+    o->action = OG_ACT_CREATE;
+    o->rule = create->rule;
+    o->reason = create->reason;
+    if (create->granted) {
+        o->status = 200;
+        /* A create by someone who could not have updated must win the race (§5). */
+        o->claim = immutable || !update->granted;
+    } else {
+        o->status = denial_status(id);
+    }
+}
+
+/* The tag at index i of the PUT, or NULL. A PUT by tag that the route left
+   without tags[] falls back to its reference. */
+static const char *put_tag(const struct og_route *r, size_t i)
+{
+    if (r->ntags)
+        return i < r->ntags && i < OG_MAX_TAGS ? r->tags[i] : NULL;
+    if (i == 0 && !r->ref_is_digest && r->reference[0])
+        return r->reference;
+    return NULL;
+}
+
+static void decide_manifest_put(const struct og_config *cfg, const struct og_route *r,
+                                const struct og_identity *id, const struct og_facts *f,
+                                struct og_decision *out)
+{
+    struct verdict create, update;
+    const char *needed_tag = NULL;
+    const char *deciding_tag = NULL;
+    struct tag_outcome deciding = { 0 };
+    unsigned claim = 0;
+    const char *tag;
+    size_t i;
+
+    check(cfg, id, OG_ACT_CREATE, r->repo, r->repo_len, &create);
+    check(cfg, id, OG_ACT_UPDATE, r->repo, r->repo_len, &update);
+
+    /* A push by digest without tags is a create of the digest (§5). */
+    if (!put_tag(r, 0)) {
+        decide_by_verdict(out, id, OG_ACT_CREATE, &create);
+        return;
+    }
+
+    /*
+     * Every tag is checked on its own; all must pass. The digest checks of
+     * zot's manifestWriteAuthzChecks (create if a tag is new, update if one
+     * exists) are the same repository-wide grants as the tags' own checks,
+     * since ocigate has no per-reference conditions, so they add nothing.
+     */
+    for (i = 0; (tag = put_tag(r, i)) != NULL; i++) {
+        enum og_tag_state state = f ? f->tag[i] : OG_TAG_UNKNOWN;
+        const struct og_immutable_rule *immutable =
+            immutable_rule_for(cfg, r->repo, r->repo_len, tag);
+        struct tag_outcome o;
+
+        if (state == OG_TAG_UNKNOWN) {
+            struct tag_outcome if_absent, if_exists;
+
+            outcome_for_state(id, OG_TAG_ABSENT, &create, &update, immutable, &if_absent);
+            outcome_for_state(id, OG_TAG_EXISTS, &create, &update, immutable, &if_exists);
+            if (if_absent.status != if_exists.status) {
+                if (!needed_tag)
+                    needed_tag = tag;
+                continue;
+            }
+            /* Either way the same answer: no need to ask the registry. An
+               allow here means update is granted and not blocked: no claim. */
+            o = if_exists.status == 200 ? if_exists : if_absent;
+            o.claim = false;
+        } else {
+            outcome_for_state(id, state, &create, &update, immutable, &o);
+        }
+
+        if (o.status != 200) {
+            deny(out, o.status, o.action, o.rule, o.reason);
+            out->tag = tag;
+            out->claim = 0;
+            return;
+        }
+        if (o.claim)
+            claim |= 1u << i;
+        if (!deciding_tag || (o.action == OG_ACT_UPDATE && deciding.action != OG_ACT_UPDATE)) {
+            deciding = o;
+            deciding_tag = tag;
+        }
+    }
+
+    if (needed_tag) {
+        out->status = 0;
+        out->need = OG_NEED_TAG_STATE;
+        out->action = OG_ACT_CREATE;
+        out->rule = create.rule;
+        out->reason = "tag state needed: create or update";
+        out->tag = needed_tag;
+        return;
+    }
+    allow(out, deciding.action, deciding.rule, deciding.reason);
+    out->tag = deciding_tag;
+    out->claim = claim;
+}
+
+static void decide_manifest_delete(const struct og_config *cfg, const struct og_route *r,
+                                   const struct og_identity *id, struct og_decision *out)
+{
+    if (!r->ref_is_digest && r->reference[0]) {
+        const struct og_immutable_rule *immutable =
+            immutable_rule_for(cfg, r->repo, r->repo_len, r->reference);
+
+        out->tag = r->reference;
+        if (immutable) {
+            deny(out, 403, OG_ACT_DELETE, immutable->text,
+                 "immutable tag: it may not be deleted");
+            return;
+        }
+    }
+    decide_action(cfg, r, id, OG_ACT_DELETE, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cross-repository mount (SPEC §4 dev. 4).                                  */
+
+static void decide_upload_start(const struct og_config *cfg, const struct og_route *r,
+                                const struct og_identity *id, struct og_decision *out)
+{
+    struct verdict create, from;
+
+    check(cfg, id, OG_ACT_CREATE, r->repo, r->repo_len, &create);
+    if (!create.granted || !r->has_mount) {
+        decide_by_verdict(out, id, OG_ACT_CREATE, &create);
+        return;
+    }
+    /* 401, for everyone: the one status on which containerd retries as a plain upload. */
+    if (!r->has_from || r->from_len == 0) {
+        deny(out, 401, OG_ACT_READ, "route",
+             "cross-repository mount without from= not permitted; falling back to upload");
+        return;
+    }
+    check(cfg, id, OG_ACT_READ, r->from, r->from_len, &from);
+    if (!from.granted) {
+        deny(out, 401, OG_ACT_READ, from.rule,
+             "no read on the mount source; cross-repository mount not permitted, "
+             "falling back to upload");
+        return;
+    }
+    allow(out, OG_ACT_CREATE, create.rule, create.reason);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Routes without a repository.                                              */
+
+/* Does any rule give the anonymous identity anything at all? */
+static const char *rule_open_to_anonymous(const struct og_config *cfg)
+{
+    static const struct og_identity anonymous = { 0 };
+
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        const struct og_repo_rule *rule = &cfg->rules[i];
+
+        if (rule->anonymous_actions)
+            return rule->pattern;
+        for (size_t j = 0; j < rule->npolicies; j++)
+            if (rule->policies[j].actions && entry_names_user(&rule->policies[j], &anonymous))
+                return rule->pattern;
+    }
+    if (cfg->admin.actions && is_admin(cfg, &anonymous))
+        return "adminPolicy";
+    return NULL;
+}
+
+/*
+ * GET /v2/: an authenticated identity always gets 200 (never 403 on /v2/:
+ * podman treats it as fatal); the anonymous one gets 200 when some rule
+ * grants anonymous access to anything, else 401. (In bearer mode the
+ * responder still answers a credential-less ping with the 401 challenge.)
+ */
+static void decide_ping(const struct og_config *cfg, const struct og_identity *id,
+                        struct og_decision *out)
+{
+    const char *open;
+
+    if (!is_anonymous(id)) {
+        allow(out, OG_ACT_NONE, "route", "authenticated");
+        return;
+    }
+    open = rule_open_to_anonymous(cfg);
+    if (open)
+        allow(out, OG_ACT_NONE, open, "anonymous access exists");
+    else
+        deny(out, 401, OG_ACT_NONE, "none", "authentication required");
+}
+
+static bool scopes_cover_everything(const struct og_identity *id)
+{
+    if (!id || id->nscopes == 0)
+        return true;
+    for (size_t i = 0; i < id->nscopes; i++)
+        if (id->scopes[i] && strcmp(og_glob_source(id->scopes[i]), "**") == 0)
+            return true;
+    return false;
+}
+
+/*
+ * GET /v2/_catalog as an AUTHORIZER (SPEC §4 dev. 6): only for identities
+ * that may read every repository. That holds when adminPolicy grants the
+ * identity read (it applies wherever the patterns deny), or when a "**" rule
+ * exists (so every repository has a matching pattern) and every rule grants
+ * the identity read (so whichever pattern is longest, it grants). A scoped
+ * API key needs a "**" scope as well.
+ */
+static void decide_catalog(const struct og_config *cfg, const struct og_identity *id,
+                           struct og_decision *out)
+{
+    bool has_everything_rule = false, every_rule_grants = true;
+
+    if (!scopes_cover_everything(id)) {
+        deny(out, 403, OG_ACT_READ, "apikey scope",
+             "catalog needs read on every repository; the API key is scoped");
+        return;
+    }
+    if (admin_grants(cfg, id, OG_ACT_READ)) {
+        allow(out, OG_ACT_READ, "adminPolicy", reason_for(SRC_ADMIN, OG_ACT_READ));
+        return;
+    }
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        if (strcmp(cfg->rules[i].pattern, "**") == 0)
+            has_everything_rule = true;
+        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ) == SRC_NONE)
+            every_rule_grants = false;
+    }
+    if (has_everything_rule && every_rule_grants)
+        allow(out, OG_ACT_READ, "**", "every rule grants read");
+    else
+        deny(out, denial_status(id), OG_ACT_READ, "none",
+             "catalog needs read on every repository");
+}
+
+/* /metrics (semantics notes §4.7); ocigate always has accessControl. */
+static void decide_metrics(const struct og_config *cfg, const struct og_identity *id,
+                           struct og_decision *out)
+{
+    if (is_anonymous(id)) {
+        if (cfg->has_metrics && (cfg->metrics_anonymous_actions & OG_ACT_READ))
+            allow(out, OG_ACT_READ, "metrics", "metrics.anonymousPolicy grants read");
+        else
+            deny(out, 401, OG_ACT_READ, "metrics", "metrics.anonymousPolicy does not grant read");
+        return;
+    }
+    if (cfg->has_metrics && list_has(&cfg->metrics_users, id->user))
+        allow(out, OG_ACT_READ, "metrics", "listed in metrics.users");
+    else
+        deny(out, 403, OG_ACT_READ, "metrics", "not listed in metrics.users");
+}
+
+static bool path_is(const struct og_route *r, const char *s)
+{
+    size_t n;
+
+    if (!r->path || !s)
+        return false;
+    n = strlen(s);
+    return r->path_len == n && memcmp(r->path, s, n) == 0;
+}
+
+static void decide_outside(const struct og_config *cfg, const struct og_route *r,
+                           const struct og_identity *id, struct og_decision *out)
+{
+    if (path_is(r, "/metrics") || path_is(r, cfg->endpoint_metrics))
+        decide_metrics(cfg, id, out);
+    else
+        deny(out, 404, OG_ACT_NONE, "route", "not a registry route");
+}
+
+/* ------------------------------------------------------------------------ */
+
+void og_decide(const struct og_config *cfg, const struct og_route *r,
+               const struct og_identity *id, const struct og_facts *f,
+               struct og_decision *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rule = "none";
+    out->reason = "no decision";
+    out->status = 403;   /* fail closed until something decides */
+
+    if (!cfg || !r) {
+        deny(out, 403, OG_ACT_NONE, "none", "no config or route");
+        return;
+    }
+    if (r->status != 0) {
+        deny(out, r->status, r->action, "route", r->reason ? r->reason : "refused by route");
+        return;
+    }
+    switch (r->kind) {
+    case OG_R_OPTIONS:
+        allow(out, OG_ACT_NONE, "route", "CORS preflight");
+        return;
+    case OG_R_PING:
+        decide_ping(cfg, id, out);
+        return;
+    case OG_R_CATALOG:
+        decide_catalog(cfg, id, out);
+        return;
+    case OG_R_OUTSIDE:
+        decide_outside(cfg, r, id, out);
+        return;
+    case OG_R_MANIFEST:
+        if (r->method == OG_M_PUT)
+            decide_manifest_put(cfg, r, id, f, out);
+        else if (r->method == OG_M_DELETE)
+            decide_manifest_delete(cfg, r, id, out);
+        else
+            decide_action(cfg, r, id, r->action, out);
+        return;
+    case OG_R_UPLOAD_START:
+        decide_upload_start(cfg, r, id, out);
+        return;
+    case OG_R_TAGS_LIST:
+    case OG_R_BLOB:
+    case OG_R_UPLOAD:
+    case OG_R_REFERRERS:
+        decide_action(cfg, r, id, r->action, out);
+        return;
+    case OG_R_NONE:
+        break;
+    }
+    deny(out, 404, OG_ACT_NONE, "route", "not a registry route");
+}
+
+const char *og_auth_name(enum og_auth a)
+{
+    switch (a) {
+    case OG_AUTH_ANONYMOUS: return "anonymous";
+    case OG_AUTH_HTPASSWD: return "htpasswd";
+    case OG_AUTH_APIKEY: return "apikey";
+    case OG_AUTH_OPENID: return "openid";
+    }
+    return "unknown";
+}

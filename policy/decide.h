@@ -48,6 +48,10 @@ struct og_decision {
                               an immutability rule's text, "route", "none"; never NULL */
     const char *reason;    /* short static explanation; never NULL */
     const char *tag;       /* the tag concerned for manifest writes, or NULL */
+    unsigned claim;        /* allowed manifest PUT: bit i set = route->tags[i] is a
+                              create by an identity that could not update it (no
+                              grant, or an immutability rule), so the responder must
+                              claim it in Redis first (SPEC §5); 0 otherwise */
 };
 
 /*

@@ -63,7 +63,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, char *buf, size_t
     struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd };
+    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens };
     struct og_facts facts;
     struct og_decision dec;
     struct og_answer ans;

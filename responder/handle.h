@@ -6,15 +6,23 @@
 
 #include <stddef.h>
 
+struct og_apikeys;
 struct og_config;
 struct og_htpasswd;
+struct og_oidc;
+struct og_redis;
 struct og_registry;
+struct og_tokens;
 
-/* What a worker owns for the requests it serves. */
+/* What a worker owns for the requests it serves (NULL members: disabled). */
 struct og_worker_state {
     const struct og_config *cfg;
-    struct og_htpasswd *htpasswd;     /* NULL without auth.htpasswd */
+    struct og_htpasswd *htpasswd;     /* auth.htpasswd, loaded by the master */
     struct og_registry *registry;     /* one keep-alive handle */
+    struct og_redis *redis;           /* one connection */
+    struct og_apikeys *apikeys;       /* API key cache over redis */
+    struct og_oidc *oidc;             /* JWKS and verified-token cache */
+    struct og_tokens *tokens;         /* token signing key, loaded by the master */
 };
 
 /*

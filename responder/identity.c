@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apikey.h"
 #include "htpasswd.h"
+#include "oidc.h"
+#include "token.h"
 
 static bool looks_like_jwt(const char *s, size_t len)
 {
@@ -79,16 +82,32 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
     case OG_CRED_MALFORMED:
         return bad(reason, cred->reason ? cred->reason : "malformed Authorization header");
     case OG_CRED_BEARER:
-        if (is_api_key(cred->secret, cred->secret_len))
-            return bad(reason, "API keys are not enabled");
-        if (looks_like_jwt(cred->secret, cred->secret_len))
+        if (is_api_key(cred->secret, cred->secret_len)) {
+            if (!ctx->apikeys)
+                return bad(reason, "API keys are not enabled");
+            return og_apikey_identify(ctx->apikeys, NULL, cred->secret, cred->secret_len, id,
+                                      store, reason, cache_hit);
+        }
+        if (!looks_like_jwt(cred->secret, cred->secret_len))
+            return bad(reason, "unknown Bearer token");
+        if (ctx->tokens && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len))
+            return og_token_identify(ctx->tokens, cred->secret, cred->secret_len, id, store,
+                                     reason);
+        if (!ctx->oidc)
             return bad(reason, "OpenID Connect tokens are not enabled");
-        return bad(reason, "unknown Bearer token");
+        return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
+                                cache_hit);
     case OG_CRED_BASIC:
-        if (is_api_key(cred->secret, cred->secret_len))
-            return bad(reason, "API keys are not enabled");
-        if (looks_like_jwt(cred->secret, cred->secret_len) && ctx->cfg->openid_enabled)
-            return bad(reason, "OpenID Connect tokens are not enabled");
+        if (is_api_key(cred->secret, cred->secret_len)) {
+            if (!ctx->apikeys)
+                return bad(reason, "API keys are not enabled");
+            return og_apikey_identify(ctx->apikeys, cred->user, cred->secret, cred->secret_len,
+                                      id, store, reason, cache_hit);
+        }
+        /* docker login -u anything -p $JWT: the username is not checked */
+        if (ctx->oidc && looks_like_jwt(cred->secret, cred->secret_len))
+            return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
+                                    cache_hit);
         return check_htpasswd(ctx, cred, id, store, reason, cache_hit);
     }
     return bad(reason, "unsupported credentials");

@@ -8,18 +8,28 @@
 #include "request.h"
 
 struct og_htpasswd;
+struct og_apikeys;
+struct og_oidc;
+struct og_tokens;
 
-/* What a worker knows to check credentials with. */
+/* What a worker knows to check credentials with; NULL members are disabled. */
 struct og_identify_ctx {
     const struct og_config *cfg;
-    struct og_htpasswd *htpasswd;     /* NULL when auth.htpasswd is not configured */
+    struct og_htpasswd *htpasswd;     /* auth.htpasswd */
+    struct og_apikeys *apikeys;       /* auth.apikey.enabled */
+    struct og_oidc *oidc;             /* auth.openid */
+    struct og_tokens *tokens;         /* token.keyFile: ocigate's own Bearer tokens */
 };
+
+#define OG_ID_MAX_GROUPS 64
 
 /* Room for the strings an identity points to; lives as long as the request. */
 struct og_identity_store {
     char user[OG_USER_MAX + 1];
     char groups_csv[1024];            /* for the answer and the log */
     char key_id[64];
+    char group_buf[2048];             /* group names a credential carries, NUL-separated */
+    const char *group_ptrs[OG_ID_MAX_GROUPS];
 };
 
 enum og_identify_result { OG_ID_OK = 0, OG_ID_BAD_CREDENTIALS, OG_ID_UNAVAILABLE };

@@ -23,8 +23,11 @@ static void usage(FILE *f)
             "  ocigate serve   [-c FILE] [--listen unix:PATH[,mode=0660]|tcp:HOST:PORT] [--workers N]\n"
             "  ocigate check   [-c FILE]\n"
             "  ocigate explain [-c FILE] [--user U] [--group G]... [--existing-tag T]... METHOD URI\n"
-            "  ocigate key create|list|show|revoke ...   (not implemented yet)\n"
-            "  ocigate token-key generate > FILE         (not implemented yet)\n"
+            "  ocigate key create [-c FILE] --user U [--group G]... [--repo GLOB]... [--expires 90d|RFC3339] [--label TEXT]\n"
+            "  ocigate key list   [-c FILE] [--user U] [--json]\n"
+            "  ocigate key show   [-c FILE] ID\n"
+            "  ocigate key revoke [-c FILE] ID\n"
+            "  ocigate token-key generate > FILE\n"
             "  ocigate --version | --help | SUBCOMMAND --help\n"
             "\n"
             "The config file is -c FILE, else $OCIGATE_CONFIG, else /etc/ocigate/ocigate.json.\n",
@@ -77,12 +80,6 @@ static int cmd_serve(int argc, char **argv)
     return og_serve(&o);
 }
 
-static int not_yet(const char *what)
-{
-    fprintf(stderr, "ocigate %s: not implemented yet in this version\n", what);
-    return 2;
-}
-
 static bool fd0_is_listening_socket(void)
 {
     int v = 0;
@@ -124,9 +121,9 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "explain") == 0)
         rc = og_cmd_explain(argc - 1, argv + 1);
     else if (strcmp(cmd, "key") == 0)
-        rc = not_yet("key");
+        rc = og_cmd_key(argc - 1, argv + 1);
     else if (strcmp(cmd, "token-key") == 0)
-        rc = not_yet("token-key");
+        rc = og_cmd_token_key(argc - 1, argv + 1);
     else {
         fprintf(stderr, "ocigate: unknown subcommand \"%s\"\n", cmd);
         usage(stderr);

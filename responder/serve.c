@@ -32,8 +32,10 @@
 #endif
 
 #include "decide.h"
+#include "handle.h"
 #include "htpasswd.h"
 #include "log.h"
+#include "token.h"
 #include "worker.h"
 
 #define MAX_WORKERS 256
@@ -234,34 +236,47 @@ struct pool {
     pid_t pids[MAX_WORKERS];          /* current generation; 0 = empty slot */
     pid_t old[MAX_WORKERS * 4];       /* previous generations, draining */
     size_t nold;
-    struct og_config *cfg;
-    struct og_htpasswd *htpasswd;
+    struct og_worker_state shared;    /* cfg, htpasswd, tokens: what workers inherit */
     unsigned long restarts;
     time_t burst_start;
     int burst_count;
 };
 
-static int load_everything(const char *path, struct og_config **cfg, struct og_htpasswd **ht)
+static void unload(struct og_worker_state *s)
+{
+    og_tokens_free(s->tokens);
+    og_htpasswd_free(s->htpasswd);
+    og_config_free((struct og_config *)s->cfg);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Everything read from files: the config, the htpasswd file, the token key. */
+static int load_everything(const char *path, struct og_worker_state *out)
 {
     char err[1024];
+    struct og_worker_state s;
     struct og_config *c = og_config_load(path, err, sizeof(err));
-    struct og_htpasswd *h = NULL;
 
+    memset(&s, 0, sizeof(s));
     if (!c) {
         og_log(OG_LOG_ERROR, "%s", err);
         return -1;
     }
+    s.cfg = c;
     if (c->htpasswd_path) {
-        h = og_htpasswd_load(c->htpasswd_path, err, sizeof(err));
-        if (!h) {
-            og_log(OG_LOG_ERROR, "%s", err);
-            og_config_free(c);
-            return -1;
-        }
+        s.htpasswd = og_htpasswd_load(c->htpasswd_path, err, sizeof(err));
+        if (!s.htpasswd)
+            goto fail;
     }
-    *cfg = c;
-    *ht = h;
+    s.tokens = og_tokens_load(c, err, sizeof(err));
+    if (!s.tokens && err[0])
+        goto fail;
+    *out = s;
     return 0;
+fail:
+    og_log(OG_LOG_ERROR, "%s", err);
+    unload(&s);
+    return -1;
 }
 
 static pid_t spawn_worker(struct pool *p)
@@ -270,7 +285,7 @@ static pid_t spawn_worker(struct pool *p)
     pid_t pid = fork();
 
     if (pid == 0)
-        og_worker_run(p->listen_fd, p->cfg, p->htpasswd, master);
+        og_worker_run(p->listen_fd, &p->shared, master);
     if (pid < 0)
         og_log(OG_LOG_ERROR, "fork: %s", strerror(errno));
     return pid;
@@ -332,14 +347,13 @@ static void reap(struct pool *p)
 
 static void reload(struct pool *p, const char *path)
 {
-    struct og_config *cfg;
-    struct og_htpasswd *ht;
+    struct og_worker_state fresh;
 
-    if (load_everything(path, &cfg, &ht) != 0) {
+    if (load_everything(path, &fresh) != 0) {
         og_log(OG_LOG_ERROR, "reload refused: keeping the running configuration");
         return;
     }
-    og_log_configure(cfg->log_level, cfg->log_format);
+    og_log_configure(fresh.cfg->log_level, fresh.cfg->log_format);
     /* the old generation finishes what it holds and exits */
     for (int i = 0; i < p->nworkers; i++) {
         if (p->pids[i] > 0) {
@@ -349,10 +363,8 @@ static void reload(struct pool *p, const char *path)
         }
         p->pids[i] = 0;
     }
-    og_config_free(p->cfg);
-    og_htpasswd_free(p->htpasswd);
-    p->cfg = cfg;
-    p->htpasswd = ht;
+    unload(&p->shared);
+    p->shared = fresh;
     spawn_missing(p);
     og_log(OG_LOG_INFO, "configuration reloaded from %s", path);
 }
@@ -397,16 +409,16 @@ int og_serve(const struct og_serve_options *opt)
     int rc = 0;
 
     memset(&p, 0, sizeof(p));
-    if (load_everything(opt->config_path, &p.cfg, &p.htpasswd) != 0)
+    if (load_everything(opt->config_path, &p.shared) != 0)
         return 2;
-    og_log_configure(p.cfg->log_level, p.cfg->log_format);
+    og_log_configure(p.shared.cfg->log_level, p.shared.cfg->log_format);
 
     p.listen_fd = open_listener(opt->listen, owned_path, sizeof(owned_path));
     if (p.listen_fd < 0) {
         rc = 2;
         goto out;
     }
-    p.nworkers = opt->workers > 0 ? opt->workers : p.cfg->workers;
+    p.nworkers = opt->workers > 0 ? opt->workers : p.shared.cfg->workers;
     if (p.nworkers <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         p.nworkers = cpus > 0 ? (int)cpus : 2;
@@ -443,7 +455,6 @@ int og_serve(const struct og_serve_options *opt)
 out:
     if (owned_path[0])
         unlink(owned_path);
-    og_config_free(p.cfg);
-    og_htpasswd_free(p.htpasswd);
+    unload(&p.shared);
     return rc;
 }

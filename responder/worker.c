@@ -20,9 +20,12 @@
 #include <curl/curl.h>
 #include <fcgiapp.h>
 
+#include "apikey.h"
 #include "decide.h"
 #include "handle.h"
 #include "log.h"
+#include "oidc.h"
+#include "redis.h"
 #include "registry.h"
 #include "response.h"
 
@@ -53,10 +56,37 @@ static void install_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-void og_worker_run(int listen_fd, const struct og_config *cfg, struct og_htpasswd *htpasswd,
-                   pid_t master)
+static void open_connections(struct og_worker_state *w)
 {
-    struct og_worker_state w = { cfg, htpasswd, NULL };
+    const struct og_config *cfg = w->cfg;
+    char err[256];
+
+    w->registry = og_registry_new(cfg->registry_url, cfg->registry_timeout_ms);
+    if (!w->registry)
+        og_log(OG_LOG_WARN, "worker %d: no registry handle; tag checks will answer 503",
+               (int)getpid());
+    if (cfg->apikey_enabled) {
+        w->redis = og_redis_new(cfg, err, sizeof(err));
+        if (!w->redis)
+            og_log(OG_LOG_ERROR, "worker %d: redis: %s", (int)getpid(), err);
+        else
+            w->apikeys = og_apikeys_new(cfg, w->redis);
+    }
+    if (cfg->openid_enabled)
+        w->oidc = og_oidc_new(cfg);
+}
+
+static void close_connections(struct og_worker_state *w)
+{
+    og_oidc_free(w->oidc);
+    og_apikeys_free(w->apikeys);
+    og_redis_free(w->redis);
+    og_registry_free(w->registry);
+}
+
+void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
+{
+    struct og_worker_state w = *shared;
     FCGX_Request req;
     static char buf[OG_RESPONSE_MAX];
 
@@ -69,10 +99,7 @@ void og_worker_run(int listen_fd, const struct og_config *cfg, struct og_htpassw
         og_log(OG_LOG_ERROR, "worker %d: cannot initialise libfcgi", (int)getpid());
         _exit(1);
     }
-    w.registry = og_registry_new(cfg->registry_url, cfg->registry_timeout_ms);
-    if (!w.registry)
-        og_log(OG_LOG_WARN, "worker %d: no registry handle; tag checks will answer 503",
-               (int)getpid());
+    open_connections(&w);
 
     while (!stopping) {
         int rc = FCGX_Accept_r(&req);
@@ -95,7 +122,7 @@ void og_worker_run(int listen_fd, const struct og_config *cfg, struct og_htpassw
             FCGX_PutS(og_response_unavailable, req.out);
         FCGX_Finish_r(&req);
     }
-    og_registry_free(w.registry);
+    close_connections(&w);
     curl_global_cleanup();
     _exit(0);
 }

@@ -1,10 +1,646 @@
+/*
+ * test_decide.c - the access decision against zot's semantics (reference
+ * notes §4) and ocigate's deviations (SPEC §4, §5).
+ *
+ * Most cases are one row of a table: a config, a request (classified by
+ * og_route_classify, as the responder does), an identity, the tag facts, and
+ * the expected status, rule, reason, tag and claim bits. Each row is its own
+ * cmocka test, named after what it shows. A few direct tests follow.
+ *
+ * Config JSON is written with single quotes; q() turns them into double ones.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../policy/decide.h"
+#include "../../policy/glob.h"
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+/* ------------------------------------------------------------------------ */
+/* The configs.                                                              */
+
+enum { C_THREE, C_ZOT, C_LONGEST, C_EMPTY, C_ADMIN, C_NOANON, C_COUNT };
+
+static const char *const config_json[C_COUNT] = {
+    /* The classic three tiers (SPEC intro), plus an immutability rule. */
+    [C_THREE] =
+        "{'accessControl': {"
+        "  'repositories': {'**': {'anonymousPolicy': ['read'], 'defaultPolicy': ['read'],"
+        "     'policies': [{'groups': ['artifact-workloads'], 'actions': ['read', 'create']}]}},"
+        "  'adminPolicy': {'groups': ['admins'], 'actions': ['read', 'create', 'update', 'delete']},"
+        "  'groups': {'admins': {'users': ['admin']}, 'artifact-workloads': {'users': ['ci']}},"
+        "  'metrics': {'users': [], 'anonymousPolicy': ['read']}},"
+        " 'immutableTags': [{'repositories': ['blumeops/**'], 'tags': ['v*']}]}",
+    /* The semantics notes' §1.3 example, without its CEL condition. */
+    [C_ZOT] =
+        "{'accessControl': {"
+        "  'groups': {'devs': {'users': ['jack', 'jane']}, 'ops': {'users': ['mike']}},"
+        "  'repositories': {"
+        "    '**': {'policies': [{'users': ['charlie'], 'actions': ['read', 'create', 'update']}],"
+        "           'defaultPolicy': ['read'], 'anonymousPolicy': ['read']},"
+        "    'tmp/**': {'defaultPolicy': ['read', 'create', 'update', 'delete']},"
+        "    'infra/*': {'policies': [{'groups': ['ops'], 'actions': ['read', 'create', 'update', 'delete']},"
+        "                             {'users': ['mallory'], 'actions': ['read', 'create']}],"
+        "                'defaultPolicy': ['read']},"
+        "    'team-a/**': {'policies': [{'groups': ['devs', 'cn=team-a,ou=groups,dc=example,dc=com'],"
+        "                                'actions': ['read', 'create']}]}},"
+        "  'adminPolicy': {'users': ['admin'], 'groups': ['registry-admins'],"
+        "                  'actions': ['read', 'create', 'update', 'delete']},"
+        "  'metrics': {'users': ['prometheus'], 'anonymousPolicy': []}}}",
+    /* Longest match, no inheritance; an equal-length tie. */
+    [C_LONGEST] =
+        "{'accessControl': {'repositories': {"
+        "  'a/b/**': {'defaultPolicy': ['read', 'create']},"
+        "  'a/b/c/*': {'defaultPolicy': ['read']},"
+        "  'team-a/**': {'defaultPolicy': ['read']},"
+        "  '**/secret': {'policies': [{'users': ['x'], 'actions': ['read']}]}}}}",
+    [C_EMPTY] = "{'accessControl': {}}",
+    /* adminPolicy with only some actions; anonymous better off than users; users ''. */
+    [C_ADMIN] =
+        "{'accessControl': {'repositories': {"
+        "  '**': {'defaultPolicy': ['read']},"
+        "  'open/**': {'anonymousPolicy': ['read', 'create', 'update', 'delete']},"
+        "  'anon/**': {'policies': [{'users': [''], 'actions': ['read']}]}},"
+        "  'adminPolicy': {'users': ['root'], 'actions': ['read', 'create']}}}",
+    /* Nothing for anonymous anywhere. */
+    [C_NOANON] =
+        "{'accessControl': {'repositories': {'**': {'defaultPolicy': ['read']},"
+        "  'ci/**': {'policies': [{'users': ['ci'], 'actions': ['read', 'create', 'update']}],"
+        "            'defaultPolicy': ['read']}}}}",
+};
+
+static struct og_config *configs[C_COUNT];
+
+static char json_buf[8192];
+
+static const char *q(const char *single_quoted)
+{
+    size_t n = strlen(single_quoted);
+
+    assert_true(n < sizeof json_buf);
+    for (size_t i = 0; i <= n; i++)
+        json_buf[i] = single_quoted[i] == '\'' ? '"' : single_quoted[i];
+    return json_buf;
+}
+
+static int load_configs(void **state)
+{
+    (void)state;
+    for (int i = 0; i < C_COUNT; i++) {
+        char err[512];
+        const char *json = q(config_json[i]);
+
+        configs[i] = og_config_parse(json, strlen(json), "test.json", err, sizeof err);
+        if (!configs[i]) {
+            fprintf(stderr, "config %d: %s\n", i, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int free_configs(void **state)
+{
+    (void)state;
+    for (int i = 0; i < C_COUNT; i++)
+        og_config_free(configs[i]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The cases.                                                                */
+
+#define ANY_CLAIM (-1)
+
+struct tcase {
+    const char *name;
+    int cfg;
+    const char *method, *uri;
+    const char *user;        /* NULL: anonymous */
+    const char *groups;      /* credential groups, ;-separated */
+    const char *scopes;      /* API key scopes, ;-separated (auth = apikey) */
+    const char *facts;       /* NULL: no facts; else one of A(bsent) E(xists) ? per tag */
+    int status;              /* 0: facts needed */
+    const char *rule;        /* NULL: not checked */
+    const char *reason;      /* substring; NULL: not checked */
+    const char *tag;         /* NULL: not checked */
+    int claim;               /* ANY_CLAIM: not checked */
+};
+
+#define ANON NULL
+#define NOGROUPS NULL
+#define NOSCOPES NULL
+#define NOFACTS NULL
+
+static const struct tcase cases[] = {
+    /* --- three tiers ------------------------------------------------------ */
+    { "three: anonymous pull", C_THREE, "GET", "/v2/app/manifests/latest",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "anonymousPolicy grants read", NULL, ANY_CLAIM },
+    { "three: anonymous blob HEAD", C_THREE, "HEAD", "/v2/app/blobs/" D1,
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "anonymousPolicy grants read", NULL, ANY_CLAIM },
+    { "three: anonymous tags list", C_THREE, "GET", "/v2/app/tags/list",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", NULL, NULL, ANY_CLAIM },
+    { "three: anonymous push is 401 without asking for the tag", C_THREE, "PUT",
+      "/v2/app/manifests/latest", ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "**",
+      "no grant for create", "latest", ANY_CLAIM },
+    { "three: anonymous upload is 401", C_THREE, "POST", "/v2/app/blobs/uploads/",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "**", "no grant for create", NULL, ANY_CLAIM },
+    { "three: anonymous delete is 401", C_THREE, "DELETE", "/v2/app/manifests/" D1,
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "**", "no grant for delete", NULL, ANY_CLAIM },
+    { "three: authenticated pull by defaultPolicy", C_THREE, "GET", "/v2/app/manifests/latest",
+      "alice", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "defaultPolicy grants read", NULL, ANY_CLAIM },
+    { "three: authenticated upload without grant is 403", C_THREE, "POST", "/v2/app/blobs/uploads/",
+      "alice", NOGROUPS, NOSCOPES, NOFACTS, 403, "**", "no grant for create", NULL, ANY_CLAIM },
+    { "three: ci pushes a new tag (claim it)", C_THREE, "PUT", "/v2/app/manifests/1.0",
+      "ci", NOGROUPS, NOSCOPES, "A", 200, "**", "group policy grants create", "1.0", 1 },
+    { "three: ci overwriting an existing tag is 403", C_THREE, "PUT", "/v2/app/manifests/1.0",
+      "ci", NOGROUPS, NOSCOPES, "E", 403, "**", "tag exists: no grant for update", "1.0", 0 },
+    { "three: ci push of an unknown tag needs its state", C_THREE, "PUT", "/v2/app/manifests/1.0",
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 0, NULL, "tag state needed", "1.0", ANY_CLAIM },
+    { "three: ci delete is 403", C_THREE, "DELETE", "/v2/app/manifests/" D1,
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 403, "**", "no grant for delete", NULL, ANY_CLAIM },
+    { "three: ci delete by tag is 403", C_THREE, "DELETE", "/v2/app/manifests/latest",
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 403, "**", "no grant for delete", "latest", ANY_CLAIM },
+    { "three: ci starts an upload", C_THREE, "POST", "/v2/app/blobs/uploads/",
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "group policy grants create", NULL, ANY_CLAIM },
+    { "three: ci uploads a chunk", C_THREE, "PATCH", "/v2/app/blobs/uploads/abc-123",
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "group policy grants create", NULL, ANY_CLAIM },
+    { "three: ci cancelling an upload needs delete", C_THREE, "DELETE", "/v2/app/blobs/uploads/abc-123",
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 403, "**", "no grant for delete", NULL, ANY_CLAIM },
+    { "three: group from the credential counts like the config's", C_THREE, "POST",
+      "/v2/app/blobs/uploads/", "robot", "artifact-workloads", NOSCOPES, NOFACTS, 200, "**",
+      "group policy grants create", NULL, ANY_CLAIM },
+    { "three: admin overwrites an existing tag", C_THREE, "PUT", "/v2/app/manifests/latest",
+      "admin", NOGROUPS, NOSCOPES, "E", 200, "adminPolicy", "adminPolicy grants update", "latest", 0 },
+    { "three: admin with create and update needs no tag state", C_THREE, "PUT",
+      "/v2/app/manifests/latest", "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", NULL,
+      "latest", 0 },
+    { "three: admin deletes", C_THREE, "DELETE", "/v2/app/manifests/" D1,
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", "adminPolicy grants delete", NULL,
+      ANY_CLAIM },
+    { "three: admin pull is the rule's, not adminPolicy's", C_THREE, "GET", "/v2/app/manifests/x",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "defaultPolicy grants read", NULL, ANY_CLAIM },
+    { "three: immutability blocks the admin's overwrite", C_THREE, "PUT",
+      "/v2/blumeops/app/manifests/v1.0", "admin", NOGROUPS, NOSCOPES, "E", 403,
+      "immutableTags[0] (blumeops/** : v*)", "immutable tag", "v1.0", 0 },
+    { "three: immutable tag of unknown state needs the state, even for admins", C_THREE, "PUT",
+      "/v2/blumeops/app/manifests/v1.0", "admin", NOGROUPS, NOSCOPES, NOFACTS, 0, NULL, NULL,
+      "v1.0", ANY_CLAIM },
+    { "three: a new immutable tag is a create the admin must claim", C_THREE, "PUT",
+      "/v2/blumeops/app/manifests/v1.0", "admin", NOGROUPS, NOSCOPES, "A", 200, "adminPolicy",
+      "adminPolicy grants create", "v1.0", 1 },
+    { "three: immutability blocks deleting the tag", C_THREE, "DELETE",
+      "/v2/blumeops/app/manifests/v2", "admin", NOGROUPS, NOSCOPES, NOFACTS, 403,
+      "immutableTags[0] (blumeops/** : v*)", "immutable tag", "v2", ANY_CLAIM },
+    { "three: a tag outside the immutable globs is deletable", C_THREE, "DELETE",
+      "/v2/blumeops/app/manifests/latest", "admin", NOGROUPS, NOSCOPES, NOFACTS, 200,
+      "adminPolicy", NULL, "latest", ANY_CLAIM },
+    { "three: a tag outside the immutable globs is overwritable", C_THREE, "PUT",
+      "/v2/blumeops/app/manifests/latest", "admin", NOGROUPS, NOSCOPES, "E", 200, "adminPolicy",
+      NULL, "latest", 0 },
+    { "three: immutable glob in another repository does not bind", C_THREE, "PUT",
+      "/v2/other/manifests/v1.0", "admin", NOGROUPS, NOSCOPES, "E", 200, "adminPolicy", NULL,
+      "v1.0", 0 },
+    { "three: anonymous ping with anonymous access", C_THREE, "GET", "/v2/",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", NULL, NULL, ANY_CLAIM },
+    { "three: authenticated ping", C_THREE, "GET", "/v2/",
+      "alice", NOGROUPS, NOSCOPES, NOFACTS, 200, "route", NULL, NULL, ANY_CLAIM },
+    { "three: anonymous metrics by metrics.anonymousPolicy", C_THREE, "GET", "/metrics",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "metrics", NULL, NULL, ANY_CLAIM },
+    { "three: empty metrics.users refuses everyone", C_THREE, "GET", "/metrics",
+      "prometheus", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+    { "three: empty metrics.users refuses admins too", C_THREE, "GET", "/ocigate/metrics",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+    { "three: other paths outside /v2 are 404", C_THREE, "GET", "/index.html",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 404, "route", NULL, NULL, ANY_CLAIM },
+    { "three: anonymous catalog (every rule grants anonymous read)", C_THREE, "GET",
+      "/v2/_catalog", ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", NULL, NULL, ANY_CLAIM },
+    { "three: ci mounts from a readable repository", C_THREE, "POST",
+      "/v2/app/blobs/uploads/?mount=" D1 "&from=base/img", "ci", NOGROUPS, NOSCOPES, NOFACTS,
+      200, "**", "group policy grants create", NULL, ANY_CLAIM },
+    { "three: mount without from is 401 even for ci", C_THREE, "POST",
+      "/v2/app/blobs/uploads/?mount=" D1, "ci", NOGROUPS, NOSCOPES, NOFACTS,
+      401, "route", "falling back to upload", NULL, ANY_CLAIM },
+    { "three: anonymous mount is 401 for lack of create", C_THREE, "POST",
+      "/v2/app/blobs/uploads/?mount=" D1 "&from=base", ANON, NOGROUPS, NOSCOPES, NOFACTS,
+      401, "**", "no grant for create", NULL, ANY_CLAIM },
+    { "three: digest PUT with two new tags claims both", C_THREE, "PUT",
+      "/v2/app/manifests/" D1 "?tag=a&tag=b", "ci", NOGROUPS, NOSCOPES, "AA", 200, "**",
+      "group policy grants create", "a", 3 },
+    { "three: digest PUT with one existing tag is 403 on that tag", C_THREE, "PUT",
+      "/v2/app/manifests/" D1 "?tag=a&tag=b", "ci", NOGROUPS, NOSCOPES, "AE", 403, "**",
+      "tag exists", "b", 0 },
+    { "three: digest PUT: a definite denial needs no other fact", C_THREE, "PUT",
+      "/v2/app/manifests/" D1 "?tag=a&tag=b", "ci", NOGROUPS, NOSCOPES, "?E", 403, "**",
+      "tag exists", "b", 0 },
+    { "three: digest PUT: one unknown tag is asked for", C_THREE, "PUT",
+      "/v2/app/manifests/" D1 "?tag=a&tag=b", "ci", NOGROUPS, NOSCOPES, "A?", 0, NULL,
+      "tag state needed", "b", ANY_CLAIM },
+    { "three: digest PUT without tags is a create", C_THREE, "PUT", "/v2/app/manifests/" D1,
+      "ci", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "group policy grants create", NULL, 0 },
+    { "three: admin digest PUT mixing new and existing tags is an update", C_THREE, "PUT",
+      "/v2/app/manifests/" D1 "?tag=x&tag=y", "admin", NOGROUPS, NOSCOPES, "EA", 200,
+      "adminPolicy", "adminPolicy grants update", "x", 0 },
+    { "three: admin digest PUT onto an existing immutable tag", C_THREE, "PUT",
+      "/v2/blumeops/app/manifests/" D1 "?tag=latest&tag=v3", "admin", NOGROUPS, NOSCOPES, "EE",
+      403, "immutableTags[0] (blumeops/** : v*)", "immutable tag", "v3", 0 },
+    { "three: OPTIONS needs no identity", C_THREE, "OPTIONS", "/v2/app/manifests/latest",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "route", NULL, NULL, ANY_CLAIM },
+    { "three: upper-case repository refused by the route", C_THREE, "GET",
+      "/v2/App/manifests/latest", "admin", NOGROUPS, NOSCOPES, NOFACTS, 400, "route", NULL, NULL,
+      ANY_CLAIM },
+    { "three: unknown method refused by the route", C_THREE, "PROPFIND", "/v2/app/tags/list",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 405, "route", NULL, NULL, ANY_CLAIM },
+
+    /* --- zot's example -------------------------------------------------- */
+    { "zot: longer pattern without anonymousPolicy: anonymous 401", C_ZOT, "GET",
+      "/v2/tmp/x/manifests/latest", ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "tmp/**",
+      "no grant for read", NULL, ANY_CLAIM },
+    { "zot: tmp defaultPolicy lets anyone authenticated delete", C_ZOT, "DELETE",
+      "/v2/tmp/x/manifests/" D1, "bob", NOGROUPS, NOSCOPES, NOFACTS, 200, "tmp/**",
+      "defaultPolicy grants delete", NULL, ANY_CLAIM },
+    { "zot: user grant on ** does not reach infra/*", C_ZOT, "PUT", "/v2/infra/web/manifests/1",
+      "charlie", NOGROUPS, NOSCOPES, NOFACTS, 403, "infra/*", "no grant for create", "1",
+      ANY_CLAIM },
+    { "zot: user grant on **", C_ZOT, "POST", "/v2/app/blobs/uploads/",
+      "charlie", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "user policy grants create", NULL,
+      ANY_CLAIM },
+    { "zot: config group grant", C_ZOT, "DELETE", "/v2/infra/web/blobs/" D1,
+      "mike", NOGROUPS, NOSCOPES, NOFACTS, 200, "infra/*", "group policy grants delete", NULL,
+      ANY_CLAIM },
+    { "zot: infra/* does not match two levels down", C_ZOT, "DELETE",
+      "/v2/infra/web/sub/blobs/" D1, "mike", NOGROUPS, NOSCOPES, NOFACTS, 403, "**",
+      "no grant for delete", NULL, ANY_CLAIM },
+    { "zot: user without update creates and must claim", C_ZOT, "PUT",
+      "/v2/infra/web/manifests/1", "mallory", NOGROUPS, NOSCOPES, "A", 200, "infra/*",
+      "user policy grants create", "1", 1 },
+    { "zot: group member of team-a reads", C_ZOT, "GET", "/v2/team-a/app/manifests/1",
+      "jack", NOGROUPS, NOSCOPES, NOFACTS, 200, "team-a/**", "group policy grants read", NULL,
+      ANY_CLAIM },
+    { "zot: no inheritance of ** defaultPolicy into team-a", C_ZOT, "GET",
+      "/v2/team-a/app/manifests/1", "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "team-a/**",
+      "no grant for read", NULL, ANY_CLAIM },
+    { "zot: no inheritance of ** anonymousPolicy into team-a", C_ZOT, "GET",
+      "/v2/team-a/app/manifests/1", ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "team-a/**", NULL,
+      NULL, ANY_CLAIM },
+    { "zot: LDAP-style group from the credential", C_ZOT, "GET", "/v2/team-a/app/tags/list",
+      "oidcuser", "other;cn=team-a,ou=groups,dc=example,dc=com", NOSCOPES, NOFACTS, 200,
+      "team-a/**", "group policy grants read", NULL, ANY_CLAIM },
+    { "zot: config groups apply to OIDC identities too", C_ZOT, "GET", "/v2/team-a/app/tags/list",
+      "jane", "unrelated", NOSCOPES, NOFACTS, 200, "team-a/**", "group policy grants read", NULL,
+      ANY_CLAIM },
+    { "zot: adminPolicy user falls back", C_ZOT, "GET", "/v2/team-a/app/manifests/1",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", "adminPolicy grants read", NULL,
+      ANY_CLAIM },
+    { "zot: adminPolicy group from the credential", C_ZOT, "DELETE",
+      "/v2/team-a/app/manifests/" D1, "zed", "registry-admins", NOSCOPES, NOFACTS, 200,
+      "adminPolicy", "adminPolicy grants delete", NULL, ANY_CLAIM },
+    { "zot: metrics user listed", C_ZOT, "GET", "/metrics",
+      "prometheus", NOGROUPS, NOSCOPES, NOFACTS, 200, "metrics", NULL, NULL, ANY_CLAIM },
+    { "zot: metrics anonymous without read", C_ZOT, "GET", "/metrics",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "metrics", NULL, NULL, ANY_CLAIM },
+    { "zot: metrics unlisted user", C_ZOT, "GET", "/metrics",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+    { "zot: metrics unlisted admin", C_ZOT, "GET", "/ocigate/metrics",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+    { "zot: catalog refused when one rule does not grant read", C_ZOT, "GET", "/v2/_catalog",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", NULL, NULL, ANY_CLAIM },
+    { "zot: catalog refused to anonymous with 401", C_ZOT, "GET", "/v2/_catalog",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "none", NULL, NULL, ANY_CLAIM },
+    { "zot: catalog for admins with read", C_ZOT, "GET", "/v2/_catalog",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", NULL, NULL, ANY_CLAIM },
+    { "zot: mount from an unreadable repository is 401 for a user", C_ZOT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1 "&from=team-a/app", "bob", NOGROUPS, NOSCOPES,
+      NOFACTS, 401, "team-a/**", "falling back to upload", NULL, ANY_CLAIM },
+    { "zot: mount from a readable repository", C_ZOT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1 "&from=team-a/app", "jack", NOGROUPS, NOSCOPES,
+      NOFACTS, 200, "tmp/**", "defaultPolicy grants create", NULL, ANY_CLAIM },
+    { "zot: API key inside its scope", C_ZOT, "DELETE", "/v2/tmp/x/manifests/" D1,
+      "bob", NOGROUPS, "tmp/**", NOFACTS, 200, "tmp/**", NULL, NULL, ANY_CLAIM },
+    { "zot: API key outside its scope is 403 whatever the policy", C_ZOT, "GET",
+      "/v2/app/manifests/latest", "bob", NOGROUPS, "tmp/**;infra/*", NOFACTS, 403,
+      "apikey scope", "scopes", NULL, ANY_CLAIM },
+    { "zot: API key scopes bind admins", C_ZOT, "GET", "/v2/team-a/app/manifests/1",
+      "admin", NOGROUPS, "tmp/**", NOFACTS, 403, "apikey scope", NULL, NULL, ANY_CLAIM },
+    { "zot: scoped key cannot mount from outside its scopes", C_ZOT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1 "&from=app", "bob", NOGROUPS, "tmp/**", NOFACTS,
+      401, "apikey scope", "falling back to upload", NULL, ANY_CLAIM },
+    { "zot: scoped key: no catalog", C_ZOT, "GET", "/v2/_catalog",
+      "admin", NOGROUPS, "tmp/**", NOFACTS, 403, "apikey scope", NULL, NULL, ANY_CLAIM },
+    { "zot: key scoped to ** keeps the catalog", C_ZOT, "GET", "/v2/_catalog",
+      "admin", NOGROUPS, "**", NOFACTS, 200, "adminPolicy", NULL, NULL, ANY_CLAIM },
+    { "zot: scoped key pushes a tag inside its scope", C_ZOT, "PUT", "/v2/tmp/x/manifests/1",
+      "bob", NOGROUPS, "tmp/**", NOFACTS, 200, "tmp/**", NULL, "1", 0 },
+
+    /* --- longest match and ties ------------------------------------------ */
+    { "longest: a/b/c/* (7) beats a/b/** (6), no union", C_LONGEST, "POST",
+      "/v2/a/b/c/d/blobs/uploads/", "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "a/b/c/*",
+      "no grant for create", NULL, ANY_CLAIM },
+    { "longest: a/b/c/* denies a tag push with no fact needed", C_LONGEST, "PUT",
+      "/v2/a/b/c/d/manifests/1", "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "a/b/c/*", NULL, "1",
+      ANY_CLAIM },
+    { "longest: a/b/** applies where a/b/c/* does not match", C_LONGEST, "POST",
+      "/v2/a/b/c/d/e/blobs/uploads/", "bob", NOGROUPS, NOSCOPES, NOFACTS, 200, "a/b/**",
+      "defaultPolicy grants create", NULL, ANY_CLAIM },
+    { "longest: a/b/** matches a/b itself", C_LONGEST, "GET", "/v2/a/b/tags/list",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 200, "a/b/**", NULL, NULL, ANY_CLAIM },
+    { "longest: equal length tie goes to the smaller (**/secret)", C_LONGEST, "GET",
+      "/v2/team-a/secret/manifests/1", "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "**/secret",
+      NULL, NULL, ANY_CLAIM },
+    { "longest: the tie winner grants its own users", C_LONGEST, "GET",
+      "/v2/team-a/secret/manifests/1", "x", NOGROUPS, NOSCOPES, NOFACTS, 200, "**/secret",
+      "user policy grants read", NULL, ANY_CLAIM },
+    { "longest: no matching pattern, authenticated", C_LONGEST, "GET", "/v2/other/manifests/1",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", "no grant for read", NULL, ANY_CLAIM },
+    { "longest: no matching pattern, anonymous", C_LONGEST, "GET", "/v2/other/manifests/1",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "none", NULL, NULL, ANY_CLAIM },
+    { "longest: catalog needs a ** rule", C_LONGEST, "GET", "/v2/_catalog",
+      "x", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", NULL, NULL, ANY_CLAIM },
+
+    /* --- accessControl: {} ---------------------------------------------- */
+    { "empty: anonymous pull 401", C_EMPTY, "GET", "/v2/app/manifests/1",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "none", NULL, NULL, ANY_CLAIM },
+    { "empty: authenticated pull 403", C_EMPTY, "GET", "/v2/app/manifests/1",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", NULL, NULL, ANY_CLAIM },
+    { "empty: push denied without asking", C_EMPTY, "PUT", "/v2/app/manifests/1",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", NULL, "1", ANY_CLAIM },
+    { "empty: authenticated ping still 200", C_EMPTY, "GET", "/v2/",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 200, "route", NULL, NULL, ANY_CLAIM },
+    { "empty: anonymous ping 401", C_EMPTY, "GET", "/v2/",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "none", NULL, NULL, ANY_CLAIM },
+    { "empty: catalog 403", C_EMPTY, "GET", "/v2/_catalog",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", NULL, NULL, ANY_CLAIM },
+    { "empty: no metrics block: anonymous 401", C_EMPTY, "GET", "/metrics",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "metrics", NULL, NULL, ANY_CLAIM },
+    { "empty: no metrics block: authenticated 403", C_EMPTY, "GET", "/metrics",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+
+    /* --- adminPolicy with listed actions only; anonymous vs users -------- */
+    { "admin: adminPolicy without update cannot overwrite", C_ADMIN, "PUT", "/v2/app/manifests/1",
+      "root", NOGROUPS, NOSCOPES, "E", 403, "**", "tag exists: no grant for update", "1", 0 },
+    { "admin: adminPolicy create on a new tag, claimed", C_ADMIN, "PUT", "/v2/app/manifests/1",
+      "root", NOGROUPS, NOSCOPES, "A", 200, "adminPolicy", "adminPolicy grants create", "1", 1 },
+    { "admin: unknown tag state matters for create-only admins", C_ADMIN, "PUT",
+      "/v2/app/manifests/1", "root", NOGROUPS, NOSCOPES, "?", 0, NULL, NULL, "1", ANY_CLAIM },
+    { "admin: adminPolicy without delete cannot delete", C_ADMIN, "DELETE",
+      "/v2/app/manifests/" D1, "root", NOGROUPS, NOSCOPES, NOFACTS, 403, "**",
+      "no grant for delete", NULL, ANY_CLAIM },
+    { "admin: anonymousPolicy grants anonymous delete", C_ADMIN, "DELETE",
+      "/v2/open/x/manifests/" D1, ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "open/**",
+      "anonymousPolicy grants delete", NULL, ANY_CLAIM },
+    { "admin: anonymousPolicy does not apply to users (less than anonymous)", C_ADMIN, "GET",
+      "/v2/open/x/manifests/1", "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "open/**",
+      "no grant for read", NULL, ANY_CLAIM },
+    { "admin: anonymous overwrites where anonymousPolicy has update", C_ADMIN, "PUT",
+      "/v2/open/x/manifests/1", ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "open/**",
+      "anonymousPolicy grants", "1", 0 },
+    { "admin: users [\"\"] matches anonymous", C_ADMIN, "GET", "/v2/anon/x/manifests/1",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "anon/**", "user policy grants read", NULL,
+      ANY_CLAIM },
+    { "admin: users [\"\"] does not match a named user", C_ADMIN, "GET", "/v2/anon/x/manifests/1",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "anon/**", NULL, NULL, ANY_CLAIM },
+    { "admin: adminPolicy read reaches the catalog", C_ADMIN, "GET", "/v2/_catalog",
+      "root", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", NULL, NULL, ANY_CLAIM },
+    { "admin: catalog refused where a rule denies users read", C_ADMIN, "GET", "/v2/_catalog",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "none", NULL, NULL, ANY_CLAIM },
+
+    /* --- no anonymous access at all ---------------------------------------- */
+    { "noanon: anonymous ping 401", C_NOANON, "GET", "/v2/",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "none", "authentication required", NULL, ANY_CLAIM },
+    { "noanon: HEAD ping for a user", C_NOANON, "HEAD", "/v2/",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 200, "route", NULL, NULL, ANY_CLAIM },
+    { "noanon: catalog when every rule grants read", C_NOANON, "GET", "/v2/_catalog",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 200, "**", NULL, NULL, ANY_CLAIM },
+    { "noanon: catalog anonymous 401", C_NOANON, "GET", "/v2/_catalog",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "none", NULL, NULL, ANY_CLAIM },
+    { "noanon: user with create and update needs no tag state", C_NOANON, "PUT",
+      "/v2/ci/app/manifests/main", "ci", NOGROUPS, NOSCOPES, NOFACTS, 200, "ci/**",
+      "user policy grants update", "main", 0 },
+    { "noanon: user with create and update overwrites", C_NOANON, "PUT",
+      "/v2/ci/app/manifests/main", "ci", NOGROUPS, NOSCOPES, "E", 200, "ci/**",
+      "user policy grants update", "main", 0 },
+    { "noanon: user with create and update creates without claim", C_NOANON, "PUT",
+      "/v2/ci/app/manifests/main", "ci", NOGROUPS, NOSCOPES, "A", 200, "ci/**",
+      "user policy grants create", "main", 0 },
+    { "noanon: referrers need read", C_NOANON, "GET", "/v2/ci/app/referrers/" D2,
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "ci/**", "no grant for read", NULL, ANY_CLAIM },
+};
+
+#define NCASES (sizeof cases / sizeof cases[0])
+
+/* ------------------------------------------------------------------------ */
+/* Running one case.                                                         */
+
+static size_t split(const char *list, char out[][128], size_t max)
+{
+    size_t n = 0;
+
+    if (!list)
+        return 0;
+    for (const char *s = list; *s && n < max;) {
+        size_t len = strcspn(s, ";");
+
+        assert_true(len < 128);
+        memcpy(out[n], s, len);
+        out[n][len] = '\0';
+        n++;
+        s += len;
+        if (*s == ';')
+            s++;
+    }
+    return n;
+}
+
+static void run_case(void **state)
+{
+    const struct tcase *c = *state;
+    char group_buf[8][128], scope_buf[8][128];
+    const char *groups[8];
+    struct og_glob *scopes[8];
+    size_t ngroups, nscopes;
+    struct og_identity id = { .user = c->user, .auth = c->user ? OG_AUTH_HTPASSWD
+                                                               : OG_AUTH_ANONYMOUS };
+    struct og_facts facts = { { OG_TAG_UNKNOWN } };
+    struct og_route r;
+    struct og_decision d;
+
+    og_route_classify(c->method, strlen(c->method), c->uri, strlen(c->uri), NULL, 0, &r);
+
+    ngroups = split(c->groups, group_buf, 8);
+    for (size_t i = 0; i < ngroups; i++)
+        groups[i] = group_buf[i];
+    id.groups = groups;
+    id.ngroups = ngroups;
+    if (ngroups)
+        id.auth = OG_AUTH_OPENID;
+
+    nscopes = split(c->scopes, scope_buf, 8);
+    for (size_t i = 0; i < nscopes; i++) {
+        char err[128];
+
+        scopes[i] = og_glob_compile(scope_buf[i], strlen(scope_buf[i]), err, sizeof err);
+        assert_non_null(scopes[i]);
+    }
+    id.scopes = (const struct og_glob *const *)scopes;
+    id.nscopes = nscopes;
+    if (nscopes)
+        id.auth = OG_AUTH_APIKEY;
+
+    if (c->facts) {
+        assert_int_equal(strlen(c->facts), r.ntags);
+        for (size_t i = 0; c->facts[i]; i++)
+            facts.tag[i] = c->facts[i] == 'E' ? OG_TAG_EXISTS
+                         : c->facts[i] == 'A' ? OG_TAG_ABSENT : OG_TAG_UNKNOWN;
+    }
+
+    og_decide(configs[c->cfg], &r, &id, c->facts ? &facts : NULL, &d);
+
+    for (size_t i = 0; i < nscopes; i++)
+        og_glob_free(scopes[i]);
+
+    assert_non_null(d.rule);
+    assert_non_null(d.reason);
+    if (c->status == 0) {
+        assert_int_equal(d.need, OG_NEED_TAG_STATE);
+        assert_int_equal(d.status, 0);
+    } else {
+        if (d.status != c->status)
+            fail_msg("status %d, expected %d (rule %s, reason %s)", d.status, c->status, d.rule,
+                     d.reason);
+        assert_int_equal(d.need, OG_NEED_NOTHING);
+    }
+    if (c->rule)
+        assert_string_equal(d.rule, c->rule);
+    if (c->reason && !strstr(d.reason, c->reason))
+        fail_msg("reason \"%s\" does not contain \"%s\"", d.reason, c->reason);
+    if (c->tag) {
+        assert_non_null(d.tag);
+        assert_string_equal(d.tag, c->tag);
+    }
+    if (c->claim != ANY_CLAIM)
+        assert_int_equal(d.claim, (unsigned)c->claim);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Direct tests.                                                             */
+
+static void can_is_zots_check_alone(void **state)
+{
+    const struct og_config *cfg = configs[C_ZOT];
+    struct og_identity bob = { .user = "bob", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity anon = { 0 };
+    const char *rule = NULL;
+
+    (void)state;
+    assert_true(og_can(cfg, &bob, OG_ACT_READ, "app", 3, &rule));
+    assert_string_equal(rule, "**");
+    assert_false(og_can(cfg, &bob, OG_ACT_READ, "team-a/x", 8, &rule));
+    assert_string_equal(rule, "team-a/**");
+    assert_true(og_can(cfg, &anon, OG_ACT_READ, "app", 3, NULL));
+    assert_false(og_can(cfg, &anon, OG_ACT_CREATE, "app", 3, &rule));
+    assert_false(og_can(cfg, &bob, OG_ACT_NONE, "tmp/x", 5, &rule));
+    assert_false(og_can(cfg, NULL, OG_ACT_READ, "team-a/x", 8, &rule));
+}
+
+static void hand_built_routes(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_route r;
+    struct og_decision d;
+
+    (void)state;
+    /* A refusal carries its status and reason through. */
+    memset(&r, 0, sizeof r);
+    r.status = 400;
+    r.reason = "percent-escape in path";
+    og_decide(cfg, &r, &ci, NULL, &d);
+    assert_int_equal(d.status, 400);
+    assert_string_equal(d.rule, "route");
+    assert_string_equal(d.reason, "percent-escape in path");
+
+    /* A PUT by tag whose tags[] was left empty uses its reference. */
+    memset(&r, 0, sizeof r);
+    r.kind = OG_R_MANIFEST;
+    r.method = OG_M_PUT;
+    r.action = OG_ACT_CREATE;
+    strcpy(r.repo, "app");
+    r.repo_len = 3;
+    strcpy(r.reference, "1.0");
+    og_decide(cfg, &r, &ci, NULL, &d);
+    assert_int_equal(d.need, OG_NEED_TAG_STATE);
+    assert_string_equal(d.tag, "1.0");
+
+    /* An unclassified route is never allowed. */
+    memset(&r, 0, sizeof r);
+    og_decide(cfg, &r, &ci, NULL, &d);
+    assert_int_equal(d.status, 404);
+    assert_non_null(d.rule);
+
+    /* The custom metrics endpoint. */
+    memset(&r, 0, sizeof r);
+    r.kind = OG_R_OUTSIDE;
+    r.method = OG_M_GET;
+    r.path = "/ocigate/metrics";
+    r.path_len = strlen(r.path);
+    og_decide(cfg, &r, NULL, NULL, &d);
+    assert_int_equal(d.status, 200);
+    assert_string_equal(d.rule, "metrics");
+}
+
+static void anonymous_is_no_user_or_empty_user(void **state)
+{
+    const struct og_config *cfg = configs[C_ADMIN];
+    struct og_identity empty = { .user = "", .auth = OG_AUTH_ANONYMOUS };
+    /* Groups handed in with no user are ignored: anonymous belongs to no group. */
+    struct og_identity grouped = { .user = NULL,
+                                   .groups = (const char *const[]){ "artifact-workloads" },
+                                   .ngroups = 1 };
+    struct og_route r;
+    struct og_decision d;
+
+    (void)state;
+    og_route_classify("GET", 3, "/v2/anon/a/manifests/1", 22, NULL, 0, &r);
+    og_decide(cfg, &r, &empty, NULL, &d);
+    assert_int_equal(d.status, 200);
+    og_decide(cfg, &r, NULL, NULL, &d);
+    assert_int_equal(d.status, 200);
+    og_route_classify("POST", 4, "/v2/app/blobs/uploads/", 22, NULL, 0, &r);
+    og_decide(configs[C_THREE], &r, &grouped, NULL, &d);
+    assert_int_equal(d.status, 401);
+}
+
+static void auth_names(void **state)
+{
+    (void)state;
+    assert_string_equal(og_auth_name(OG_AUTH_ANONYMOUS), "anonymous");
+    assert_string_equal(og_auth_name(OG_AUTH_HTPASSWD), "htpasswd");
+    assert_string_equal(og_auth_name(OG_AUTH_APIKEY), "apikey");
+    assert_string_equal(og_auth_name(OG_AUTH_OPENID), "openid");
+    assert_string_equal(og_auth_name((enum og_auth)42), "unknown");
+}
+
+static struct CMUnitTest tests[NCASES + 4];
+
+int main(void)
+{
+    for (size_t i = 0; i < NCASES; i++) {
+        tests[i].name = cases[i].name;
+        tests[i].test_func = run_case;
+        tests[i].initial_state = (void *)&cases[i];
+    }
+    tests[NCASES + 0] = (struct CMUnitTest)cmocka_unit_test(can_is_zots_check_alone);
+    tests[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(hand_built_routes);
+    tests[NCASES + 2] = (struct CMUnitTest)cmocka_unit_test(anonymous_is_no_user_or_empty_user);
+    tests[NCASES + 3] = (struct CMUnitTest)cmocka_unit_test(auth_names);
+    return cmocka_run_group_tests(tests, load_configs, free_configs);
 }

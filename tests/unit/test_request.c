@@ -296,7 +296,7 @@ static void handle_anonymous_pull_allowed(void **state)
     char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET",
                     "REQUEST_URI=/v2/lib/a/manifests/v1", NULL };
     struct og_config *cfg = load_handle_config();
-    struct og_worker_state w = { cfg, NULL, NULL };
+    struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     size_t n;
     (void)state;
@@ -313,7 +313,7 @@ static void handle_ping_without_authorization_challenges(void **state)
     char *env2[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
                      "HTTP_AUTHORIZATION=Basic Og==", NULL };
     struct og_config *cfg = load_handle_config();
-    struct og_worker_state w = { cfg, NULL, NULL };
+    struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
     og_handle(&w, env, buf, sizeof(buf));
@@ -331,7 +331,7 @@ static void handle_bad_credentials_never_anonymous(void **state)
                     "REQUEST_URI=/v2/lib/a/manifests/v1",
                     "HTTP_AUTHORIZATION=Basic YWxpY2U6d3Jvbmc=", NULL };
     struct og_config *cfg = load_handle_config();
-    struct og_worker_state w = { cfg, NULL, NULL };
+    struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
     og_handle(&w, env, buf, sizeof(buf));
@@ -352,7 +352,7 @@ static void handle_registry_down_is_503(void **state)
                     "REQUEST_URI=/v2/lib/a/manifests/v1", NULL };
     char err[256];
     struct og_config *cfg = og_config_parse(conf, sizeof(conf) - 1, "t.json", err, sizeof(err));
-    struct og_worker_state w = { cfg, NULL, NULL };
+    struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
     assert_non_null(cfg);
@@ -367,7 +367,7 @@ static void handle_bypass_attempt_is_400(void **state)
     char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET",
                     "REQUEST_URI=/v2/pub/../secret/manifests/v1", NULL };
     struct og_config *cfg = load_handle_config();
-    struct og_worker_state w = { cfg, NULL, NULL };
+    struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
     og_handle(&w, env, buf, sizeof(buf));
@@ -380,7 +380,7 @@ static void handle_filter_role_is_refused(void **state)
     char *env[] = { "FCGI_ROLE=FILTER", "REQUEST_METHOD=GET",
                     "REQUEST_URI=/v2/lib/a/manifests/v1", NULL };
     struct og_config *cfg = load_handle_config();
-    struct og_worker_state w = { cfg, NULL, NULL };
+    struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
     og_handle(&w, env, buf, sizeof(buf));

@@ -1,0 +1,73 @@
+/*
+ * apikey.h - API keys: "zak_" + 32 hex, stored in Redis as SHA-256 (SPEC §4).
+ *
+ * Lookup goes through a bounded per-worker cache (positive entries
+ * apikey.cacheSeconds, negative 5 s) in front of Redis. Management
+ * (create, list, show, revoke) is shared by the `ocigate key` commands and
+ * the self-service endpoint.
+ */
+#ifndef OCIGATE_APIKEY_H
+#define OCIGATE_APIKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "identity.h"
+
+struct og_redis;
+
+#define OG_APIKEY_LEN        36      /* "zak_" + 32 hex */
+#define OG_APIKEY_MAX_GROUPS 32
+#define OG_APIKEY_MAX_REPOS  32
+
+struct og_apikeys;   /* per worker: cache + the worker's Redis connection */
+
+struct og_apikeys *og_apikeys_new(const struct og_config *cfg, struct og_redis *redis);
+void og_apikeys_free(struct og_apikeys *k);
+
+/*
+ * Check an API key presented as a Basic password (basic_user = the Basic
+ * username, which must equal the key's user) or as a Bearer token
+ * (basic_user NULL). On OG_ID_OK, id points into the cache entry, valid
+ * until the next call. Unknown, expired, revoked or wrong-user: BAD
+ * (reason set). Redis unreachable and no fresh cache entry: UNAVAILABLE.
+ */
+enum og_identify_result og_apikey_identify(struct og_apikeys *k, const char *basic_user,
+                                           const char *key, size_t key_len,
+                                           struct og_identity *id,
+                                           struct og_identity_store *store,
+                                           const char **reason, int *cache_hit);
+
+/* ---- management (CLI and self-service) ---- */
+
+struct og_apikey_record {
+    char id[40];
+    char user[OG_USER_MAX + 1];
+    char label[256];
+    char created[32];            /* RFC 3339 */
+    char expires[32];            /* RFC 3339 or "" */
+    char last_used[32];          /* RFC 3339 or "" */
+    char groups_json[1024];      /* JSON array */
+    char repos_json[1024];       /* JSON array of globs, [] = all */
+};
+
+/* Create a key. key_out receives "zak_..." (OG_APIKEY_LEN + 1 bytes). expires 0 = never.
+   Returns 0, or -1 with err set. */
+int og_apikey_create(struct og_redis *r, const char *user, const char *const *groups,
+                     size_t ngroups, const char *const *repos, size_t nrepos, time_t expires,
+                     const char *label, char *key_out, struct og_apikey_record *rec,
+                     char *err, size_t errlen);
+
+/* Fetch one key's record by id. Returns 1 found, 0 not found, -1 Redis error. */
+int og_apikey_show(struct og_redis *r, const char *id, struct og_apikey_record *rec);
+
+/* List keys (of one user, or all when user is NULL). Calls fn for each; returns count or -1. */
+long og_apikey_list(struct og_redis *r, const char *user,
+                    void (*fn)(const struct og_apikey_record *rec, void *arg), void *arg);
+
+/* Revoke by id. only_user: if non-NULL, refuse (return 0) keys of other users.
+   Returns 1 revoked, 0 not found / not yours, -1 Redis error. */
+int og_apikey_revoke(struct og_redis *r, const char *id, const char *only_user);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * redis.h - one Redis connection per process, with timeouts, reconnecting by itself.
+ */
+#ifndef OCIGATE_REDIS_H
+#define OCIGATE_REDIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct redisReply;
+struct og_config;
+
+struct og_redis;
+
+/* Parse redis.url once ("redis://[:PASSWORD@]HOST[:PORT][/DB]" or
+   "unix:///PATH[?db=N]"). Does not connect. NULL + err on a bad URL. */
+struct og_redis *og_redis_new(const struct og_config *cfg, char *err, size_t errlen);
+void og_redis_free(struct og_redis *r);
+
+/*
+ * Run one command (hiredis format string). Connects (or reconnects after a
+ * failure, at most once per second so a dead Redis costs no latency) and
+ * returns the reply, or NULL when Redis could not answer; an error reply
+ * (REDIS_REPLY_ERROR) is returned as is. The caller frees with
+ * og_redis_reply_free().
+ */
+struct redisReply *og_redis_command(struct og_redis *r, const char *fmt, ...);
+struct redisReply *og_redis_command_argv(struct og_redis *r, int argc, const char **argv,
+                                         const size_t *argvlen);
+void og_redis_reply_free(struct redisReply *reply);
+
+/* Was the last command answered (false after a connection/timeout failure)? */
+bool og_redis_reachable(const struct og_redis *r);
+
+/* The configured key prefix (redis.prefix). */
+const char *og_redis_prefix(const struct og_redis *r);
+
+#endif
