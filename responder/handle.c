@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "decide.h"
+#include "endpoints.h"
 #include "htpasswd.h"
 #include "identity.h"
 #include "log.h"
@@ -54,7 +55,8 @@ static bool gather_tag_facts(struct og_worker_state *w, const struct og_route *r
     return true;
 }
 
-size_t og_handle(struct og_worker_state *w, char *const *envp, char *buf, size_t cap)
+size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
+                 char *buf, size_t cap)
 {
     const struct og_config *cfg = w->cfg;
     struct timespec t0;
@@ -104,6 +106,20 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, char *buf, size_t
         dec.rule = "request";
         dec.reason = "unsupported FastCGI role";
         goto answer;
+    }
+
+    /* endpoints ocigate serves itself (never in the AUTHORIZER role) */
+    if (req.role == OG_ROLE_RESPONDER) {
+        switch (og_endpoint_match(cfg, log.path, log.path_len)) {
+        case OG_EP_TOKEN:
+            n = og_token_endpoint(w, &req, buf, cap, &log);
+            goto endpoint_done;
+        case OG_EP_APIKEY:
+            n = og_apikey_endpoint(w, &req, body, buf, cap, &log);
+            goto endpoint_done;
+        case OG_EP_NONE:
+            break;
+        }
     }
 
     /* route */
@@ -192,6 +208,18 @@ answer:
     log.rule = dec.rule;
     log.reason = dec.reason;
     log.tag = dec.tag;
+    log.micros = micros_since(&t0);
+    og_log_decision(&log);
+    return n;
+
+endpoint_done:
+    if (n == 0) {                       /* nothing rendered: fail closed */
+        n = strlen(og_response_unavailable);
+        if (n >= cap)
+            return 0;
+        memcpy(buf, og_response_unavailable, n + 1);
+        log.status = 503;
+    }
     log.micros = micros_since(&t0);
     og_log_decision(&log);
     return n;

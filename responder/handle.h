@@ -25,11 +25,19 @@ struct og_worker_state {
     struct og_tokens *tokens;         /* token signing key, loaded by the master */
 };
 
+/* The request body, readable only in the RESPONDER role (never as an AUTHORIZER). */
+struct og_body {
+    int (*read)(void *ctx, char *buf, int n);   /* bytes read, 0 at the end, <0 error */
+    void *ctx;
+};
+
 /*
  * Decide the request whose FastCGI params are envp and render the answer
  * into buf (at least OG_RESPONSE_MAX bytes). Always returns a complete
  * response starting with "Status:", whatever happens; logs the decision.
+ * body may be NULL (no body can be read).
  */
-size_t og_handle(struct og_worker_state *w, char *const *envp, char *buf, size_t cap);
+size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
+                 char *buf, size_t cap);
 
 #endif

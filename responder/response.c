@@ -107,6 +107,7 @@ static const char *status_text(int status)
 {
     switch (status) {
     case 200: return "200 OK";
+    case 201: return "201 Created";
     case 400: return "400 Bad Request";
     case 401: return "401 Unauthorized";
     case 403: return "403 Forbidden";
@@ -135,7 +136,7 @@ static void put_challenge(struct out *o, const struct og_answer *a)
     const struct og_config *cfg = a->cfg;
 
     puts_(o, "WWW-Authenticate: ");
-    if (!cfg || cfg->challenge == OG_CHALLENGE_BASIC || !cfg->token_realm) {
+    if (!cfg || a->basic_challenge || cfg->challenge == OG_CHALLENGE_BASIC || !cfg->token_realm) {
         puts_(o, "Basic realm=");
         put_quoted(o, cfg && cfg->realm ? cfg->realm : "ocigate", 256);
     } else {
@@ -225,4 +226,15 @@ size_t og_response_render(const struct og_answer *a, char *buf, size_t cap)
         return n;
     }
     return o.len;
+}
+
+size_t og_response_json(int status, const char *body, size_t body_len, char *buf, size_t cap)
+{
+    struct out o = { buf, cap, 0, 0 };
+
+    puts_(&o, "Status: ");
+    puts_(&o, status_text(status));
+    puts_(&o, "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n");
+    put(&o, body, body_len);
+    return o.overflow ? 0 : o.len;
 }

@@ -25,10 +25,16 @@ struct og_answer {
     /* deny: the detail of the OCI error body */
     const char *action, *repository, *rule, *reason, *tag;
     int retry_after;            /* seconds, for 429 */
+    int basic_challenge;        /* 401 of the token endpoint: always Basic */
 };
 
 /* Render into buf (OG_RESPONSE_MAX is always enough). Returns the length. */
 size_t og_response_render(const struct og_answer *a, char *buf, size_t cap);
+
+/* A JSON answer of an endpoint ocigate serves itself (RESPONDER role):
+   status, Content-Type, Cache-Control: no-store, body. Returns the length,
+   or 0 when it does not fit. */
+size_t og_response_json(int status, const char *body, size_t body_len, char *buf, size_t cap);
 
 /* The fixed answer used when nothing better can be rendered: 503, fail closed. */
 extern const char og_response_unavailable[];

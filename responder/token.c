@@ -1,16 +1,433 @@
-/* responder/token.c - STUB, being written (issue 3). */
+/*
+ * token.c - ocigate's own registry tokens: mint, recognise, verify.
+ *
+ * The token endpoint hands these out (SPEC §3a); clients present them as
+ * "Bearer" on every registry request. They are ES256 JWTs signed with the
+ * EC P-256 key in token.keyFile, made and checked with libjwt 1.10 - used
+ * so that none of its traps can bite:
+ *   - libjwt verifies with whatever algorithm the token header names, so an
+ *     attacker could pick HS256 with our public key as the HMAC secret: the
+ *     header is parsed here first and anything but alg ES256 with our key id
+ *     is refused before libjwt sees it, and jwt_get_alg() is checked again
+ *     after decoding;
+ *   - with a NULL key libjwt verifies nothing (alg "none" included): the key
+ *     is never NULL here (no key file, no tokens at all);
+ *   - libjwt rejects typ "at+jwt": our tokens say "JWT" (OIDC access tokens
+ *     are verified in oidc.c with libcrypto, not with libjwt).
+ * exp, nbf, iss and aud are checked here; libjwt 1.10 checks none of them.
+ */
 #include "token.h"
-struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t errlen)
-{ (void)cfg; if (errlen) err[0] = 0; return NULL; }
-void og_tokens_free(struct og_tokens *t) { (void)t; }
-bool og_token_is_mine(const struct og_tokens *t, const char *tok, size_t len)
-{ (void)t; (void)tok; (void)len; return false; }
-enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, size_t len,
-    struct og_identity *id, struct og_identity_store *store, const char **reason)
-{ (void)t; (void)tok; (void)len; (void)id; (void)store; *reason = "no token key"; return OG_ID_BAD_CREDENTIALS; }
-long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char *key_id,
-    const char *access_json, time_t now, char *out, size_t cap)
-{ (void)t; (void)id; (void)key_id; (void)access_json; (void)now; (void)out; (void)cap; return -1; }
-int og_token_key_generate(FILE *f) { (void)f; return -1; }
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "base64.h"
 #include "commands.h"
-int og_cmd_token_key(int argc, char **argv) { (void)argc; (void)argv; return 2; }
+#include "decide.h"
+
+#define TOKEN_MAX       8192
+#define HEADER_MAX      512
+
+struct og_tokens {
+    unsigned char *priv_pem;  /* for libjwt signing */
+    int priv_len;
+    unsigned char *pub_pem;   /* for libjwt verification */
+    int pub_len;
+    char kid[17];             /* first 16 hex of SHA-256(SubjectPublicKeyInfo) */
+    char *issuer;             /* cfg->realm */
+    char *audience;           /* cfg->token_service */
+    int lifetime_s;
+};
+
+/* ----------------------------------------------------------- key handling */
+
+static unsigned char *bio_to_buffer(BIO *b, int *len)
+{
+    char *data;
+    long n = BIO_get_mem_data(b, &data);
+    unsigned char *copy;
+
+    if (n <= 0)
+        return NULL;
+    copy = malloc((size_t)n + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, data, (size_t)n);
+    copy[n] = '\0';
+    *len = (int)n;
+    return copy;
+}
+
+static bool is_p256(EVP_PKEY *pk)
+{
+    char group[64];
+    size_t glen = 0;
+    if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC)
+        return false;
+    if (!EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), &glen))
+        return false;
+    return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
+}
+
+static bool compute_kid(EVP_PKEY *pk, char kid[17])
+{
+    unsigned char *der = NULL, md[32];
+    unsigned int mdlen = 0;
+    int n = i2d_PUBKEY(pk, &der);
+    bool ok;
+
+    if (n <= 0)
+        return false;
+    ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) == 1;
+    OPENSSL_free(der);
+    for (int i = 0; ok && i < 8; i++)
+        snprintf(kid + 2 * i, 3, "%02x", md[i]);
+    return ok;
+}
+
+void og_tokens_free(struct og_tokens *t)
+{
+    if (!t)
+        return;
+    if (t->priv_pem) {
+        OPENSSL_cleanse(t->priv_pem, (size_t)t->priv_len);
+        free(t->priv_pem);
+    }
+    free(t->pub_pem);
+    free(t->issuer);
+    free(t->audience);
+    free(t);
+}
+
+struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t errlen)
+{
+    struct og_tokens *t = NULL;
+    EVP_PKEY *pk = NULL;
+    BIO *in = NULL, *priv = NULL, *pub = NULL;
+
+    if (errlen)
+        err[0] = '\0';
+    if (!cfg->token_key_file)
+        return NULL;
+    in = BIO_new_file(cfg->token_key_file, "r");
+    if (!in) {
+        snprintf(err, errlen, "%s: token.keyFile: cannot open: %s", cfg->token_key_file,
+                 strerror(errno));
+        goto fail;
+    }
+    pk = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+    if (!pk || !is_p256(pk)) {
+        snprintf(err, errlen, "%s: token.keyFile: not a PEM EC P-256 private key "
+                 "(make one with `ocigate token-key generate`)", cfg->token_key_file);
+        goto fail;
+    }
+    t = calloc(1, sizeof(*t));
+    priv = BIO_new(BIO_s_mem());
+    pub = BIO_new(BIO_s_mem());
+    if (!t || !priv || !pub || !PEM_write_bio_PrivateKey(priv, pk, NULL, NULL, 0, NULL, NULL) ||
+        !PEM_write_bio_PUBKEY(pub, pk) || !compute_kid(pk, t->kid))
+        goto oom;
+    t->priv_pem = bio_to_buffer(priv, &t->priv_len);
+    t->pub_pem = bio_to_buffer(pub, &t->pub_len);
+    t->issuer = strdup(cfg->realm ? cfg->realm : "ocigate");
+    t->audience = strdup(cfg->token_service ? cfg->token_service
+                                            : (cfg->realm ? cfg->realm : "ocigate"));
+    t->lifetime_s = cfg->token_lifetime_s > 0 ? cfg->token_lifetime_s : 300;
+    if (!t->priv_pem || !t->pub_pem || !t->issuer || !t->audience)
+        goto oom;
+    BIO_free(in);
+    BIO_free(priv);
+    BIO_free(pub);
+    EVP_PKEY_free(pk);
+    return t;
+oom:
+    snprintf(err, errlen, "%s: token.keyFile: cannot prepare the key", cfg->token_key_file);
+fail:
+    if (priv) {
+        BIO_free(priv);
+    }
+    BIO_free(pub);
+    BIO_free(in);
+    EVP_PKEY_free(pk);
+    og_tokens_free(t);
+    return NULL;
+}
+
+int og_token_key_generate(FILE *f)
+{
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    int ok;
+    struct stat st;
+
+    if (!pk)
+        return -1;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+        fchmod(fileno(f), 0600);        /* a key file is never world-readable */
+    ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    EVP_PKEY_free(pk);
+    return ok && fflush(f) == 0 ? 0 : -1;
+}
+
+int og_cmd_token_key(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "generate") == 0) {
+        if (isatty(STDOUT_FILENO)) {
+            fprintf(stderr, "ocigate token-key generate: refusing to print a private key to a "
+                            "terminal; redirect it: ocigate token-key generate > token.key\n");
+            return 2;
+        }
+        if (og_token_key_generate(stdout) != 0) {
+            fprintf(stderr, "ocigate token-key generate: cannot generate a key\n");
+            return 1;
+        }
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: ocigate token-key generate > FILE\n"
+               "  Write a new EC P-256 signing key for the token endpoint (token.keyFile).\n"
+               "  Every worker and host serving one registry must share the same file.\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: ocigate token-key generate > FILE\n");
+    return 2;
+}
+
+/* ------------------------------------------------------ header inspection */
+
+/* Decode and parse the JWT header (bounded); NULL when malformed. */
+static json_t *parse_header(const char *tok, size_t len)
+{
+    unsigned char buf[HEADER_MAX];
+    const char *dot = memchr(tok, '.', len);
+    long n;
+
+    if (!dot || (size_t)(dot - tok) > (HEADER_MAX * 4) / 3)
+        return NULL;
+    n = og_base64_decode(tok, (size_t)(dot - tok), buf, sizeof(buf), true);
+    if (n <= 0)
+        return NULL;
+    return json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+}
+
+static bool header_is_ours(const struct og_tokens *t, json_t *h)
+{
+    const char *alg = json_string_value(json_object_get(h, "alg"));
+    const char *kid = json_string_value(json_object_get(h, "kid"));
+    const char *typ = json_string_value(json_object_get(h, "typ"));
+    json_t *typv = json_object_get(h, "typ");
+
+    if (!alg || strcmp(alg, "ES256") != 0)
+        return false;
+    if (!kid || strcmp(kid, t->kid) != 0)
+        return false;
+    if (typv && (!typ || strcmp(typ, "JWT") != 0))
+        return false;
+    return true;
+}
+
+bool og_token_is_mine(const struct og_tokens *t, const char *tok, size_t len)
+{
+    json_t *h;
+    const char *kid;
+    bool mine;
+
+    if (!t || len > TOKEN_MAX)
+        return false;
+    h = parse_header(tok, len);
+    if (!h)
+        return false;
+    kid = json_string_value(json_object_get(h, "kid"));
+    mine = kid && strcmp(kid, t->kid) == 0;
+    json_decref(h);
+    return mine;
+}
+
+/* ------------------------------------------------------------ verification */
+
+static enum og_identify_result refuse(const char **reason, const char *why)
+{
+    *reason = why;
+    return OG_ID_BAD_CREDENTIALS;
+}
+
+static bool copy_groups(json_t *groups, struct og_identity *id, struct og_identity_store *store)
+{
+    size_t i, used = 0;
+    json_t *g;
+
+    id->ngroups = 0;
+    if (!groups)
+        return true;
+    if (!json_is_array(groups))
+        return false;
+    json_array_foreach(groups, i, g) {
+        const char *s = json_string_value(g);
+        size_t n;
+        if (!s || id->ngroups == OG_ID_MAX_GROUPS)
+            return false;
+        n = strlen(s) + 1;
+        if (used + n > sizeof(store->group_buf))
+            return false;
+        memcpy(store->group_buf + used, s, n);
+        store->group_ptrs[id->ngroups++] = store->group_buf + used;
+        used += n;
+    }
+    id->groups = store->group_ptrs;
+    return true;
+}
+
+static enum og_auth auth_from_name(const char *s)
+{
+    if (s && strcmp(s, "htpasswd") == 0) return OG_AUTH_HTPASSWD;
+    if (s && strcmp(s, "apikey") == 0) return OG_AUTH_APIKEY;
+    if (s && strcmp(s, "openid") == 0) return OG_AUTH_OPENID;
+    return OG_AUTH_ANONYMOUS;
+}
+
+enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, size_t len,
+                                          struct og_identity *id, struct og_identity_store *store,
+                                          const char **reason)
+{
+    enum og_identify_result rc = OG_ID_BAD_CREDENTIALS;
+    json_t *h = NULL, *claims = NULL;
+    jwt_t *jwt = NULL;
+    char *ext = NULL;
+    const char *sub, *iss, *aud;
+    long exp, nbf;
+    time_t now = time(NULL);
+
+    if (!t)
+        return refuse(reason, "no token key configured");
+    if (len > TOKEN_MAX || strlen(tok) != len)
+        return refuse(reason, "token too long");
+    h = parse_header(tok, len);
+    if (!h || !header_is_ours(t, h)) {
+        rc = refuse(reason, "token header is not an ocigate ES256 header");
+        goto out;
+    }
+    if (jwt_decode(&jwt, tok, t->pub_pem, t->pub_len) != 0 || !jwt ||
+        jwt_get_alg(jwt) != JWT_ALG_ES256) {
+        rc = refuse(reason, "token signature invalid");
+        goto out;
+    }
+    exp = jwt_get_grant_int(jwt, "exp");
+    nbf = jwt_get_grant_int(jwt, "nbf");
+    iss = jwt_get_grant(jwt, "iss");
+    aud = jwt_get_grant(jwt, "aud");
+    sub = jwt_get_grant(jwt, "sub");
+    if (exp <= 0 || now >= exp) {
+        rc = refuse(reason, "token expired");
+        goto out;
+    }
+    if (nbf > 0 && now + 5 < nbf) {
+        rc = refuse(reason, "token not yet valid");
+        goto out;
+    }
+    if (!iss || strcmp(iss, t->issuer) != 0 || !aud || strcmp(aud, t->audience) != 0) {
+        rc = refuse(reason, "token issuer or audience mismatch");
+        goto out;
+    }
+    ext = jwt_get_grants_json(jwt, "ocigate");
+    claims = ext ? json_loads(ext, 0, NULL) : NULL;
+    if (!claims || !json_is_object(claims)) {
+        rc = refuse(reason, "token without identity");
+        goto out;
+    }
+    if (!copy_groups(json_object_get(claims, "groups"), id, store)) {
+        rc = refuse(reason, "token groups malformed");
+        goto out;
+    }
+    id->auth = auth_from_name(json_string_value(json_object_get(claims, "auth")));
+    snprintf(store->key_id, sizeof(store->key_id), "%s",
+             json_string_value(json_object_get(claims, "key_id")) ?
+             json_string_value(json_object_get(claims, "key_id")) : "");
+    if (sub && *sub && id->auth != OG_AUTH_ANONYMOUS) {
+        if (strlen(sub) >= sizeof(store->user)) {
+            rc = refuse(reason, "token subject too long");
+            goto out;
+        }
+        snprintf(store->user, sizeof(store->user), "%s", sub);
+        id->user = store->user;
+    } else {
+        id->user = NULL;
+        id->auth = OG_AUTH_ANONYMOUS;
+        id->ngroups = 0;
+    }
+    rc = OG_ID_OK;
+out:
+    free(ext);
+    json_decref(claims);
+    json_decref(h);
+    if (jwt)
+        jwt_free(jwt);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ minting */
+
+long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char *key_id,
+                   const char *access_json, time_t now, char *out, size_t cap)
+{
+    jwt_t *jwt = NULL;
+    json_t *ext = NULL, *groups = NULL, *access = NULL;
+    char *ext_s = NULL, *tok = NULL, jti[33];
+    unsigned char rnd[16];
+    long n = -1;
+
+    if (!t || !out)
+        return -1;
+    if (getentropy(rnd, sizeof(rnd)) != 0)
+        return -1;
+    for (int i = 0; i < 16; i++)
+        snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+    access = json_loads(access_json ? access_json : "[]", 0, NULL);
+    groups = json_array();
+    if (!access || !json_is_array(access) || !groups)
+        goto out;
+    for (size_t i = 0; id->user && *id->user && i < id->ngroups; i++)
+        json_array_append_new(groups, json_string(id->groups[i]));
+    ext = json_pack("{s:O,s:{s:O,s:s,s:s}}", "access", access, "ocigate", "groups", groups,
+                    "auth", og_auth_name(id->auth), "key_id", key_id ? key_id : "");
+    ext_s = ext ? json_dumps(ext, JSON_COMPACT) : NULL;
+    if (!ext_s || jwt_new(&jwt) != 0)
+        goto out;
+    if (jwt_set_alg(jwt, JWT_ALG_ES256, t->priv_pem, t->priv_len) != 0 ||
+        jwt_add_header(jwt, "kid", t->kid) != 0 ||
+        jwt_add_grant(jwt, "iss", t->issuer) != 0 ||
+        jwt_add_grant(jwt, "aud", t->audience) != 0 ||
+        jwt_add_grant(jwt, "sub", id->user ? id->user : "") != 0 ||
+        jwt_add_grant(jwt, "jti", jti) != 0 ||
+        jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
+        jwt_add_grant_int(jwt, "nbf", (long)now) != 0 ||
+        jwt_add_grant_int(jwt, "exp", (long)now + t->lifetime_s) != 0 ||
+        jwt_add_grants_json(jwt, ext_s) != 0)
+        goto out;
+    tok = jwt_encode_str(jwt);
+    if (tok && strlen(tok) < cap) {
+        n = (long)strlen(tok);
+        memcpy(out, tok, (size_t)n + 1);
+    }
+out:
+    free(tok);
+    free(ext_s);
+    json_decref(ext);
+    json_decref(groups);
+    json_decref(access);
+    if (jwt)
+        jwt_free(jwt);
+    return n;
+}
+
+int og_tokens_lifetime(const struct og_tokens *t)
+{
+    return t ? t->lifetime_s : 0;
+}

@@ -38,4 +38,7 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
 /* `ocigate token-key generate`: write a new PEM key to f. Returns 0 or -1. */
 int og_token_key_generate(FILE *f);
 
+/* token.lifetimeSeconds as loaded. */
+int og_tokens_lifetime(const struct og_tokens *t);
+
 #endif

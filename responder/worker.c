@@ -31,6 +31,11 @@
 
 static volatile sig_atomic_t stopping;
 
+static int read_fcgi_stdin(void *ctx, char *buf, int n)
+{
+    return FCGX_GetStr(buf, n, (FCGX_Stream *)ctx);
+}
+
 static void on_stop(int sig)
 {
     (void)sig;
@@ -117,7 +122,11 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
             }
             continue;
         }
-        n = og_handle(&w, req.envp, buf, sizeof(buf));
+        {
+            struct og_body body = { read_fcgi_stdin, req.in };
+            /* og_handle reads the body only for RESPONDER endpoints that take one */
+            n = og_handle(&w, req.envp, &body, buf, sizeof(buf));
+        }
         if (n == 0 || FCGX_PutStr(buf, (int)n, req.out) != (int)n)
             FCGX_PutS(og_response_unavailable, req.out);
         FCGX_Finish_r(&req);

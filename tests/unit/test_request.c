@@ -300,7 +300,7 @@ static void handle_anonymous_pull_allowed(void **state)
     char buf[OG_RESPONSE_MAX];
     size_t n;
     (void)state;
-    n = og_handle(&w, env, buf, sizeof(buf));
+    n = og_handle(&w, env, NULL, buf, sizeof(buf));
     assert_true(n > 0);
     assert_int_equal(strncmp(buf, "Status: 200", 11), 0);
     assert_non_null(strstr(buf, "Variable-OCIGATE_AUTH: anonymous"));
@@ -316,10 +316,10 @@ static void handle_ping_without_authorization_challenges(void **state)
     struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
-    og_handle(&w, env, buf, sizeof(buf));
+    og_handle(&w, env, NULL, buf, sizeof(buf));
     assert_int_equal(strncmp(buf, "Status: 401", 11), 0);
     assert_non_null(strstr(buf, "WWW-Authenticate: Basic realm=\"test\""));
-    og_handle(&w, env2, buf, sizeof(buf));
+    og_handle(&w, env2, NULL, buf, sizeof(buf));
     assert_int_equal(strncmp(buf, "Status: 200", 11), 0);
     og_config_free(cfg);
 }
@@ -334,7 +334,7 @@ static void handle_bad_credentials_never_anonymous(void **state)
     struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
-    og_handle(&w, env, buf, sizeof(buf));
+    og_handle(&w, env, NULL, buf, sizeof(buf));
     assert_int_equal(strncmp(buf, "Status: 401", 11), 0);
     assert_null(strstr(buf, "wrong"));
     og_config_free(cfg);
@@ -356,7 +356,7 @@ static void handle_registry_down_is_503(void **state)
     char buf[OG_RESPONSE_MAX];
     (void)state;
     assert_non_null(cfg);
-    og_handle(&w, env, buf, sizeof(buf));        /* no registry handle at all */
+    og_handle(&w, env, NULL, buf, sizeof(buf));        /* no registry handle at all */
     assert_int_equal(strncmp(buf, "Status: 503", 11), 0);
     assert_non_null(strstr(buf, "\"code\":\"UNAVAILABLE\""));
     og_config_free(cfg);
@@ -370,7 +370,7 @@ static void handle_bypass_attempt_is_400(void **state)
     struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
-    og_handle(&w, env, buf, sizeof(buf));
+    og_handle(&w, env, NULL, buf, sizeof(buf));
     assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
     og_config_free(cfg);
 }
@@ -383,7 +383,7 @@ static void handle_filter_role_is_refused(void **state)
     struct og_worker_state w = { .cfg = cfg };
     char buf[OG_RESPONSE_MAX];
     (void)state;
-    og_handle(&w, env, buf, sizeof(buf));
+    og_handle(&w, env, NULL, buf, sizeof(buf));
     assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
     og_config_free(cfg);
 }

@@ -1,0 +1,88 @@
+/*
+ * query.c - bounded decoding of application/x-www-form-urlencoded queries.
+ *
+ * Used by the token endpoint (service, scope, account) and the self-service
+ * key endpoint (id). Registry routes never get here: policy/route.c parses
+ * their query with its own, stricter rules.
+ */
+#include "query.h"
+
+#include <string.h>
+
+void og_query_init(struct og_query_iter *it, const char *q, size_t len)
+{
+    it->p = q;
+    it->end = q + len;
+}
+
+static int hex(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi, lo;
+            if (n - i < 3)
+                return -1;
+            hi = hex(s[i + 1]);
+            lo = hex(s[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return -1;
+        if (o + 1 >= cap)
+            return -1;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int og_query_next(struct og_query_iter *it, char *k, size_t kcap, char *v, size_t vcap)
+{
+    while (it->p < it->end) {
+        const char *amp = memchr(it->p, '&', (size_t)(it->end - it->p));
+        const char *stop = amp ? amp : it->end;
+        const char *eq = memchr(it->p, '=', (size_t)(stop - it->p));
+        const char *kend = eq ? eq : stop;
+        const char *start = it->p;
+
+        it->p = amp ? amp + 1 : it->end;
+        if (stop == start)
+            continue;                       /* "&&" */
+        if (decode(start, (size_t)(kend - start), k, kcap) != 0)
+            return -1;
+        if (eq) {
+            if (decode(eq + 1, (size_t)(stop - eq - 1), v, vcap) != 0)
+                return -1;
+        } else if (vcap) {
+            v[0] = '\0';
+        }
+        return 1;
+    }
+    return 0;
+}
+
+const char *og_query_of(const char *uri, size_t uri_len, size_t *len)
+{
+    const char *q = uri ? memchr(uri, '?', uri_len) : NULL;
+    if (!q) {
+        *len = 0;
+        return "";
+    }
+    *len = uri_len - (size_t)(q + 1 - uri);
+    return q + 1;
+}
