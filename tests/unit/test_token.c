@@ -1,10 +1,259 @@
+/*
+ * test_token.c - ocigate's own tokens: mint, verify, and the libjwt 1.10
+ * traps closed (HS256 with the public key as secret, alg none, foreign kid).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include "base64.h"
+#include "decide.h"
+#include "token.h"
+
+struct fixture {
+    char dir[64];
+    char keyfile[128];
+    struct og_config *cfg;
+    struct og_tokens *tokens;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char json[512], err[512];
+    FILE *fp;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/og-token-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->keyfile, sizeof(f->keyfile), "%s/token.key", f->dir);
+    fp = fopen(f->keyfile, "w");
+    if (!fp || og_token_key_generate(fp) != 0)
+        return -1;
+    fclose(fp);
+    snprintf(json, sizeof(json),
+             "{\"realm\":\"reg\",\"token\":{\"challenge\":\"bearer\",\"realm\":\"http://127.0.0.1/t\","
+             "\"service\":\"svc\",\"keyFile\":\"%s\",\"lifetimeSeconds\":60},"
+             "\"accessControl\":{}}", f->keyfile);
+    f->cfg = og_config_parse(json, strlen(json), "t.json", err, sizeof(err));
+    if (!f->cfg)
+        return -1;
+    f->tokens = og_tokens_load(f->cfg, err, sizeof(err));
+    if (!f->tokens)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    og_tokens_free(f->tokens);
+    og_config_free(f->cfg);
+    unlink(f->keyfile);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static long mint(struct fixture *f, const char *user, enum og_auth auth, time_t now, char *out,
+                 size_t cap)
+{
+    const char *groups[] = { "admins", "dev" };
+    struct og_identity id = { .user = user, .auth = auth, .groups = groups, .ngroups = 2 };
+    return og_token_mint(f->tokens, &id, "key-1", "[{\"type\":\"repository\",\"name\":\"a\","
+                         "\"actions\":[\"pull\"]}]", now, out, cap);
+}
+
+static void mint_and_verify(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096];
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    long n = mint(f, "alice", OG_AUTH_OPENID, time(NULL), tok, sizeof(tok));
+
+    assert_true(n > 0);
+    assert_true(og_token_is_mine(f->tokens, tok, (size_t)n));
+    memset(&id, 0, sizeof(id));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_string_equal(id.user, "alice");
+    assert_int_equal(id.auth, OG_AUTH_OPENID);
+    assert_int_equal(id.ngroups, 2);
+    assert_string_equal(id.groups[0], "admins");
+    assert_string_equal(store.key_id, "key-1");
+}
+
+static void anonymous_token_is_anonymous(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096];
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    struct og_identity anon = { .user = NULL, .auth = OG_AUTH_ANONYMOUS };
+    long n = og_token_mint(f->tokens, &anon, "", "[]", time(NULL), tok, sizeof(tok));
+
+    assert_true(n > 0);
+    memset(&id, 0, sizeof(id));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_null(id.user);
+    assert_int_equal(id.auth, OG_AUTH_ANONYMOUS);
+    assert_int_equal(id.ngroups, 0);
+}
+
+static void expired_token_refused(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096];
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    long n = mint(f, "alice", OG_AUTH_OPENID, time(NULL) - 120, tok, sizeof(tok));
+
+    assert_true(n > 0);
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason),
+                     OG_ID_BAD_CREDENTIALS);
+}
+
+static void tampered_payload_refused(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096], forged[4096], payload[2048];
+    unsigned char raw[2048];
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    long n = mint(f, "alice", OG_AUTH_OPENID, time(NULL), tok, sizeof(tok));
+    char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+    long plen = og_base64_decode(d1 + 1, (size_t)(d2 - d1 - 1), raw, sizeof(raw) - 1, true);
+    char *p;
+
+    assert_true(n > 0 && plen > 0);
+    raw[plen] = 0;
+    p = strstr((char *)raw, "alice");
+    assert_non_null(p);
+    memcpy(p, "admin", 5);                          /* same length, other user */
+    og_base64_encode(raw, (size_t)plen, payload, sizeof(payload), true);
+    snprintf(forged, sizeof(forged), "%.*s.%s%s", (int)(d1 - tok), tok, payload, d2);
+    assert_int_equal(og_token_identify(f->tokens, forged, strlen(forged), &id, &store, &reason),
+                     OG_ID_BAD_CREDENTIALS);
+}
+
+/* libjwt trap 1: a token whose header says HS256, "signed" with the public key as secret. */
+static void hs256_with_public_key_refused(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096], header[512], hb64[700], forged[8192], sig64[100];
+    unsigned char mac[32];
+    unsigned int maclen = 32;
+    FILE *fp = fopen(f->keyfile, "r");
+    EVP_PKEY *pk = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pub;
+    long publen, n = mint(f, "alice", OG_AUTH_OPENID, time(NULL), tok, sizeof(tok));
+    char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    char kid[64];
+
+    fclose(fp);
+    assert_true(n > 0 && pk && b);
+    PEM_write_bio_PUBKEY(b, pk);
+    publen = BIO_get_mem_data(b, &pub);
+    /* the kid of the real token, so the header looks like ours */
+    {
+        unsigned char h[512];
+        long hl = og_base64_decode(tok, (size_t)(d1 - tok), h, sizeof(h) - 1, true);
+        char *k;
+        h[hl] = 0;
+        k = strstr((char *)h, "\"kid\":\"");
+        assert_non_null(k);
+        snprintf(kid, sizeof(kid), "%.16s", k + 7);
+    }
+    snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
+    og_base64_encode((unsigned char *)header, strlen(header), hb64, sizeof(hb64), true);
+    snprintf(forged, sizeof(forged), "%s.%.*s", hb64, (int)(d2 - d1 - 1), d1 + 1);
+    HMAC(EVP_sha256(), pub, (int)publen, (unsigned char *)forged, strlen(forged), mac, &maclen);
+    og_base64_encode(mac, maclen, sig64, sizeof(sig64), true);
+    strcat(forged, ".");
+    strcat(forged, sig64);
+    /* the trap is real: libjwt alone accepts this forgery... */
+    {
+        jwt_t *j = NULL;
+        assert_int_equal(jwt_decode(&j, forged, (unsigned char *)pub, (int)publen), 0);
+        jwt_free(j);
+    }
+    /* ...and ocigate refuses it */
+    assert_int_equal(og_token_identify(f->tokens, forged, strlen(forged), &id, &store, &reason),
+                     OG_ID_BAD_CREDENTIALS);
+    BIO_free(b);
+    EVP_PKEY_free(pk);
+}
+
+/* libjwt trap 2: alg none with an empty signature. */
+static void alg_none_refused(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096], hb64[200], forged[8192];
+    const char *header = "{\"alg\":\"none\",\"typ\":\"JWT\"}";
+    long n = mint(f, "alice", OG_AUTH_OPENID, time(NULL), tok, sizeof(tok));
+    char *d1 = strchr(tok, '.'), *d2 = strchr(d1 + 1, '.');
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+
+    assert_true(n > 0);
+    og_base64_encode((const unsigned char *)header, strlen(header), hb64, sizeof(hb64), true);
+    snprintf(forged, sizeof(forged), "%s.%.*s.", hb64, (int)(d2 - d1 - 1), d1 + 1);
+    assert_false(og_token_is_mine(f->tokens, forged, strlen(forged)));
+    assert_int_equal(og_token_identify(f->tokens, forged, strlen(forged), &id, &store, &reason),
+                     OG_ID_BAD_CREDENTIALS);
+}
+
+static void oversized_token_refused(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 1 << 20;
+    char *big = malloc(len + 1);
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+
+    memset(big, 'a', len);
+    big[10] = '.';
+    big[20] = '.';
+    big[len] = 0;
+    assert_false(og_token_is_mine(f->tokens, big, len));
+    assert_int_equal(og_token_identify(f->tokens, big, len, &id, &store, &reason),
+                     OG_ID_BAD_CREDENTIALS);
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mint_and_verify),
+        cmocka_unit_test(anonymous_token_is_anonymous),
+        cmocka_unit_test(expired_token_refused),
+        cmocka_unit_test(tampered_payload_refused),
+        cmocka_unit_test(hs256_with_public_key_refused),
+        cmocka_unit_test(alg_none_refused),
+        cmocka_unit_test(oversized_token_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
