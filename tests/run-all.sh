@@ -11,28 +11,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-packages=(build-essential autoconf automake libtool pkg-config
-          libfcgi-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libhiredis-dev
-          libssl-dev libcrypt-dev libcmocka-dev
-          redis-server docker-registry lighttpd lighttpd-modules-lua skopeo
-          curl jq apache2-utils python3 valgrind)
-
-install_packages() {
-    local missing=()
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "run-all: missing packages (run as root to install): ${missing[*]}" >&2
-        return 1
-    fi
-    echo "run-all: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-install_packages || { echo "0 passed, 1 failed"; exit 1; }
+bash "$here/tests/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
 # lighttpd and redis packages start their system services on install; the
 # tests start their own instances on free loopback ports and need none of them.

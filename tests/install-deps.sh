@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# tests/install-deps.sh - install the Debian packages ocigate's build, demo and
+# tests need (Debian 12), and the test IdP's npm packages. Idempotent.
+set -uo pipefail
+
+packages=(build-essential autoconf automake libtool pkg-config
+          libfcgi-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libhiredis-dev
+          libssl-dev libcrypt-dev libcmocka-dev
+          redis-server docker-registry lighttpd lighttpd-modules-lua skopeo podman
+          curl jq apache2-utils python3)
+
+missing=()
+# node and npm for the test IdP: this machine image ships them; Debian's own
+# packages only where there are none (mixing the two breaks npm).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages (run as root to install): ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || exit 1
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || exit 1
+fi
+
+# npm may be missing on a machine that has node from elsewhere: only the IdP needs it.
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/tests/idp/package-lock.json" ] && [ ! -d "$here/tests/idp/node_modules" ]; then
+    (cd "$here/tests/idp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        { echo "install-deps: npm ci in tests/idp failed" >&2; exit 1; }
+fi
+exit 0
