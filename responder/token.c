@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <jwt.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -36,6 +37,19 @@
 
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
+#define CACHE_SLOTS     256
+
+/* A verified token, remembered until it expires: docker and podman present
+   the same token on every request of a pull or push. */
+struct verified {
+    unsigned char hash[32];       /* SHA-256 of the token */
+    time_t exp;                   /* 0: empty slot */
+    enum og_auth auth;
+    char user[OG_USER_MAX + 1];
+    char key_id[64];
+    char group_buf[2048];
+    size_t ngroups;
+};
 
 struct og_tokens {
     unsigned char *priv_pem;  /* for libjwt signing */
@@ -46,6 +60,7 @@ struct og_tokens {
     char *issuer;             /* cfg->realm */
     char *audience;           /* cfg->token_service */
     int lifetime_s;
+    struct verified cache[CACHE_SLOTS];   /* per worker after fork */
 };
 
 /* ----------------------------------------------------------- key handling */
@@ -293,6 +308,50 @@ static enum og_auth auth_from_name(const char *s)
     return OG_AUTH_ANONYMOUS;
 }
 
+static struct verified *cache_slot(struct og_tokens *t, const unsigned char hash[32])
+{
+    return &t->cache[(hash[0] | (size_t)hash[1] << 8) % CACHE_SLOTS];
+}
+
+static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time_t now,
+                         struct og_identity *id, struct og_identity_store *store)
+{
+    struct verified *v = cache_slot(t, hash);
+    size_t off = 0;
+
+    if (v->exp <= now || CRYPTO_memcmp(v->hash, hash, 32) != 0)
+        return false;
+    memcpy(store->group_buf, v->group_buf, sizeof(store->group_buf));
+    for (size_t i = 0; i < v->ngroups; i++) {
+        store->group_ptrs[i] = store->group_buf + off;
+        off += strlen(store->group_buf + off) + 1;
+    }
+    id->groups = store->group_ptrs;
+    id->ngroups = v->ngroups;
+    id->auth = v->auth;
+    snprintf(store->key_id, sizeof(store->key_id), "%s", v->key_id);
+    if (v->user[0]) {
+        snprintf(store->user, sizeof(store->user), "%s", v->user);
+        id->user = store->user;
+    } else {
+        id->user = NULL;
+    }
+    return true;
+}
+
+static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_t exp,
+                        const struct og_identity *id, const struct og_identity_store *store)
+{
+    struct verified *v = cache_slot(t, hash);
+    memcpy(v->hash, hash, 32);
+    v->exp = exp;
+    v->auth = id->auth;
+    snprintf(v->user, sizeof(v->user), "%s", id->user ? id->user : "");
+    snprintf(v->key_id, sizeof(v->key_id), "%s", store->key_id);
+    memcpy(v->group_buf, store->group_buf, sizeof(v->group_buf));
+    v->ngroups = id->ngroups;
+}
+
 enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, size_t len,
                                           struct og_identity *id, struct og_identity_store *store,
                                           const char **reason)
@@ -304,11 +363,16 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
     const char *sub, *iss, *aud;
     long exp, nbf;
     time_t now = time(NULL);
+    unsigned char hash[32];
 
     if (!t)
         return refuse(reason, "no token key configured");
     if (len > TOKEN_MAX || strlen(tok) != len)
         return refuse(reason, "token too long");
+    if (EVP_Digest(tok, len, hash, NULL, EVP_sha256(), NULL) != 1)
+        return refuse(reason, "cannot hash token");
+    if (cache_lookup(t, hash, now, id, store))
+        return OG_ID_OK;
     h = parse_header(tok, len);
     if (!h || !header_is_ours(t, h)) {
         rc = refuse(reason, "token header is not an ocigate ES256 header");
@@ -362,6 +426,7 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         id->auth = OG_AUTH_ANONYMOUS;
         id->ngroups = 0;
     }
+    cache_store(t, hash, (time_t)exp, id, store);
     rc = OG_ID_OK;
 out:
     free(ext);

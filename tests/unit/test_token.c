@@ -95,6 +95,14 @@ static void mint_and_verify(void **state)
     assert_int_equal(id.ngroups, 2);
     assert_string_equal(id.groups[0], "admins");
     assert_string_equal(store.key_id, "key-1");
+    /* the second time comes from the worker's cache, with the same identity */
+    memset(&id, 0, sizeof(id));
+    memset(&store, 0, sizeof(store));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_string_equal(id.user, "alice");
+    assert_int_equal(id.ngroups, 2);
+    assert_string_equal(id.groups[1], "dev");
+    assert_string_equal(store.key_id, "key-1");
 }
 
 static void anonymous_token_is_anonymous(void **state)
