@@ -23,7 +23,8 @@ struct og_oidc *og_oidc_new(const struct og_config *cfg);
 void og_oidc_free(struct og_oidc *o);
 
 /* Verify a JWT and map it to an identity (claimMapping). On OG_ID_OK, id
-   points into the worker's cache entry, valid until the next call.
+   points into store (user and groups are copied there from the worker's
+   cache entry, so they stay valid for the request whatever the cache does).
    Bad/expired/unverifiable tokens: BAD with reason. JWKS never fetched
    successfully and unreachable: UNAVAILABLE. */
 enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, size_t len,
@@ -32,5 +33,32 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
 
 /* For health: seconds since the JWKS was last fetched successfully, -1 never. */
 long og_oidc_jwks_age(const struct og_oidc *o);
+
+/* ---- for tests and tools (no network needed) ------------------------------ */
+
+/* Install a JWKS as if it had just been fetched. 0, or -1 (the previous set
+   is kept) when it is malformed or holds no usable key. */
+int og_oidc_set_jwks(struct og_oidc *o, const char *jwks_json, size_t len);
+
+/* Replace the HTTP GET used for discovery and JWKS. get() fills buf (at most
+   cap bytes) and *len and returns the HTTP status, or -1 on a transport
+   error. URL policy (https, loopback-only http) is checked before it runs.
+   NULL restores libcurl. */
+typedef long (*og_oidc_get_fn)(void *arg, const char *url, char *buf, size_t cap,
+                               size_t *len);
+void og_oidc_set_fetcher(struct og_oidc *o, og_oidc_get_fn get, void *arg);
+
+/* Pretend the time is now (0: the real clock). */
+void og_oidc_set_now(struct og_oidc *o, time_t now);
+
+/* What the verifier has done so far, to prove cheap rejections and refresh limits. */
+struct og_oidc_stats {
+    unsigned long b64_decodes;   /* base64url segments decoded */
+    unsigned long json_parses;   /* JSON documents parsed (token parts, discovery, JWKS) */
+    unsigned long fetches;       /* HTTP GETs attempted (discovery and JWKS) */
+    unsigned long refreshes;     /* JWKS refresh attempts */
+    unsigned long sig_checks;    /* signatures verified with libcrypto */
+};
+void og_oidc_get_stats(const struct og_oidc *o, struct og_oidc_stats *out);
 
 #endif
