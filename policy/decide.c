@@ -254,6 +254,26 @@ static void decide_action(const struct og_config *cfg, const struct og_route *r,
 
 static const struct og_immutable_rule *immutable_rule_for(const struct og_config *cfg,
                                                           const char *repo, size_t repo_len,
+                                                          const char *tag);
+
+bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len)
+{
+    for (size_t i = 0; i < cfg->nimmutable; i++)
+        for (size_t j = 0; j < cfg->immutable[i].nrepos; j++)
+            if (og_glob_match(cfg->immutable[i].repos[j], repo, repo_len))
+                return true;
+    return false;
+}
+
+const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cfg,
+                                                      const char *repo, size_t repo_len,
+                                                      const char *tag)
+{
+    return immutable_rule_for(cfg, repo, repo_len, tag);
+}
+
+static const struct og_immutable_rule *immutable_rule_for(const struct og_config *cfg,
+                                                          const char *repo, size_t repo_len,
                                                           const char *tag)
 {
     size_t tag_len = strlen(tag);
@@ -410,8 +430,34 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
 }
 
 static void decide_manifest_delete(const struct og_config *cfg, const struct og_route *r,
-                                   const struct og_identity *id, struct og_decision *out)
+                                   const struct og_identity *id, const struct og_facts *f,
+                                   struct og_decision *out)
 {
+    if (r->ref_is_digest && og_repo_has_immutable_rules(cfg, r->repo, r->repo_len)) {
+        struct verdict del;
+        /* Only worth asking the registry when the delete would otherwise pass. */
+        check(cfg, id, OG_ACT_DELETE, r->repo, r->repo_len, &del);
+        if (del.granted) {
+            if (!f || !f->digest_tags_known) {
+                out->status = 0;
+                out->need = OG_NEED_DIGEST_TAGS;
+                out->action = OG_ACT_DELETE;
+                out->rule = del.rule;
+                out->reason = "tags pointing at the digest needed";
+                return;
+            }
+            if (f->digest_tag) {
+                const struct og_immutable_rule *immutable =
+                    immutable_rule_for(cfg, r->repo, r->repo_len, f->digest_tag);
+                out->tag = f->digest_tag;
+                if (immutable) {
+                    deny(out, 403, OG_ACT_DELETE, immutable->text,
+                         "immutable tag points at this digest: it may not be deleted");
+                    return;
+                }
+            }
+        }
+    }
     if (!r->ref_is_digest && r->reference[0]) {
         const struct og_immutable_rule *immutable =
             immutable_rule_for(cfg, r->repo, r->repo_len, r->reference);
@@ -616,7 +662,7 @@ void og_decide(const struct og_config *cfg, const struct og_route *r,
         if (r->method == OG_M_PUT)
             decide_manifest_put(cfg, r, id, f, out);
         else if (r->method == OG_M_DELETE)
-            decide_manifest_delete(cfg, r, id, out);
+            decide_manifest_delete(cfg, r, id, f, out);
         else
             decide_action(cfg, r, id, r->action, out);
         return;

@@ -36,9 +36,14 @@ enum og_tag_state { OG_TAG_UNKNOWN = 0, OG_TAG_ABSENT, OG_TAG_EXISTS };
 
 struct og_facts {
     enum og_tag_state tag[OG_MAX_TAGS]; /* one per route->tags[i] */
+    /* DELETE of a manifest by digest in a repository an immutableTags rule
+       covers: the responder lists the repository's tags, resolves those a
+       rule matches, and reports the first that points at the digest. */
+    bool digest_tags_known;
+    const char *digest_tag;              /* NULL: no protected tag points at it */
 };
 
-enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE };
+enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE, OG_NEED_DIGEST_TAGS };
 
 struct og_decision {
     int status;            /* 200 allow; 400, 401, 403, 404, 405 or 503 */
@@ -62,6 +67,14 @@ struct og_decision {
 void og_decide(const struct og_config *cfg, const struct og_route *r,
                const struct og_identity *id, const struct og_facts *f,
                struct og_decision *out);
+
+/* The first immutableTags rule covering repo:tag, or NULL. */
+const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cfg,
+                                                      const char *repo, size_t repo_len,
+                                                      const char *tag);
+
+/* Does any immutableTags rule cover this repository (for some tag)? */
+bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len);
 
 /* zot's can(): the access check alone for one action on one repository
    (no route, no immutability), e.g. for filtering the catalog. */

@@ -26,6 +26,8 @@ static void usage(FILE *f)
                "  --group G         a group the credential carries (repeatable); config groups\n"
                "                    containing U are added as the server does\n"
                "  --existing-tag T  tag T already exists in the request's repository (repeatable)\n"
+               "  --claimed-tag T   another push holds the Redis claim on new tag T (repeatable)\n"
+               "  --digest-tag T    for DELETE .../manifests/DIGEST: tag T points at that digest\n"
                "  Prints \"allow\" or \"deny STATUS\", then repository/action/rule/reason lines.\n"
                "  Exit status: 0 allow, 1 deny, 2 bad usage or bad config.\n");
 }
@@ -58,13 +60,15 @@ int og_cmd_explain(int argc, char **argv)
         { "user", required_argument, NULL, 'u' },
         { "group", required_argument, NULL, 'g' },
         { "existing-tag", required_argument, NULL, 't' },
+        { "claimed-tag", required_argument, NULL, 'C' },
+        { "digest-tag", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL, *user = NULL;
     const char *groups[MAX_GROUPS];
-    const char *existing[OG_MAX_TAGS * 4];
-    size_t ngroups = 0, nexisting = 0;
+    const char *existing[OG_MAX_TAGS * 4], *claimed[OG_MAX_TAGS * 4], *digest_tag = NULL;
+    size_t ngroups = 0, nexisting = 0, nclaimed = 0;
     struct og_config *cfg;
     struct og_route route;
     struct og_identity id;
@@ -92,6 +96,14 @@ int og_cmd_explain(int argc, char **argv)
             }
             existing[nexisting++] = optarg;
             break;
+        case 'C':
+            if (nclaimed == sizeof(claimed) / sizeof(claimed[0])) {
+                fprintf(stderr, "ocigate explain: too many --claimed-tag options\n");
+                return 2;
+            }
+            claimed[nclaimed++] = optarg;
+            break;
+        case 'd': digest_tag = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -121,6 +133,9 @@ int og_cmd_explain(int argc, char **argv)
                 facts.tag[i] = OG_TAG_EXISTS;
     }
 
+    facts.digest_tags_known = true;
+    facts.digest_tag = digest_tag;
+
     if (route.status == 0 && route.kind == OG_R_PING && !(user && *user)) {
         /* The server challenges a /v2/ ping that carries no Authorization at all. */
         memset(&dec, 0, sizeof(dec));
@@ -130,6 +145,22 @@ int og_cmd_explain(int argc, char **argv)
                      "is anonymous instead)";
     } else {
         og_decide(cfg, &route, &id, &facts, &dec);
+        /* the server claims new tags in Redis; a claim held by another push
+           turns the create into an update, decided again */
+        if (dec.status == 200 && dec.claim) {
+            bool lost = false;
+            for (size_t i = 0; i < route.ntags; i++)
+                for (size_t j = 0; j < nclaimed; j++)
+                    if ((dec.claim & (1u << i)) && strcmp(claimed[j], route.tags[i]) == 0) {
+                        facts.tag[i] = OG_TAG_EXISTS;
+                        lost = true;
+                    }
+            if (lost) {
+                og_decide(cfg, &route, &id, &facts, &dec);
+                if (dec.status != 200)
+                    dec.reason = "tag claimed by a concurrent push: this one is an update";
+            }
+        }
     }
 
     if (dec.status == 200)
@@ -142,6 +173,13 @@ int og_cmd_explain(int argc, char **argv)
     printf("reason: %s\n", dec.reason ? dec.reason : "");
     if (dec.tag)
         printf("tag: %s\n", dec.tag);
+    if (dec.status == 200 && dec.claim) {
+        printf("claim:");
+        for (size_t i = 0; i < route.ntags; i++)
+            if (dec.claim & (1u << i))
+                printf(" %s:%s", route.repo, route.tags[i]);
+        printf(" (claimed in Redis first; a push that finds it held is an update)\n");
+    }
     printf("user: %s\n", user && *user ? user : "(anonymous)");
     print_groups(cfg, &id);
     og_config_free(cfg);

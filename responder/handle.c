@@ -9,9 +9,11 @@
  */
 #include "handle.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "claims.h"
 #include "decide.h"
 #include "endpoints.h"
 #include "htpasswd.h"
@@ -55,6 +57,86 @@ static bool gather_tag_facts(struct og_worker_state *w, const struct og_route *r
     return true;
 }
 
+/* Facts for a delete by digest: the first tag an immutableTags rule covers
+   that points at the digest. Deletes are rare: list and resolve, bounded. */
+struct digest_walk {
+    struct og_worker_state *w;
+    const struct og_route *route;
+    char *found;          /* out: the protecting tag */
+    size_t found_cap;
+    int resolved;
+    int error;
+};
+
+#define MAX_RESOLVED_TAGS 256
+
+static int check_tag_for_digest(const char *tag, size_t len, void *arg)
+{
+    struct digest_walk *dw = arg;
+    char t[OG_TAG_MAX + 1], digest[OG_DIGEST_MAX + 1];
+
+    if (len > OG_TAG_MAX || !og_valid_tag(tag, len))
+        return 0;
+    memcpy(t, tag, len);
+    t[len] = '\0';
+    if (!og_immutable_rule_for(dw->w->cfg, dw->route->repo, dw->route->repo_len, t))
+        return 0;
+    if (++dw->resolved > MAX_RESOLVED_TAGS) {
+        dw->error = 1;                      /* too many to check: fail closed */
+        return 1;
+    }
+    switch (og_registry_tag_digest(dw->w->registry, dw->route->repo, t, digest, sizeof(digest))) {
+    case OG_REG_EXISTS:
+        if (strcmp(digest, dw->route->reference) == 0) {
+            snprintf(dw->found, dw->found_cap, "%s", t);
+            return 1;
+        }
+        return 0;
+    case OG_REG_ABSENT:
+        return 0;                           /* deleted meanwhile */
+    default:
+        dw->error = 1;
+        return 1;
+    }
+}
+
+static bool gather_digest_facts(struct og_worker_state *w, const struct og_route *route,
+                                struct og_facts *facts, char *found, size_t cap)
+{
+    struct digest_walk dw = { w, route, found, cap, 0, 0 };
+
+    found[0] = '\0';
+    if (og_registry_list_tags(w->registry, route->repo, check_tag_for_digest, &dw) != 0 || dw.error)
+        return false;
+    facts->digest_tags_known = true;
+    facts->digest_tag = found[0] ? found : NULL;
+    return true;
+}
+
+/* Claim every tag the decision marked; a claim held by another push makes
+   that tag an update, decided again. Returns false when Redis could not say. */
+static bool claim_tags(struct og_worker_state *w, const struct og_route *route,
+                       const struct og_identity *id, struct og_facts *facts,
+                       struct og_decision *dec, bool *lost)
+{
+    *lost = false;
+    for (size_t i = 0; i < route->ntags && i < OG_MAX_TAGS; i++) {
+        if (!(dec->claim & (1u << i)))
+            continue;
+        switch (og_claim_tag(w->redis, w->registry, route->repo, route->tags[i], id->user)) {
+        case OG_CLAIM_TAKEN:
+            break;
+        case OG_CLAIM_HELD:
+            facts->tag[i] = OG_TAG_EXISTS;  /* another push got there first */
+            *lost = true;
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
 size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
                  char *buf, size_t cap)
 {
@@ -71,6 +153,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     struct og_answer ans;
     struct og_log_decision log;
     const char *reason = "";
+    char digest_tag[OG_TAG_MAX + 1];
     size_t n;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -180,10 +263,32 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
             goto answer;
         }
         og_decide(cfg, &route, &id, &facts, &dec);
-        if (dec.need != OG_NEED_NOTHING) {          /* cannot happen; fail closed */
+    } else if (dec.need == OG_NEED_DIGEST_TAGS) {
+        if (!gather_digest_facts(w, &route, &facts, digest_tag, sizeof(digest_tag))) {
             ans.status = 503;
-            dec.reason = "decision incomplete";
+            dec.rule = "registry";
+            dec.reason = "the registry could not say which tags point at the digest";
             goto answer;
+        }
+        og_decide(cfg, &route, &id, &facts, &dec);
+    }
+    if (dec.need != OG_NEED_NOTHING) {              /* cannot happen; fail closed */
+        ans.status = 503;
+        dec.reason = "decision incomplete";
+        goto answer;
+    }
+    if (dec.status == 200 && dec.claim) {
+        bool lost;
+        if (!claim_tags(w, &route, &id, &facts, &dec, &lost)) {
+            ans.status = 503;
+            dec.rule = "claim";
+            dec.reason = "Redis could not claim the tag";
+            goto answer;
+        }
+        if (lost) {
+            og_decide(cfg, &route, &id, &facts, &dec);
+            if (dec.status != 200)
+                dec.reason = "tag claimed by a concurrent push: this one is an update";
         }
     }
     ans.status = dec.status;

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "ocigate_build.h"
+#include "claims.h"
 #include "commands.h"
 #include "serve.h"
 
@@ -27,6 +28,8 @@ static void usage(FILE *f)
             "  ocigate key list   [-c FILE] [--user U] [--json]\n"
             "  ocigate key show   [-c FILE] ID\n"
             "  ocigate key revoke [-c FILE] ID\n"
+            "  ocigate tag claims  [-c FILE]\n"
+            "  ocigate tag unclaim [-c FILE] REPO:TAG\n"
             "  ocigate token-key generate > FILE\n"
             "  ocigate --version | --help | SUBCOMMAND --help\n"
             "\n"
@@ -122,6 +125,8 @@ int main(int argc, char **argv)
         rc = og_cmd_explain(argc - 1, argv + 1);
     else if (strcmp(cmd, "key") == 0)
         rc = og_cmd_key(argc - 1, argv + 1);
+    else if (strcmp(cmd, "tag") == 0)
+        rc = og_cmd_tag(argc - 1, argv + 1);
     else if (strcmp(cmd, "token-key") == 0)
         rc = og_cmd_token_key(argc - 1, argv + 1);
     else {

@@ -14,14 +14,24 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
+#include <strings.h>
 
 #include "route.h"
+
+#define PAGE_MAX (4u << 20)
 
 struct og_registry {
     CURL *curl;
     struct curl_slist *accept;
     char base[1024];
-    char url[1024 + 2 * OG_REPO_MAX + 64];
+    char url[2048 + 2 * OG_REPO_MAX + 64];
+    /* what the last request brought back */
+    char digest[OG_DIGEST_MAX + 1];   /* Docker-Content-Digest */
+    char next[2048];                  /* Link: <...>; rel="next" */
+    char *body;
+    size_t body_len, body_cap;
+    int body_overflow;
 };
 
 static const char *const manifest_types[] = {
@@ -32,11 +42,72 @@ static const char *const manifest_types[] = {
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 };
 
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    (void)ptr;
-    (void)userdata;
-    return size * nmemb;
+    struct og_registry *r = userdata;
+    size_t n = size * nmemb;
+
+    if (!r->body_cap)                 /* HEAD, or a body nobody wants */
+        return n;
+    if (r->body_len + n + 1 > r->body_cap) {
+        size_t want = r->body_len + n + 1;
+        char *nb;
+        if (want > PAGE_MAX) {
+            r->body_overflow = 1;
+            return 0;                 /* aborts the transfer */
+        }
+        if (want < 2 * r->body_cap)
+            want = 2 * r->body_cap;
+        if (want > PAGE_MAX)
+            want = PAGE_MAX;
+        nb = realloc(r->body, want);
+        if (!nb)
+            return 0;
+        r->body = nb;
+        r->body_cap = want;
+    }
+    memcpy(r->body + r->body_len, ptr, n);
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return n;
+}
+
+/* Copy a header's value (trimmed) if the line is "name: value". */
+static bool header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    const char *v, *end = line + len;
+
+    if (len <= nlen + 1 || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+        return false;
+    v = line + nlen + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    if ((size_t)(end - v) >= cap)
+        return false;
+    memcpy(out, v, (size_t)(end - v));
+    out[end - v] = '\0';
+    return true;
+}
+
+static size_t keep_headers(char *line, size_t size, size_t nmemb, void *userdata)
+{
+    struct og_registry *r = userdata;
+    size_t n = size * nmemb;
+    char link[sizeof(r->next) + 64];
+
+    header_value(line, n, "Docker-Content-Digest", r->digest, sizeof(r->digest));
+    if (header_value(line, n, "Link", link, sizeof(link))) {
+        /* <URL>; rel="next" */
+        char *lt = strchr(link, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+        if (lt && gt && strstr(gt, "rel=\"next\"") && (size_t)(gt - lt - 1) < sizeof(r->next)) {
+            memcpy(r->next, lt + 1, (size_t)(gt - lt - 1));
+            r->next[gt - lt - 1] = '\0';
+        }
+    }
+    return n;
 }
 
 struct og_registry *og_registry_new(const char *base_url, int timeout_ms)
@@ -59,7 +130,10 @@ struct og_registry *og_registry_new(const char *base_url, int timeout_ms)
     curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->accept);
-    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(r->curl, CURLOPT_HEADERFUNCTION, keep_headers);
+    curl_easy_setopt(r->curl, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "ocigate/" PACKAGE_VERSION);
     curl_easy_setopt(r->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     return r;
@@ -75,7 +149,36 @@ void og_registry_free(struct og_registry *r)
     if (r->curl)
         curl_easy_cleanup(r->curl);
     curl_slist_free_all(r->accept);
+    free(r->body);
     free(r);
+}
+
+/* One request on the worker's handle: HEAD (no body kept) or GET (body kept). */
+static long perform(struct og_registry *r, const char *url, bool get)
+{
+    long code = 0;
+
+    r->digest[0] = '\0';
+    r->next[0] = '\0';
+    r->body_len = 0;
+    r->body_overflow = 0;
+    if (get && !r->body) {
+        r->body = malloc(16384);
+        if (!r->body)
+            return -1;
+        r->body_cap = 16384;
+    }
+    if (!get)
+        r->body_cap = r->body ? r->body_cap : 0;
+    curl_easy_setopt(r->curl, CURLOPT_URL, url);
+    if (get)
+        curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
+    else
+        curl_easy_setopt(r->curl, CURLOPT_NOBODY, 1L);
+    if (curl_easy_perform(r->curl) != CURLE_OK || r->body_overflow)
+        return -1;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+    return code;
 }
 
 enum og_reg_answer og_registry_tag_exists(struct og_registry *r, const char *repo, const char *tag,
@@ -91,10 +194,9 @@ enum og_reg_answer og_registry_tag_exists(struct og_registry *r, const char *rep
     n = snprintf(r->url, sizeof(r->url), "%s/v2/%s/manifests/%s", r->base, repo, tag);
     if (n < 0 || (size_t)n >= sizeof(r->url))
         return OG_REG_ERROR;
-    curl_easy_setopt(r->curl, CURLOPT_URL, r->url);
-    if (curl_easy_perform(r->curl) != CURLE_OK)
+    code = perform(r, r->url, false);
+    if (code < 0)
         return OG_REG_ERROR;
-    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
     if (http_status)
         *http_status = code;
     if (code == 200)
@@ -102,4 +204,81 @@ enum og_reg_answer og_registry_tag_exists(struct og_registry *r, const char *rep
     if (code == 404)
         return OG_REG_ABSENT;
     return OG_REG_ERROR;
+}
+
+enum og_reg_answer og_registry_tag_digest(struct og_registry *r, const char *repo,
+                                          const char *tag, char *digest, size_t cap)
+{
+    long code;
+    enum og_reg_answer a = og_registry_tag_exists(r, repo, tag, &code);
+
+    if (a != OG_REG_EXISTS)
+        return a;
+    if (!og_valid_digest(r->digest, strlen(r->digest)) || strlen(r->digest) >= cap)
+        return OG_REG_ERROR;                /* no usable digest: cannot tell */
+    memcpy(digest, r->digest, strlen(r->digest) + 1);
+    return OG_REG_EXISTS;
+}
+
+/* The next page's URL: absolute, or a path on the registry. */
+static bool next_page(struct og_registry *r)
+{
+    char path[sizeof(r->next)];
+    int n;
+
+    if (!r->next[0])
+        return false;
+    if (r->next[0] == '/') {
+        snprintf(path, sizeof(path), "%s", r->next);
+        n = snprintf(r->url, sizeof(r->url), "%s%s", r->base, path);
+    } else if (strncmp(r->next, r->base, strlen(r->base)) == 0 && r->next[strlen(r->base)] == '/') {
+        n = snprintf(r->url, sizeof(r->url), "%s", r->next);
+    } else {
+        return false;                       /* never follow a link to another host */
+    }
+    return n > 0 && (size_t)n < sizeof(r->url);
+}
+
+int og_registry_list_tags(struct og_registry *r, const char *repo,
+                          int (*fn)(const char *tag, size_t len, void *arg), void *arg)
+{
+    size_t total = 0;
+    int pages = 0, n;
+
+    if (!r)
+        return -1;
+    n = snprintf(r->url, sizeof(r->url), "%s/v2/%s/tags/list?n=1000", r->base, repo);
+    if (n < 0 || (size_t)n >= sizeof(r->url))
+        return -1;
+    for (;;) {
+        json_t *doc, *tags, *t;
+        size_t i;
+        long code = perform(r, r->url, true);
+        int stop = 0;
+
+        if (code == 404 && pages == 0)
+            return 0;                       /* no such repository: no tags */
+        if (code != 200)
+            return -1;
+        doc = json_loadb(r->body, r->body_len, 0, NULL);
+        tags = doc ? json_object_get(doc, "tags") : NULL;
+        if (!doc || !(json_is_array(tags) || json_is_null(tags))) {
+            json_decref(doc);
+            return -1;
+        }
+        json_array_foreach(tags, i, t) {
+            const char *s = json_string_value(t);
+            if (!s || ++total > OG_REGISTRY_MAX_TAGS) {
+                json_decref(doc);
+                return -1;
+            }
+            if (!stop && fn(s, strlen(s), arg) != 0)
+                stop = 1;
+        }
+        json_decref(doc);
+        if (stop || !next_page(r))
+            return 0;
+        if (++pages > OG_REGISTRY_MAX_TAGS / 1000 + 1)
+            return -1;
+    }
 }

@@ -19,4 +19,18 @@ enum og_reg_answer { OG_REG_EXISTS = 0, OG_REG_ABSENT, OG_REG_ERROR };
 enum og_reg_answer og_registry_tag_exists(struct og_registry *r, const char *repo, const char *tag,
                                           long *http_status);
 
+/* HEAD /v2/REPO/manifests/TAG and read Docker-Content-Digest into digest
+   (at least 136 bytes). EXISTS with the digest, ABSENT, or ERROR. */
+enum og_reg_answer og_registry_tag_digest(struct og_registry *r, const char *repo,
+                                          const char *tag, char *digest, size_t cap);
+
+/* GET /v2/REPO/tags/list, following Link pagination, calling fn for each
+   tag. Bounded (at most OG_REGISTRY_MAX_TAGS tags, 4 MiB a page): past the
+   bound, or on any error, returns -1 (the caller fails closed). A repository
+   the registry does not know has no tags (returns 0). fn returning non-zero
+   stops the walk early. */
+#define OG_REGISTRY_MAX_TAGS 10000
+int og_registry_list_tags(struct og_registry *r, const char *repo,
+                          int (*fn)(const char *tag, size_t len, void *arg), void *arg);
+
 #endif

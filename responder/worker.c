@@ -70,13 +70,12 @@ static void open_connections(struct og_worker_state *w)
     if (!w->registry)
         og_log(OG_LOG_WARN, "worker %d: no registry handle; tag checks will answer 503",
                (int)getpid());
-    if (cfg->apikey_enabled) {
-        w->redis = og_redis_new(cfg, err, sizeof(err));
-        if (!w->redis)
-            og_log(OG_LOG_ERROR, "worker %d: redis: %s", (int)getpid(), err);
-        else
-            w->apikeys = og_apikeys_new(cfg, w->redis);
-    }
+    /* Redis holds API keys and tag claims; it connects on first use */
+    w->redis = og_redis_new(cfg, err, sizeof(err));
+    if (!w->redis)
+        og_log(OG_LOG_ERROR, "worker %d: redis: %s", (int)getpid(), err);
+    else if (cfg->apikey_enabled)
+        w->apikeys = og_apikeys_new(cfg, w->redis);
     if (cfg->openid_enabled)
         w->oidc = og_oidc_new(cfg);
 }
