@@ -469,10 +469,11 @@ static void run_case(void **state)
     size_t ngroups, nscopes;
     struct og_identity id = { .user = c->user, .auth = c->user ? OG_AUTH_HTPASSWD
                                                                : OG_AUTH_ANONYMOUS };
-    struct og_facts facts = { { OG_TAG_UNKNOWN } };
+    struct og_facts facts;
     struct og_route r;
     struct og_decision d;
 
+    memset(&facts, 0, sizeof(facts));
     og_route_classify(c->method, strlen(c->method), c->uri, strlen(c->uri), NULL, 0, &r);
 
     ngroups = split(c->groups, group_buf, 8);
@@ -629,7 +630,88 @@ static void auth_names(void **state)
     assert_string_equal(og_auth_name((enum og_auth)42), "unknown");
 }
 
-static struct CMUnitTest tests[NCASES + 4];
+/* DELETE by digest in a repository an immutableTags rule covers (SPEC §5). */
+static void digest_delete_under_immutable_rule(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    const char *admins[] = { "admins" };
+    struct og_identity admin = { .user = "admin", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity oidc_admin = { .user = "root", .auth = OG_AUTH_OPENID,
+                                      .groups = admins, .ngroups = 1 };
+    const char *uri = "/v2/blumeops/app/manifests/" D1;
+    struct og_route r;
+    struct og_decision d;
+    struct og_facts f;
+
+    (void)state;
+    og_route_classify("DELETE", 6, uri, strlen(uri), NULL, 0, &r);
+    assert_int_equal(r.status, 0);
+
+    /* the admin may delete, so the tags pointing at the digest matter */
+    og_decide(cfg, &r, &admin, NULL, &d);
+    assert_int_equal(d.need, OG_NEED_DIGEST_TAGS);
+    assert_int_equal(d.status, 0);
+
+    /* tagged v1.2.0 under the v* rule: 403 naming the rule, admins included */
+    memset(&f, 0, sizeof(f));
+    f.digest_tags_known = true;
+    f.digest_tag = "v1.2.0";
+    og_decide(cfg, &r, &oidc_admin, &f, &d);
+    assert_int_equal(d.status, 403);
+    assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
+    assert_string_equal(d.tag, "v1.2.0");
+
+    /* the same digest, untagged (or only under tags no rule covers): allowed */
+    f.digest_tag = NULL;
+    og_decide(cfg, &r, &admin, &f, &d);
+    assert_int_equal(d.status, 200);
+    assert_string_equal(d.rule, "adminPolicy");
+
+    /* ci may not delete at all: denied without asking the registry */
+    og_decide(cfg, &r, &ci, NULL, &d);
+    assert_int_equal(d.need, OG_NEED_NOTHING);
+    assert_int_equal(d.status, 403);
+
+    /* outside every rule's repositories: no facts needed */
+    uri = "/v2/other/app/manifests/" D1;
+    og_route_classify("DELETE", 6, uri, strlen(uri), NULL, 0, &r);
+    og_decide(cfg, &r, &admin, NULL, &d);
+    assert_int_equal(d.need, OG_NEED_NOTHING);
+    assert_int_equal(d.status, 200);
+}
+
+/* A claimed new tag: decided again as an update (what the responder does when
+   SET NX finds the claim held). */
+static void held_claim_turns_create_into_update(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity admin = { .user = "admin", .auth = OG_AUTH_HTPASSWD };
+    const char *uri = "/v2/team/app/manifests/v7";
+    struct og_route r;
+    struct og_decision d;
+    struct og_facts f;
+
+    (void)state;
+    og_route_classify("PUT", 3, uri, strlen(uri), NULL, 0, &r);
+    memset(&f, 0, sizeof(f));
+    f.tag[0] = OG_TAG_ABSENT;
+    og_decide(cfg, &r, &ci, &f, &d);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.claim, 1u);             /* ci cannot update: must win the claim */
+    f.tag[0] = OG_TAG_EXISTS;                  /* the claim was held */
+    og_decide(cfg, &r, &ci, &f, &d);
+    assert_int_equal(d.status, 403);
+    assert_int_equal(d.action, OG_ACT_UPDATE);
+    /* an admin may update team/app:v7, so no claim and no race to win */
+    f.tag[0] = OG_TAG_ABSENT;
+    og_decide(cfg, &r, &admin, &f, &d);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.claim, 0u);
+}
+
+static struct CMUnitTest tests[NCASES + 6];
 
 int main(void)
 {
@@ -642,5 +724,7 @@ int main(void)
     tests[NCASES + 1] = (struct CMUnitTest)cmocka_unit_test(hand_built_routes);
     tests[NCASES + 2] = (struct CMUnitTest)cmocka_unit_test(anonymous_is_no_user_or_empty_user);
     tests[NCASES + 3] = (struct CMUnitTest)cmocka_unit_test(auth_names);
+    tests[NCASES + 4] = (struct CMUnitTest)cmocka_unit_test(digest_delete_under_immutable_rule);
+    tests[NCASES + 5] = (struct CMUnitTest)cmocka_unit_test(held_claim_turns_create_into_update);
     return cmocka_run_group_tests(tests, load_configs, free_configs);
 }
