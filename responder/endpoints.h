@@ -11,7 +11,7 @@
 #include "log.h"
 #include "request.h"
 
-enum og_endpoint { OG_EP_NONE = 0, OG_EP_TOKEN, OG_EP_APIKEY };
+enum og_endpoint { OG_EP_NONE = 0, OG_EP_TOKEN, OG_EP_APIKEY, OG_EP_METRICS, OG_EP_HEALTH };
 
 /* Which endpoint, if any, does this path (no query) name? */
 enum og_endpoint og_endpoint_match(const struct og_config *cfg, const char *path, size_t len);
@@ -22,5 +22,11 @@ size_t og_token_endpoint(struct og_worker_state *w, const struct og_request *req
 size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *req,
                           const struct og_body *body, char *buf, size_t cap,
                           struct og_log_decision *log);
+
+/* endpoints.metrics (who may scrape: accessControl.metrics) and endpoints.health. */
+size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *req,
+                           char *buf, size_t cap, struct og_log_decision *log);
+size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *req,
+                          char *buf, size_t cap, struct og_log_decision *log);
 
 #endif

@@ -19,6 +19,8 @@
 #include "htpasswd.h"
 #include "identity.h"
 #include "log.h"
+#include "metrics.h"
+#include "oidc.h"
 #include "registry.h"
 #include "request.h"
 #include "response.h"
@@ -51,6 +53,7 @@ static bool gather_tag_facts(struct og_worker_state *w, const struct og_route *r
         default:
             og_log(OG_LOG_WARN, "registry: HEAD %s:%s failed (HTTP %ld)", route->repo,
                    route->tags[i], http);
+            og_metrics_backend_error(OG_BACKEND_REGISTRY);
             return false;
         }
     }
@@ -106,8 +109,10 @@ static bool gather_digest_facts(struct og_worker_state *w, const struct og_route
     struct digest_walk dw = { w, route, found, cap, 0, 0 };
 
     found[0] = '\0';
-    if (og_registry_list_tags(w->registry, route->repo, check_tag_for_digest, &dw) != 0 || dw.error)
+    if (og_registry_list_tags(w->registry, route->repo, check_tag_for_digest, &dw) != 0 || dw.error) {
+        og_metrics_backend_error(OG_BACKEND_REGISTRY);
         return false;
+    }
     facts->digest_tags_known = true;
     facts->digest_tag = found[0] ? found : NULL;
     return true;
@@ -131,10 +136,36 @@ static bool claim_tags(struct og_worker_state *w, const struct og_route *route,
             *lost = true;
             break;
         default:
+            og_metrics_backend_error(OG_BACKEND_REDIS);
             return false;
         }
     }
     return true;
+}
+
+/* Which cache a credential went through, for the hit/miss counters. */
+static void count_credential(const struct og_identity *id, int cache_hit)
+{
+    switch (id->auth) {
+    case OG_AUTH_HTPASSWD: og_metrics_cache(OG_CACHE_HTPASSWD, cache_hit); break;
+    case OG_AUTH_APIKEY:   og_metrics_cache(OG_CACHE_APIKEY, cache_hit); break;
+    case OG_AUTH_OPENID:   og_metrics_cache(OG_CACHE_OIDC, cache_hit); break;
+    default: break;
+    }
+}
+
+/* JWKS refreshes happen inside oidc.c; report the ones since the last request. */
+static void count_jwks_refreshes(struct og_oidc *oidc)
+{
+    static unsigned long seen;
+    struct og_oidc_stats st;
+    if (!oidc)
+        return;
+    og_oidc_get_stats(oidc, &st);
+    if (st.refreshes > seen) {
+        og_metrics_jwks_refreshes(st.refreshes - seen);
+        seen = st.refreshes;
+    }
 }
 
 size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
@@ -154,6 +185,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     struct og_log_decision log;
     const char *reason = "";
     char digest_tag[OG_TAG_MAX + 1];
+    int cache_hit = 0;
     size_t n;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -200,6 +232,12 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         case OG_EP_APIKEY:
             n = og_apikey_endpoint(w, &req, body, buf, cap, &log);
             goto endpoint_done;
+        case OG_EP_METRICS:
+            n = og_metrics_endpoint(w, &req, buf, cap, &log);
+            goto endpoint_done;
+        case OG_EP_HEALTH:
+            n = og_health_endpoint(w, &req, buf, cap, &log);
+            goto endpoint_done;
         case OG_EP_NONE:
             break;
         }
@@ -232,8 +270,10 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         dec.reason = "no credentials on /v2/: challenge";
         goto answer;
     }
-    switch (og_identify(&ictx, &cred, &id, &store, &reason, NULL)) {
+    switch (og_identify(&ictx, &cred, &id, &store, &reason, &cache_hit)) {
     case OG_ID_OK:
+        if (cred.kind != OG_CRED_NONE)
+            count_credential(&id, cache_hit);
         break;
     case OG_ID_BAD_CREDENTIALS:
         ans.status = 401;
@@ -245,6 +285,8 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         ans.status = 503;
         dec.rule = "credentials";
         dec.reason = reason;
+        og_metrics_backend_error(cred.kind == OG_CRED_BEARER || !w->apikeys ? OG_BACKEND_JWKS
+                                                                             : OG_BACKEND_REDIS);
         goto answer;
     }
     og_credentials_wipe(&cred);
@@ -315,6 +357,8 @@ answer:
     log.tag = dec.tag;
     log.micros = micros_since(&t0);
     og_log_decision(&log);
+    og_metrics_request(ans.status, dec.action, id.auth, log.micros);
+    count_jwks_refreshes(w->oidc);
     return n;
 
 endpoint_done:
@@ -327,5 +371,7 @@ endpoint_done:
     }
     log.micros = micros_since(&t0);
     og_log_decision(&log);
+    og_metrics_request(log.status, OG_ACT_NONE, OG_AUTH_ANONYMOUS, log.micros);
+    count_jwks_refreshes(w->oidc);
     return n;
 }

@@ -35,6 +35,7 @@
 #include "handle.h"
 #include "htpasswd.h"
 #include "log.h"
+#include "metrics.h"
 #include "token.h"
 #include "worker.h"
 
@@ -302,6 +303,14 @@ static void spawn_missing(struct pool *p)
     }
 }
 
+static int live_workers(const struct pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->nworkers; i++)
+        n += p->pids[i] > 0;
+    return n;
+}
+
 /* Too many deaths in a row (a worker that crashes at start) would make the
    master spin; past 20 in 10 s, wait a little before respawning. */
 static void throttle_respawns(struct pool *p)
@@ -334,6 +343,7 @@ static void reap(struct pool *p)
                 p->old[i] = p->old[--p->nold];
         if (current) {
             p->restarts++;
+            og_metrics_worker_restart();
             if (WIFSIGNALED(status))
                 og_log(OG_LOG_WARN, "worker %d killed by signal %d; respawning", (int)pid,
                        WTERMSIG(status));
@@ -351,8 +361,10 @@ static void reload(struct pool *p, const char *path)
 
     if (load_everything(path, &fresh) != 0) {
         og_log(OG_LOG_ERROR, "reload refused: keeping the running configuration");
+        og_metrics_config_reload(false);
         return;
     }
+    og_metrics_config_reload(true);
     og_log_configure(fresh.cfg->log_level, fresh.cfg->log_format);
     /* the old generation finishes what it holds and exits */
     for (int i = 0; i < p->nworkers; i++) {
@@ -435,6 +447,9 @@ int og_serve(const struct og_serve_options *opt)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (og_metrics_init() != 0)
+        og_log(OG_LOG_WARN, "no shared memory for metrics; counting nothing");
+    og_metrics_set_workers(p.nworkers);
     spawn_missing(&p);
     og_log(OG_LOG_INFO, "serving with %d workers (master %d)", p.nworkers, (int)getpid());
 
@@ -450,6 +465,7 @@ int og_serve(const struct og_serve_options *opt)
             reload(&p, opt->config_path);
         reap(&p);               /* on SIGCHLD, and every tick in case one was missed */
         spawn_missing(&p);
+        og_metrics_set_workers(live_workers(&p));
     }
     drain(&p);
 out:

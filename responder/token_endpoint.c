@@ -51,6 +51,12 @@ enum og_endpoint og_endpoint_match(const struct og_config *cfg, const char *path
         return OG_EP_NONE;
     if (tpath && tlen == len && memcmp(tpath, path, len) == 0)
         return OG_EP_TOKEN;
+    if (cfg->endpoint_metrics && strlen(cfg->endpoint_metrics) == len &&
+        memcmp(cfg->endpoint_metrics, path, len) == 0)
+        return OG_EP_METRICS;
+    if (cfg->endpoint_health && strlen(cfg->endpoint_health) == len &&
+        memcmp(cfg->endpoint_health, path, len) == 0)
+        return OG_EP_HEALTH;
     for (size_t i = 0; i < cfg->endpoint_apikey.n; i++)
         if (strlen(cfg->endpoint_apikey.v[i]) == len &&
             memcmp(cfg->endpoint_apikey.v[i], path, len) == 0)

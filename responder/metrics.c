@@ -1,0 +1,232 @@
+/*
+ * metrics.c - shared-memory counters and their Prometheus exposition.
+ *
+ * One struct of 64-bit counters in a MAP_SHARED|MAP_ANONYMOUS mapping made
+ * by the master; workers inherit it across fork() and add with relaxed
+ * atomics. Nothing here allocates on the request path.
+ */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define N_ACTIONS 6     /* none, read, create, update, delete, other */
+#define N_AUTH    4
+#define N_STATUS  9
+#define N_BUCKETS 12
+
+static const int statuses[N_STATUS] = { 200, 201, 400, 401, 403, 404, 405, 429, 503 };
+static const long buckets_us[N_BUCKETS] = { 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+                                            25000, 50000, 100000, 250000 };
+static const char *const action_names[N_ACTIONS] = { "none", "read", "create", "update",
+                                                     "delete", "other" };
+static const char *const auth_names[N_AUTH] = { "anonymous", "htpasswd", "apikey", "openid" };
+static const char *const cache_names[OG_CACHE_N] = { "htpasswd", "apikey", "oidc" };
+static const char *const backend_names[OG_BACKEND_N] = { "registry", "redis", "jwks" };
+
+struct shared {
+    uint64_t requests[2][N_ACTIONS][N_AUTH];   /* [allow/deny][action][auth] */
+    uint64_t responses[N_STATUS + 1];          /* last: any other status */
+    uint64_t latency[N_BUCKETS + 1];           /* last: +Inf */
+    uint64_t latency_sum_us;
+    uint64_t latency_count;
+    uint64_t cache[OG_CACHE_N][2];             /* [cache][hit/miss] */
+    uint64_t backend_errors[OG_BACKEND_N];
+    uint64_t worker_restarts;
+    uint64_t jwks_refreshes;
+    uint64_t reloads[2];                       /* [ok/failed] */
+    int64_t workers;
+};
+
+static struct shared *m;
+
+int og_metrics_init(void)
+{
+    void *p;
+    if (m)
+        return 0;
+    p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    memset(p, 0, sizeof(struct shared));
+    m = p;
+    return 0;
+}
+
+static void add(uint64_t *c, uint64_t n)
+{
+    __atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+static int action_index(unsigned action)
+{
+    switch (action) {
+    case OG_ACT_NONE: return 0;
+    case OG_ACT_READ: return 1;
+    case OG_ACT_CREATE: return 2;
+    case OG_ACT_UPDATE: return 3;
+    case OG_ACT_DELETE: return 4;
+    default: return 5;
+    }
+}
+
+void og_metrics_request(int status, unsigned action, enum og_auth auth, long micros)
+{
+    int s = N_STATUS, b = N_BUCKETS;
+    if (!m)
+        return;
+    add(&m->requests[status == 200 ? 0 : 1][action_index(action)]
+                    [(unsigned)auth < N_AUTH ? auth : 0], 1);
+    for (int i = 0; i < N_STATUS; i++)
+        if (statuses[i] == status)
+            s = i;
+    add(&m->responses[s], 1);
+    for (int i = N_BUCKETS - 1; i >= 0 && micros <= buckets_us[i]; i--)
+        b = i;
+    add(&m->latency[b], 1);
+    add(&m->latency_sum_us, micros > 0 ? (uint64_t)micros : 0);
+    add(&m->latency_count, 1);
+}
+
+void og_metrics_cache(enum og_metric_cache c, bool hit)
+{
+    if (m && (unsigned)c < OG_CACHE_N)
+        add(&m->cache[c][hit ? 0 : 1], 1);
+}
+
+void og_metrics_backend_error(enum og_metric_backend b)
+{
+    if (m && (unsigned)b < OG_BACKEND_N)
+        add(&m->backend_errors[b], 1);
+}
+
+void og_metrics_worker_restart(void)
+{
+    if (m)
+        add(&m->worker_restarts, 1);
+}
+
+void og_metrics_jwks_refreshes(unsigned long n)
+{
+    if (m && n)
+        add(&m->jwks_refreshes, n);
+}
+
+void og_metrics_config_reload(bool ok)
+{
+    if (m)
+        add(&m->reloads[ok ? 0 : 1], 1);
+}
+
+void og_metrics_set_workers(int n)
+{
+    if (m)
+        __atomic_store_n(&m->workers, n, __ATOMIC_RELAXED);
+}
+
+int og_metrics_workers(void)
+{
+    return m ? (int)__atomic_load_n(&m->workers, __ATOMIC_RELAXED) : 0;
+}
+
+/* -------------------------------------------------------------- exposition */
+
+struct text {
+    char *buf;
+    size_t cap, len;
+    bool overflow;
+};
+
+static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    if (t->overflow)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len)
+        t->overflow = true;
+    else
+        t->len += (size_t)n;
+}
+
+size_t og_metrics_render(char *buf, size_t cap)
+{
+    struct text t = { buf, cap, 0, false };
+    uint64_t cumulative = 0;
+
+    if (!m) {
+        emit(&t, "# ocigate metrics are not initialised\n");
+        return t.overflow ? 0 : t.len;
+    }
+    emit(&t, "# HELP ocigate_requests_total Decisions, by decision, action and auth method.\n"
+             "# TYPE ocigate_requests_total counter\n");
+    for (int d = 0; d < 2; d++)
+        for (int a = 0; a < N_ACTIONS; a++)
+            for (int u = 0; u < N_AUTH; u++) {
+                uint64_t v = get(&m->requests[d][a][u]);
+                if (v)
+                    emit(&t, "ocigate_requests_total{decision=\"%s\",action=\"%s\",auth=\"%s\"} %llu\n",
+                         d ? "deny" : "allow", action_names[a], auth_names[u],
+                         (unsigned long long)v);
+            }
+    emit(&t, "# HELP ocigate_responses_total Answers, by HTTP status.\n"
+             "# TYPE ocigate_responses_total counter\n");
+    for (int s = 0; s <= N_STATUS; s++) {
+        uint64_t v = get(&m->responses[s]);
+        if (s < N_STATUS)
+            emit(&t, "ocigate_responses_total{status=\"%d\"} %llu\n", statuses[s],
+                 (unsigned long long)v);
+        else if (v)
+            emit(&t, "ocigate_responses_total{status=\"other\"} %llu\n", (unsigned long long)v);
+    }
+    emit(&t, "# HELP ocigate_decision_seconds Time from params to answer.\n"
+             "# TYPE ocigate_decision_seconds histogram\n");
+    for (int b = 0; b < N_BUCKETS; b++) {
+        cumulative += get(&m->latency[b]);
+        emit(&t, "ocigate_decision_seconds_bucket{le=\"%g\"} %llu\n", buckets_us[b] / 1e6,
+             (unsigned long long)cumulative);
+    }
+    cumulative += get(&m->latency[N_BUCKETS]);
+    emit(&t, "ocigate_decision_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+    emit(&t, "ocigate_decision_seconds_sum %.6f\n", get(&m->latency_sum_us) / 1e6);
+    emit(&t, "ocigate_decision_seconds_count %llu\n", (unsigned long long)get(&m->latency_count));
+    emit(&t, "# HELP ocigate_cache_requests_total Credential cache lookups, by cache and result.\n"
+             "# TYPE ocigate_cache_requests_total counter\n");
+    for (int c = 0; c < OG_CACHE_N; c++)
+        for (int h = 0; h < 2; h++)
+            emit(&t, "ocigate_cache_requests_total{cache=\"%s\",result=\"%s\"} %llu\n",
+                 cache_names[c], h ? "miss" : "hit", (unsigned long long)get(&m->cache[c][h]));
+    emit(&t, "# HELP ocigate_backend_errors_total Failures of a backend the decision needed.\n"
+             "# TYPE ocigate_backend_errors_total counter\n");
+    for (int b = 0; b < OG_BACKEND_N; b++)
+        emit(&t, "ocigate_backend_errors_total{backend=\"%s\"} %llu\n", backend_names[b],
+             (unsigned long long)get(&m->backend_errors[b]));
+    emit(&t, "# HELP ocigate_worker_restarts_total Workers that died and were replaced.\n"
+             "# TYPE ocigate_worker_restarts_total counter\n"
+             "ocigate_worker_restarts_total %llu\n",
+         (unsigned long long)get(&m->worker_restarts));
+    emit(&t, "# HELP ocigate_jwks_refreshes_total JWKS fetch attempts after the first.\n"
+             "# TYPE ocigate_jwks_refreshes_total counter\n"
+             "ocigate_jwks_refreshes_total %llu\n", (unsigned long long)get(&m->jwks_refreshes));
+    emit(&t, "# HELP ocigate_config_reloads_total SIGHUP reloads, by result.\n"
+             "# TYPE ocigate_config_reloads_total counter\n"
+             "ocigate_config_reloads_total{result=\"ok\"} %llu\n"
+             "ocigate_config_reloads_total{result=\"refused\"} %llu\n",
+         (unsigned long long)get(&m->reloads[0]), (unsigned long long)get(&m->reloads[1]));
+    emit(&t, "# HELP ocigate_workers Workers the master keeps running.\n"
+             "# TYPE ocigate_workers gauge\n"
+             "ocigate_workers %d\n", og_metrics_workers());
+    return t.overflow ? 0 : t.len;
+}

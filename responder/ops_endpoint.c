@@ -1,0 +1,131 @@
+/*
+ * ops_endpoint.c - what operators look at: Prometheus metrics and health.
+ *
+ * GET endpoints.metrics: the counters of metrics.c, summed over all workers;
+ * who may scrape is accessControl.metrics (anonymous needs
+ * metrics.anonymousPolicy read, identities must be in metrics.users).
+ * GET endpoints.health: 200 with the worker count and whether the backends
+ * answer (Redis, the registry, the JWKS age); it does not need credentials.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "decide.h"
+#include "endpoints.h"
+#include "identity.h"
+#include "metrics.h"
+#include "oidc.h"
+#include "redis.h"
+#include "registry.h"
+#include "response.h"
+
+static size_t deny(struct og_worker_state *w, const struct og_request *req, int status,
+                   const char *rule, const char *reason, char *buf, size_t cap,
+                   struct og_log_decision *log)
+{
+    struct og_answer a;
+    memset(&a, 0, sizeof(a));
+    a.status = status;
+    a.role = req->role;
+    a.cfg = w->cfg;
+    a.rule = rule;
+    a.reason = reason;
+    log->status = status;
+    log->rule = rule;
+    log->reason = reason;
+    return og_response_render(&a, buf, cap);
+}
+
+static bool is_get(const struct og_request *req)
+{
+    return (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
+           (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0);
+}
+
+size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *req,
+                           char *buf, size_t cap, struct og_log_decision *log)
+{
+    const struct og_config *cfg = w->cfg;
+    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens };
+    struct og_credentials cred;
+    struct og_identity id;
+    struct og_identity_store store;
+    struct og_route route;
+    struct og_decision dec;
+    const char *reason = "";
+    static char text[OG_RESPONSE_MAX - 256];
+    size_t n;
+    int rc;
+
+    log->action = "read";
+    if (!is_get(req))
+        return deny(w, req, 405, "metrics", "GET only", buf, cap, log);
+    og_credentials_parse(req->authorization, req->authorization_len, &cred);
+    rc = og_identify(&ictx, &cred, &id, &store, &reason, NULL);
+    og_credentials_wipe(&cred);
+    if (rc == OG_ID_BAD_CREDENTIALS)
+        return deny(w, req, 401, "credentials", reason, buf, cap, log);
+    if (rc != OG_ID_OK)
+        return deny(w, req, 503, "credentials", reason, buf, cap, log);
+    log->user = id.user ? id.user : "";
+    log->auth = og_auth_name(id.auth);
+
+    memset(&route, 0, sizeof(route));
+    route.kind = OG_R_OUTSIDE;
+    route.method = OG_M_GET;
+    route.action = OG_ACT_READ;
+    route.path = cfg->endpoint_metrics;
+    route.path_len = strlen(cfg->endpoint_metrics);
+    og_decide(cfg, &route, &id, NULL, &dec);
+    if (dec.status != 200)
+        return deny(w, req, dec.status, dec.rule, dec.reason, buf, cap, log);
+
+    n = og_metrics_render(text, sizeof(text));
+    if (n == 0)
+        return deny(w, req, 503, "metrics", "metrics do not fit the answer", buf, cap, log);
+    log->status = 200;
+    log->rule = dec.rule;
+    log->reason = dec.reason;
+    {
+        int h = snprintf(buf, cap, "Status: 200 OK\r\n"
+                                   "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                                   "Cache-Control: no-store\r\n\r\n");
+        if (h < 0 || (size_t)h + n >= cap)
+            return 0;
+        memcpy(buf + h, text, n);
+        buf[h + n] = '\0';
+        return (size_t)h + n;
+    }
+}
+
+size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *req,
+                          char *buf, size_t cap, struct og_log_decision *log)
+{
+    char body[512];
+    long status = 0, jwks_age = og_oidc_jwks_age(w->oidc);
+    bool redis_up = w->redis && og_redis_ping(w->redis);
+    bool registry_up;
+    char jwks[32];
+    int n;
+
+    log->action = "health";
+    if (!is_get(req))
+        return deny(w, req, 405, "health", "GET only", buf, cap, log);
+    /* any HTTP answer from the registry's base route means it is there */
+    og_registry_tag_exists(w->registry, "ocigate-health-check", "probe", &status);
+    registry_up = status == 200 || status == 401 || status == 404;
+    if (!w->cfg->openid_enabled)
+        snprintf(jwks, sizeof(jwks), "null");
+    else
+        snprintf(jwks, sizeof(jwks), "%ld", jwks_age);
+    n = snprintf(body, sizeof(body),
+                 "{\"status\":\"ok\",\"workers\":%d,\"redis\":\"%s\",\"registry\":\"%s\","
+                 "\"jwks_age_seconds\":%s}",
+                 og_metrics_workers(), redis_up ? "up" : "down", registry_up ? "up" : "down", jwks);
+    if (n < 0 || (size_t)n >= sizeof(body))
+        return 0;
+    log->status = 200;
+    log->rule = "health";
+    log->reason = "health report";
+    return og_response_json(200, body, (size_t)n, buf, cap);
+}
