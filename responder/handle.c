@@ -243,6 +243,16 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         }
     }
 
+    /* When lighttpd rewrote the target (REDIRECT_URI), the registry would get
+       something other than what is judged here: refuse. Endpoints ocigate
+       serves itself proxy nothing, so they were dispatched above. */
+    if (req.redirect_uri && strcmp(req.redirect_uri, req.uri) != 0) {
+        ans.status = 400;
+        dec.rule = "request";
+        dec.reason = "rewritten target (REDIRECT_URI differs from REQUEST_URI)";
+        goto answer;
+    }
+
     /* route */
     og_route_classify(req.method, req.method_len, req.uri, req.uri_len,
                       req.content_type, req.content_type_len, &route);

@@ -5,9 +5,7 @@
  * REQUEST_METHOD/REQUEST_URI, or from X-Forwarded-Method/-Uri when the
  * deployment says so (trustForwardedHeaders, RESPONDER only). When the
  * forwarded pair is not trusted but present and different, the request is
- * 400: a Caddy deployment that forgot the setting must fail loudly. When
- * lighttpd sends REDIRECT_URI different from REQUEST_URI the target the
- * registry will see is not the one we would judge: 400 as well.
+ * 400: a Caddy deployment that forgot the setting must fail loudly.
  */
 #include "request.h"
 #include "base64.h"
@@ -49,6 +47,16 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
     uri = og_param(envp, "REQUEST_URI");
     fwd_method = og_param(envp, "HTTP_X_FORWARDED_METHOD");
     fwd_uri = og_param(envp, "HTTP_X_FORWARDED_URI");
+    {
+        const char *ra = og_param(envp, "REMOTE_ADDR");
+        if (ra)
+            out->remote_addr = ra;
+    }
+    /* for the log, even when the request is refused below */
+    out->method = method ? method : "";
+    out->method_len = strlen(out->method);
+    out->uri = uri;
+    out->uri_len = uri ? strlen(uri) : 0;
 
     if (trust_forwarded) {
         if (out->role != OG_ROLE_RESPONDER)
@@ -69,8 +77,7 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
         return refuse(out, "no request target");
 
     redirect = og_param(envp, "REDIRECT_URI");
-    if (redirect && strcmp(redirect, uri) != 0)
-        return refuse(out, "rewritten target (REDIRECT_URI differs from REQUEST_URI)");
+    out->redirect_uri = redirect;
 
     out->method = method;
     out->method_len = strlen(method);
@@ -85,11 +92,6 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
         out->content_type = og_param(envp, "HTTP_CONTENT_TYPE");
     if (out->content_type)
         out->content_type_len = strlen(out->content_type);
-    {
-        const char *ra = og_param(envp, "REMOTE_ADDR");
-        if (ra)
-            out->remote_addr = ra;
-    }
 }
 
 /* ------------------------------------------------------------- credentials */

@@ -25,6 +25,9 @@ struct og_request {
     const char *authorization; size_t authorization_len;  /* NULL: none */
     const char *content_type;  size_t content_type_len;   /* NULL: none */
     const char *remote_addr;   /* "" if unknown */
+    const char *redirect_uri;  /* lighttpd's REDIRECT_URI, NULL if none: when it differs
+                                  from the target, what the registry would get is not
+                                  what was judged (checked for proxied routes only) */
     int status;           /* 0, or 400 when the params themselves are unusable */
     const char *reason;   /* static, for status != 0 */
 };

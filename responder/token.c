@@ -34,10 +34,12 @@
 #include "base64.h"
 #include "commands.h"
 #include "decide.h"
+#include "glob.h"
 
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
 #define CACHE_SLOTS     256
+#define MAX_SCOPES      32
 
 /* A verified token, remembered until it expires: docker and podman present
    the same token on every request of a pull or push. */
@@ -49,6 +51,8 @@ struct verified {
     char key_id[64];
     char group_buf[2048];
     size_t ngroups;
+    struct og_glob *scopes[MAX_SCOPES];   /* an API key's repository scopes, compiled */
+    size_t nscopes;
 };
 
 struct og_tokens {
@@ -109,10 +113,19 @@ static bool compute_kid(EVP_PKEY *pk, char kid[17])
     return ok;
 }
 
+static void free_scopes(struct verified *v)
+{
+    for (size_t i = 0; i < v->nscopes; i++)
+        og_glob_free(v->scopes[i]);
+    v->nscopes = 0;
+}
+
 void og_tokens_free(struct og_tokens *t)
 {
     if (!t)
         return;
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        free_scopes(&t->cache[i]);
     if (t->priv_pem) {
         OPENSSL_cleanse(t->priv_pem, (size_t)t->priv_len);
         free(t->priv_pem);
@@ -328,6 +341,8 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
     }
     id->groups = store->group_ptrs;
     id->ngroups = v->ngroups;
+    id->scopes = (const struct og_glob *const *)v->scopes;
+    id->nscopes = v->nscopes;
     id->auth = v->auth;
     snprintf(store->key_id, sizeof(store->key_id), "%s", v->key_id);
     if (v->user[0]) {
@@ -339,10 +354,15 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
     return true;
 }
 
+/* Remember a verified token; takes ownership of the compiled scopes. */
 static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_t exp,
-                        const struct og_identity *id, const struct og_identity_store *store)
+                        const struct og_identity *id, const struct og_identity_store *store,
+                        struct og_glob **scopes, size_t nscopes)
 {
     struct verified *v = cache_slot(t, hash);
+    free_scopes(v);
+    memcpy(v->scopes, scopes, nscopes * sizeof(*scopes));
+    v->nscopes = nscopes;
     memcpy(v->hash, hash, 32);
     v->exp = exp;
     v->auth = id->auth;
@@ -364,6 +384,8 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
     long exp, nbf;
     time_t now = time(NULL);
     unsigned char hash[32];
+    struct og_glob *scopes[MAX_SCOPES];
+    size_t nscopes = 0;
 
     if (!t)
         return refuse(reason, "no token key configured");
@@ -410,6 +432,25 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         rc = refuse(reason, "token groups malformed");
         goto out;
     }
+    {
+        json_t *repos = json_object_get(claims, "repos"), *g;
+        size_t i;
+        if (repos && (!json_is_array(repos) || json_array_size(repos) > MAX_SCOPES)) {
+            rc = refuse(reason, "token scopes malformed");
+            goto out;
+        }
+        json_array_foreach(repos, i, g) {
+            char gerr[128];
+            const char *src = json_string_value(g);
+            struct og_glob *glob = src ? og_glob_compile(src, strlen(src), gerr, sizeof(gerr))
+                                       : NULL;
+            if (!glob) {
+                rc = refuse(reason, "token scopes malformed");
+                goto out;
+            }
+            scopes[nscopes++] = glob;
+        }
+    }
     id->auth = auth_from_name(json_string_value(json_object_get(claims, "auth")));
     snprintf(store->key_id, sizeof(store->key_id), "%s",
              json_string_value(json_object_get(claims, "key_id")) ?
@@ -426,9 +467,13 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         id->auth = OG_AUTH_ANONYMOUS;
         id->ngroups = 0;
     }
-    cache_store(t, hash, (time_t)exp, id, store);
+    cache_store(t, hash, (time_t)exp, id, store, scopes, nscopes);
+    nscopes = 0;                               /* owned by the cache now */
+    cache_lookup(t, hash, now, id, store);     /* id->scopes point into the cache */
     rc = OG_ID_OK;
 out:
+    for (size_t i = 0; i < nscopes; i++)
+        og_glob_free(scopes[i]);
     free(ext);
     json_decref(claims);
     json_decref(h);
@@ -443,7 +488,7 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
                    const char *access_json, time_t now, char *out, size_t cap)
 {
     jwt_t *jwt = NULL;
-    json_t *ext = NULL, *groups = NULL, *access = NULL;
+    json_t *ext = NULL, *groups = NULL, *access = NULL, *repos = NULL;
     char *ext_s = NULL, *tok = NULL, jti[33];
     unsigned char rnd[16];
     long n = -1;
@@ -460,8 +505,14 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
         goto out;
     for (size_t i = 0; id->user && *id->user && i < id->ngroups; i++)
         json_array_append_new(groups, json_string(id->groups[i]));
-    ext = json_pack("{s:O,s:{s:O,s:s,s:s}}", "access", access, "ocigate", "groups", groups,
-                    "auth", og_auth_name(id->auth), "key_id", key_id ? key_id : "");
+    repos = json_array();
+    if (!repos || id->nscopes > MAX_SCOPES)
+        goto out;
+    for (size_t i = 0; i < id->nscopes; i++)   /* an API key's scopes bind its tokens too */
+        json_array_append_new(repos, json_string(og_glob_source(id->scopes[i])));
+    ext = json_pack("{s:O,s:{s:O,s:s,s:s,s:O}}", "access", access, "ocigate", "groups", groups,
+                    "auth", og_auth_name(id->auth), "key_id", key_id ? key_id : "",
+                    "repos", repos);
     ext_s = ext ? json_dumps(ext, JSON_COMPACT) : NULL;
     if (!ext_s || jwt_new(&jwt) != 0)
         goto out;
@@ -486,6 +537,7 @@ out:
     free(ext_s);
     json_decref(ext);
     json_decref(groups);
+    json_decref(repos);
     json_decref(access);
     if (jwt)
         jwt_free(jwt);

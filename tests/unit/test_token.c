@@ -20,6 +20,7 @@
 
 #include "base64.h"
 #include "decide.h"
+#include "glob.h"
 #include "token.h"
 
 struct fixture {
@@ -103,6 +104,34 @@ static void mint_and_verify(void **state)
     assert_int_equal(id.ngroups, 2);
     assert_string_equal(id.groups[1], "dev");
     assert_string_equal(store.key_id, "key-1");
+}
+
+/* An API key's repository scopes travel in its tokens (SPEC §4 deviation 5). */
+static void key_scopes_survive_the_token(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096], err[64];
+    struct og_glob *scope = og_glob_compile("team-a/**", 9, err, sizeof(err));
+    const struct og_glob *scopes[] = { scope };
+    struct og_identity key = { .user = "ci", .auth = OG_AUTH_APIKEY, .scopes = scopes,
+                               .nscopes = 1 };
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    long n = og_token_mint(f->tokens, &key, "k1", "[]", time(NULL), tok, sizeof(tok));
+
+    assert_true(n > 0);
+    memset(&id, 0, sizeof(id));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_int_equal(id.auth, OG_AUTH_APIKEY);
+    assert_int_equal(id.nscopes, 1);
+    assert_true(og_glob_match(id.scopes[0], "team-a/x", 8));
+    assert_false(og_glob_match(id.scopes[0], "team-b/x", 8));
+    /* and from the cache */
+    memset(&id, 0, sizeof(id));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_int_equal(id.nscopes, 1);
+    og_glob_free(scope);
 }
 
 static void anonymous_token_is_anonymous(void **state)
@@ -256,6 +285,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mint_and_verify),
+        cmocka_unit_test(key_scopes_survive_the_token),
         cmocka_unit_test(anonymous_token_is_anonymous),
         cmocka_unit_test(expired_token_refused),
         cmocka_unit_test(tampered_payload_refused),
