@@ -241,6 +241,16 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         case OG_EP_NONE:
             break;
         }
+        if (req.serve) {
+            if (strcmp(req.serve, "catalog") == 0) {
+                n = og_catalog_endpoint(w, &req, buf, cap, &log);
+                goto endpoint_done;
+            }
+            ans.status = 400;
+            dec.rule = "request";
+            dec.reason = "unknown OCIGATE_SERVE value";
+            goto answer;
+        }
     }
 
     /* When lighttpd rewrote the target (REDIRECT_URI), the registry would get

@@ -239,36 +239,33 @@ static bool next_page(struct og_registry *r)
     return n > 0 && (size_t)n < sizeof(r->url);
 }
 
-int og_registry_list_tags(struct og_registry *r, const char *repo,
-                          int (*fn)(const char *tag, size_t len, void *arg), void *arg)
+/* GET a paginated list (tags/list or _catalog) and call fn for each string
+   of the array `key`; bounded by max entries. */
+static int list_strings(struct og_registry *r, const char *key, size_t max,
+                        int (*fn)(const char *s, size_t len, void *arg), void *arg)
 {
     size_t total = 0;
-    int pages = 0, n;
+    size_t pages = 0;
 
-    if (!r)
-        return -1;
-    n = snprintf(r->url, sizeof(r->url), "%s/v2/%s/tags/list?n=1000", r->base, repo);
-    if (n < 0 || (size_t)n >= sizeof(r->url))
-        return -1;
     for (;;) {
-        json_t *doc, *tags, *t;
+        json_t *doc, *items, *t;
         size_t i;
         long code = perform(r, r->url, true);
         int stop = 0;
 
         if (code == 404 && pages == 0)
-            return 0;                       /* no such repository: no tags */
+            return 0;                       /* no such repository: nothing listed */
         if (code != 200)
             return -1;
         doc = json_loadb(r->body, r->body_len, 0, NULL);
-        tags = doc ? json_object_get(doc, "tags") : NULL;
-        if (!doc || !(json_is_array(tags) || json_is_null(tags))) {
+        items = doc ? json_object_get(doc, key) : NULL;
+        if (!doc || !(json_is_array(items) || json_is_null(items))) {
             json_decref(doc);
             return -1;
         }
-        json_array_foreach(tags, i, t) {
+        json_array_foreach(items, i, t) {
             const char *s = json_string_value(t);
-            if (!s || ++total > OG_REGISTRY_MAX_TAGS) {
+            if (!s || ++total > max) {
                 json_decref(doc);
                 return -1;
             }
@@ -278,7 +275,33 @@ int og_registry_list_tags(struct og_registry *r, const char *repo,
         json_decref(doc);
         if (stop || !next_page(r))
             return 0;
-        if (++pages > OG_REGISTRY_MAX_TAGS / 1000 + 1)
+        if (++pages > max / 100 + 1)
             return -1;
     }
+}
+
+int og_registry_list_tags(struct og_registry *r, const char *repo,
+                          int (*fn)(const char *tag, size_t len, void *arg), void *arg)
+{
+    int n;
+
+    if (!r)
+        return -1;
+    n = snprintf(r->url, sizeof(r->url), "%s/v2/%s/tags/list?n=1000", r->base, repo);
+    if (n < 0 || (size_t)n >= sizeof(r->url))
+        return -1;
+    return list_strings(r, "tags", OG_REGISTRY_MAX_TAGS, fn, arg);
+}
+
+int og_registry_catalog(struct og_registry *r,
+                        int (*fn)(const char *repo, size_t len, void *arg), void *arg)
+{
+    int n;
+
+    if (!r)
+        return -1;
+    n = snprintf(r->url, sizeof(r->url), "%s/v2/_catalog?n=1000", r->base);
+    if (n < 0 || (size_t)n >= sizeof(r->url))
+        return -1;
+    return list_strings(r, "repositories", OG_REGISTRY_MAX_REPOS, fn, arg);
 }

@@ -78,6 +78,7 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
 
     redirect = og_param(envp, "REDIRECT_URI");
     out->redirect_uri = redirect;
+    out->serve = og_param(envp, "OCIGATE_SERVE");
 
     out->method = method;
     out->method_len = strlen(method);

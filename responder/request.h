@@ -28,6 +28,8 @@ struct og_request {
     const char *redirect_uri;  /* lighttpd's REDIRECT_URI, NULL if none: when it differs
                                   from the target, what the registry would get is not
                                   what was judged (checked for proxied routes only) */
+    const char *serve;         /* OCIGATE_SERVE, set by the web server on a location
+                                  where ocigate answers instead of deciding ("catalog") */
     int status;           /* 0, or 400 when the params themselves are unusable */
     const char *reason;   /* static, for status != 0 */
 };

@@ -14,7 +14,7 @@
 
 struct og_config;
 
-#define OG_RESPONSE_MAX 32768   /* the largest answer: the metrics text */
+#define OG_RESPONSE_MAX 131072  /* the largest answer: a page of the filtered catalog */
 
 struct og_answer {
     int status;                 /* 200, 400, 401, 403, 404, 405, 429, 503 */

@@ -1,0 +1,159 @@
+/*
+ * catalog_endpoint.c - /v2/_catalog filtered by what the caller may read
+ * (SPEC §4 deviation 6).
+ *
+ * A pure authorizer can only allow or deny the registry's catalog, which
+ * would list every repository; so where the web server routes
+ * /v2/_catalog to ocigate as a RESPONDER and marks it with the FastCGI
+ * param OCIGATE_SERVE=catalog, ocigate fetches the whole catalog from the
+ * registry, keeps the repositories the caller may read (zot's Can(read):
+ * longest pattern, adminPolicy readers, API key scopes), and applies the
+ * n/last pagination after filtering, with a Link header to the next page.
+ * The marker is required so that an auth_request/forward_auth location
+ * can never turn this body-carrying 200 into an "allow".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "decide.h"
+#include "endpoints.h"
+#include "identity.h"
+#include "query.h"
+#include "registry.h"
+#include "response.h"
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+
+struct filter {
+    const struct og_config *cfg;
+    const struct og_identity *id;
+    const char *last;            /* only names after this one */
+    size_t want;                 /* n + 1: one more tells whether a next page exists */
+    json_t *names;
+    char last_kept[OG_REPO_MAX + 1];
+};
+
+static int keep_readable(const char *repo, size_t len, void *arg)
+{
+    struct filter *f = arg;
+
+    if (!og_valid_repo(repo, len))
+        return 0;
+    if (f->last && strcmp(repo, f->last) <= 0)
+        return 0;
+    if (!og_can(f->cfg, f->id, OG_ACT_READ, repo, len, NULL))
+        return 0;
+    if (json_array_size(f->names) >= f->want)
+        return 1;                        /* enough: stop walking */
+    json_array_append_new(f->names, json_stringn(repo, len));
+    return 0;
+}
+
+static size_t deny(struct og_worker_state *w, const struct og_request *req, int status,
+                   const char *reason, char *buf, size_t cap, struct og_log_decision *log)
+{
+    struct og_answer a;
+    memset(&a, 0, sizeof(a));
+    a.status = status;
+    a.role = req->role;
+    a.cfg = w->cfg;
+    a.rule = "catalog";
+    a.reason = reason;
+    log->status = status;
+    log->rule = "catalog";
+    log->reason = reason;
+    return og_response_render(&a, buf, cap);
+}
+
+size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *req,
+                           char *buf, size_t cap, struct og_log_decision *log)
+{
+    const struct og_config *cfg = w->cfg;
+    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens };
+    struct og_credentials cred;
+    struct og_identity id;
+    struct og_identity_store store;
+    struct og_route route;
+    struct og_query_iter it;
+    struct filter f;
+    char k[16], v[OG_REPO_MAX + 1], last[OG_REPO_MAX + 1] = "", link[OG_REPO_MAX + 96] = "";
+    const char *reason = "", *q;
+    size_t qlen, n = PAGE_DEFAULT, len = 0;
+    char *body = NULL;
+    int rc;
+
+    log->action = "read";
+    if (!cfg->endpoint_catalog)
+        return deny(w, req, 404, "endpoints.catalog is disabled", buf, cap, log);
+    og_route_classify(req->method, req->method_len, req->uri, req->uri_len, NULL, 0, &route);
+    if (route.status)
+        return deny(w, req, route.status, route.reason, buf, cap, log);
+    if (route.kind != OG_R_CATALOG)
+        return deny(w, req, 400, "OCIGATE_SERVE=catalog on a location that is not /v2/_catalog",
+                    buf, cap, log);
+
+    og_credentials_parse(req->authorization, req->authorization_len, &cred);
+    rc = og_identify(&ictx, &cred, &id, &store, &reason, NULL);
+    og_credentials_wipe(&cred);
+    if (rc == OG_ID_BAD_CREDENTIALS)
+        return deny(w, req, 401, reason, buf, cap, log);
+    if (rc != OG_ID_OK)
+        return deny(w, req, 503, reason, buf, cap, log);
+    log->user = id.user ? id.user : "";
+    log->auth = og_auth_name(id.auth);
+
+    /* the route already validated n and last; read them back */
+    q = og_query_of(req->uri, req->uri_len, &qlen);
+    og_query_init(&it, q, qlen);
+    while (og_query_next(&it, k, sizeof(k), v, sizeof(v)) == 1) {
+        if (strcmp(k, "n") == 0)
+            n = (size_t)strtoul(v, NULL, 10);
+        else if (strcmp(k, "last") == 0)
+            snprintf(last, sizeof(last), "%s", v);
+    }
+    if (n == 0 || n > PAGE_MAX)
+        n = n == 0 ? PAGE_DEFAULT : PAGE_MAX;
+
+    memset(&f, 0, sizeof(f));
+    f.cfg = cfg;
+    f.id = &id;
+    f.last = last[0] ? last : NULL;
+    f.want = n + 1;
+    f.names = json_array();
+    if (!f.names)
+        return deny(w, req, 503, "out of memory", buf, cap, log);
+    if (og_registry_catalog(w->registry, keep_readable, &f) != 0) {
+        json_decref(f.names);
+        return deny(w, req, 503, "the registry's catalog could not be read", buf, cap, log);
+    }
+    if (json_array_size(f.names) > n) {           /* there is a next page */
+        json_array_remove(f.names, n);
+        snprintf(link, sizeof(link), "Link: </v2/_catalog?last=%s&n=%zu>; rel=\"next\"\r\n",
+                 json_string_value(json_array_get(f.names, n - 1)), n);
+    }
+    {
+        json_t *doc = json_pack("{s:o}", "repositories", f.names);
+        body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+    }
+    if (body) {
+        int h = snprintf(buf, cap, "Status: 200 OK\r\nContent-Type: application/json\r\n"
+                                   "Docker-Distribution-Api-Version: registry/2.0\r\n%s\r\n", link);
+        size_t blen = strlen(body);
+        if (h > 0 && (size_t)h + blen < cap) {
+            memcpy(buf + h, body, blen + 1);
+            len = (size_t)h + blen;
+        }
+        free(body);
+    }
+    if (!len)
+        return deny(w, req, 503, "the catalog page does not fit the answer", buf, cap, log);
+    log->status = 200;
+    log->rule = "catalog";
+    log->reason = "filtered catalog";
+    return len;
+}
