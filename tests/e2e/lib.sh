@@ -1,0 +1,420 @@
+# lib.sh - helpers sourced by the end-to-end scenarios in tests/e2e/ (bash).
+#
+# What is here, in the order a scenario uses it:
+#   e2e_init [--no-gate]   skip unless OCIGATE_E2E=1, check tools, make $T
+#                          (a temp dir removed on exit) and install the trap
+#                          that stops every process started through this file
+#   plan / ok / is / like / unlike / diag / skip_all / done_testing   TAP
+#   free_ports N           N free loopback TCP ports
+#   start_redis / start_registry / start_ocigate / start_lighttpd
+#   wait_port / wait_socket / wait_until   bounded waits
+#   test_config / make_htpasswd            files derived from deploy/examples
+#   req                    one curl request, status on stdout, headers/body in $T
+#
+# Environment: OCIGATE_BIN (built binary), OCIGATE_SRCDIR (source tree), both
+# exported by "make check"; OCIGATE_E2E=1 to run at all; OCIGATE_E2E_KEEP=1
+# keeps $T for a look after the run.
+
+set -u
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${OCIGATE_SRCDIR:=$(cd "$E2E_DIR/../.." && pwd)}"
+: "${OCIGATE_BIN:=$OCIGATE_SRCDIR/ocigate}"
+export OCIGATE_SRCDIR OCIGATE_BIN
+DEPLOY="$OCIGATE_SRCDIR/deploy"
+MKIMAGE="$E2E_DIR/mkimage.py"
+
+# ---------------------------------------------------------------- TAP -------
+
+_tap_n=0
+_tap_failed=0
+_tap_plan=
+
+plan() { _tap_plan=$1; echo "1..$1"; }
+
+skip_all() {
+    echo "1..0 # SKIP $*"
+    exit 0
+}
+
+diag() {
+    local line
+    printf '%s\n' "$*" | while IFS= read -r line; do echo "# $line"; done
+}
+
+# bail REASON: stop the whole scenario now (a setup step failed).
+bail() {
+    echo "Bail out! $*"
+    _tap_failed=$((_tap_failed + 1))
+    exit 1
+}
+
+# With TODO=REASON in the environment of one check, the check is a TAP TODO:
+# a failure is expected (not counted), a pass shows up as XPASS.
+_tap_result() { # STATUS(0/1) NAME
+    local directive=
+    _tap_n=$((_tap_n + 1))
+    [ -n "${TODO:-}" ] && directive=" # TODO $TODO"
+    if [ "$1" = 0 ]; then
+        echo "ok $_tap_n - $2$directive"
+    else
+        echo "not ok $_tap_n - $2$directive"
+        [ -n "$directive" ] || _tap_failed=$((_tap_failed + 1))
+    fi
+    return "$1"
+}
+
+# ok COND NAME: COND is an exit status (0 = pass) or a shell condition that
+# is eval'd, e.g.  ok '[ "$code" = 200 ]' "anonymous pull".
+ok() {
+    local cond=$1 name=$2 st
+    case $cond in
+        ''|*[!0-9]*) if eval "$cond"; then st=0; else st=1; fi ;;
+        *) if [ "$cond" = 0 ]; then st=0; else st=1; fi ;;
+    esac
+    _tap_result "$st" "$name" || { diag "  condition: $cond"; return 1; }
+}
+
+# is GOT WANT NAME
+is() {
+    if [ "$1" = "$2" ]; then
+        _tap_result 0 "$3"
+    else
+        _tap_result 1 "$3"
+        diag "  got:  '$1'" "  want: '$2'"
+        return 1
+    fi
+}
+
+# like GOT ERE NAME / unlike GOT ERE NAME
+like() {
+    if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+        _tap_result 0 "$3"
+    else
+        _tap_result 1 "$3"
+        diag "  got:  '$(printf '%s' "$1" | head -c 600)'" "  want match: /$2/"
+        return 1
+    fi
+}
+unlike() {
+    if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+        _tap_result 1 "$3"
+        diag "  got:  '$(printf '%s' "$1" | head -c 600)'" "  want no match: /$2/"
+        return 1
+    else
+        _tap_result 0 "$3"
+    fi
+}
+
+# done_testing: print the plan if none was given, a summary, and exit 0 only
+# if every test passed and the plan was kept.
+done_testing() {
+    [ -n "$_tap_plan" ] || { _tap_plan=$_tap_n; echo "1..$_tap_n"; }
+    if [ "$_tap_n" != "$_tap_plan" ]; then
+        diag "planned $_tap_plan tests but ran $_tap_n"
+        _tap_failed=$((_tap_failed + 1))
+    fi
+    diag "$(basename "$0"): $((_tap_n - _tap_failed < 0 ? 0 : _tap_n - _tap_failed)) of $_tap_n passed${_e2e_t0:+, $(($(date +%s) - _e2e_t0)) s}"
+    [ "$_tap_failed" = 0 ] && exit 0
+    exit 1
+}
+
+# ------------------------------------------------------- setup, cleanup -----
+
+_e2e_pids=()     # every background process started here (killed on exit)
+_e2e_t0=
+
+# e2e_init [--no-gate] [TOOL...]: skip the scenario unless OCIGATE_E2E=1 (or
+# --no-gate), skip when a tool or the binary is missing, create $T.
+e2e_init() {
+    local gate=1 tool
+    if [ "${1:-}" = --no-gate ]; then gate=0; shift; fi
+    if [ "$gate" = 1 ] && [ "${OCIGATE_E2E:-0}" != 1 ]; then
+        skip_all "set OCIGATE_E2E=1"
+    fi
+    [ -x "$OCIGATE_BIN" ] || skip_all "no ocigate binary at $OCIGATE_BIN"
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 || skip_all "$tool not installed"
+    done
+    _e2e_t0=$(date +%s)
+    T=$(mktemp -d "${TMPDIR:-/tmp}/ocigate-e2e.XXXXXX") || bail "mktemp failed"
+    chmod 0755 "$T"
+    export T
+    # skopeo must not pick up the caller's registry logins (skopeo_copy
+    # passes this file; never export REGISTRY_AUTH_FILE: docker-registry
+    # reads REGISTRY_* variables as config overrides).
+    echo '{}' > "$T/auth.json"
+    trap '_e2e_cleanup' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# register_pid PID: stop PID (and its direct children) on exit.
+register_pid() { _e2e_pids+=("$1"); }
+
+# stop_pid PID [SIGNAL]: signal PID and its direct children, wait up to 3 s,
+# then SIGKILL what is left.
+stop_pid() {
+    local pid=$1 sig=${2:-TERM} kids i k
+    if ! pid_running "$pid"; then
+        wait "$pid" 2>/dev/null || true
+        return 0
+    fi
+    kids=$(pgrep -P "$pid" 2>/dev/null || true)
+    kill -"$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 1 60); do
+        pid_running "$pid" || break
+        sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+    wait "$pid" 2>/dev/null || true
+}
+
+_e2e_cleanup() {
+    local rc=$? i
+    trap - EXIT INT TERM
+    for ((i = ${#_e2e_pids[@]} - 1; i >= 0; i--)); do
+        stop_pid "${_e2e_pids[$i]}"
+    done
+    if [ -n "${T:-}" ] && [ -d "$T" ]; then
+        if [ "$rc" != 0 ] || [ "$_tap_failed" != 0 ]; then
+            for f in "$T"/*.log; do
+                [ -s "$f" ] || continue
+                diag "---- last lines of $(basename "$f")"
+                diag "$(tail -n 15 "$f" | cut -c1-400)"
+            done
+        fi
+        if [ "${OCIGATE_E2E_KEEP:-0}" = 1 ]; then
+            diag "kept $T"
+        else
+            rm -rf "$T"
+        fi
+    fi
+    exit "$rc"
+}
+
+# --------------------------------------------------------------- waits ------
+
+# pid_running PID: the process exists and is not a zombie (a child of ours
+# that exited stays a zombie until waited for, and kill -0 still succeeds).
+pid_running() {
+    local st
+    kill -0 "$1" 2>/dev/null || return 1
+    st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# wait_until TIMEOUT_S CMD...: poll CMD every 50 ms until it succeeds.
+# With WAIT_PID set, give up at once when that process has exited.
+wait_until() {
+    local timeout=$1 end
+    shift
+    end=$(($(date +%s%N) + timeout * 1000000000))
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s%N)" -lt "$end" ] || return 1
+        if [ -n "${WAIT_PID:-}" ] && ! pid_running "$WAIT_PID"; then
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+_socket_open() {
+    [ -S "$1" ] && python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$1"
+}
+
+# wait_port PORT [TIMEOUT_S [PID]] / wait_socket PATH [TIMEOUT_S [PID]]:
+# PID (the server being waited for) dying ends the wait at once.
+wait_port() { WAIT_PID=${3:-} wait_until "${2:-10}" _port_open "$1"; }
+wait_socket() { WAIT_PID=${3:-} wait_until "${2:-10}" _socket_open "$1"; }
+
+# free_ports N: print N distinct free TCP ports on 127.0.0.1.
+free_ports() {
+    python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# ------------------------------------------------------------- servers ------
+
+# start_redis PORT
+start_redis() {
+    local port=$1
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --dir "$T" --logfile "" > "$T/redis.log" 2>&1 &
+    REDIS_PID=$!
+    register_pid "$REDIS_PID"
+    wait_port "$port" 10 "$REDIS_PID" || bail "redis-server did not listen on $port"
+}
+
+# start_registry PORT: docker-registry (distribution 2.8) with filesystem
+# storage in $T/registry and deletes enabled; its log (access log included)
+# goes to $T/registry.log.
+start_registry() {
+    local port=$1
+    mkdir -p "$T/registry"
+    cat > "$T/registry.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $T/registry
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: 127.0.0.1:$port
+  secret: e2e-$RANDOM$RANDOM
+EOF
+    docker-registry serve "$T/registry.yml" > "$T/registry.log" 2>&1 &
+    REGISTRY_PID=$!
+    register_pid "$REGISTRY_PID"
+    wait_port "$port" 15 "$REGISTRY_PID" || bail "docker-registry did not listen on $port"
+}
+
+# start_ocigate SOCKET WORKERS [CONFIG]: ocigate serve on a unix socket, in
+# the background; stderr (decision log) to $T/ocigate.log. Sets OCIGATE_PID
+# (the master).
+start_ocigate() {
+    local sock=$1 workers=$2 conf=${3:-$T/ocigate.json}
+    "$OCIGATE_BIN" serve -c "$conf" --listen "unix:$sock,mode=0660" \
+        --workers "$workers" >> "$T/ocigate.log" 2>&1 &
+    OCIGATE_PID=$!
+    register_pid "$OCIGATE_PID"
+    wait_socket "$sock" 10 "$OCIGATE_PID" || bail "ocigate serve did not listen on $sock"
+}
+
+# lighttpd_snippet SRC DEST KEY=VALUE...: copy a shipped deploy/lighttpd file
+# with its install paths replaced, so the shipped file is what gets tested.
+# Keys: bin conf luadir extsock ltsock regport
+lighttpd_snippet() {
+    local src=$1 dest=$2 kv bin=$OCIGATE_BIN conf=$T/ocigate.json
+    local lua=$DEPLOY/lighttpd/identity.lua extsock=$T/ocigate.sock
+    local ltsock=$T/lt-ocigate.sock regport=5000
+    shift 2
+    for kv in "$@"; do
+        case $kv in
+            bin=*) bin=${kv#bin=} ;;
+            conf=*) conf=${kv#conf=} ;;
+            lua=*) lua=${kv#lua=} ;;
+            extsock=*) extsock=${kv#extsock=} ;;
+            ltsock=*) ltsock=${kv#ltsock=} ;;
+            regport=*) regport=${kv#regport=} ;;
+            *) bail "lighttpd_snippet: unknown $kv" ;;
+        esac
+    done
+    sed -e "s#/usr/local/sbin/ocigate#$bin#g" \
+        -e "s#/etc/ocigate/ocigate.json#$conf#g" \
+        -e "s#/etc/lighttpd/ocigate/identity.lua#$lua#g" \
+        -e "s#/run/ocigate/ocigate.sock#$extsock#g" \
+        -e "s#/run/lighttpd/ocigate.sock#$ltsock#g" \
+        -e "s#\"port\" => 5000#\"port\" => $regport#g" \
+        "$src" > "$dest"
+    # A leftover install path would silently test something else.
+    if grep -nE '/usr/local/sbin|/etc/ocigate|/etc/lighttpd|/run/|"port" => 5000' "$dest" \
+            | grep -v '^[0-9]*:[[:space:]]*#' | grep -q .; then
+        bail "lighttpd_snippet: $src still holds an install path after substitution"
+    fi
+}
+
+# start_lighttpd NAME PORT SNIPPET: run lighttpd -D with a minimal server
+# config (loopback only, no privilege drop: the tests run as whoever runs
+# them) that includes SNIPPET. Sets LIGHTTPD_PID; log in $T/NAME.log.
+start_lighttpd() {
+    local name=$1 port=$2 snippet=$3
+    mkdir -p "$T/www"
+    cat > "$T/$name.conf" <<EOF
+server.document-root = "$T/www"
+server.bind          = "127.0.0.1"
+server.port          = $port
+server.errorlog      = "$T/$name.log"
+include "$snippet"
+EOF
+    lighttpd -tt -f "$T/$name.conf" >> "$T/$name.log" 2>&1 \
+        || bail "lighttpd refuses $T/$name.conf: $(tail -n 3 "$T/$name.log")"
+    lighttpd -D -f "$T/$name.conf" >> "$T/$name.log" 2>&1 &
+    LIGHTTPD_PID=$!
+    register_pid "$LIGHTTPD_PID"
+    wait_port "$port" 10 "$LIGHTTPD_PID" || bail "lighttpd did not listen on $port"
+}
+
+# ------------------------------------------------------- config files -------
+
+# make_htpasswd FILE USER... : bcrypt entries with random passwords; sets
+# PASS_<user> for each user.
+make_htpasswd() {
+    local file=$1 u pw first=1
+    shift
+    for u in "$@"; do
+        pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=\n')
+        if [ "$first" = 1 ]; then
+            htpasswd -bBcC 5 "$file" "$u" "$pw" 2>/dev/null || bail "htpasswd failed"
+            first=0
+        else
+            htpasswd -bBC 5 "$file" "$u" "$pw" 2>/dev/null || bail "htpasswd failed"
+        fi
+        printf -v "PASS_$u" '%s' "$pw"
+    done
+}
+
+# test_config DEST REGPORT REDISPORT HTPASSWD [JQ-FILTER]: three-tier.json
+# with the test's ports and files substituted (plus an optional jq filter).
+test_config() {
+    local dest=$1 regport=$2 redisport=$3 htp=$4 extra=${5:-.}
+    jq --arg reg "http://127.0.0.1:$regport" \
+       --arg redis "redis://127.0.0.1:$redisport/0" \
+       --arg htp "$htp" \
+       '.registry.url = $reg | .redis.url = $redis | .auth.htpasswd.path = $htp' \
+       "$DEPLOY/examples/three-tier.json" | jq "$extra" > "$dest.tmp" \
+        || bail "jq failed on three-tier.json"
+    mv "$dest.tmp" "$dest"
+}
+
+# -------------------------------------------------------------- clients -----
+
+# req NAME CURL-ARGS...: one request with a time limit; prints the status,
+# keeps headers in $T/NAME.hdr and the body in $T/NAME.body.
+req() {
+    local name=$1
+    shift
+    curl -s --max-time 15 -o "$T/$name.body" -D "$T/$name.hdr" \
+        -w '%{http_code}' "$@" 2>/dev/null || true
+}
+
+# hdr NAME HEADER: value of a response header kept by req (last one wins).
+hdr() {
+    tr -d '\r' < "$T/$1.hdr" | awk -v h="$2" 'BEGIN { h = tolower(h) ":" }
+        tolower(substr($0, 1, length(h))) == h { v = substr($0, length(h) + 1); sub(/^[ \t]+/, "", v) }
+        END { print v }'
+}
+
+body() { cat "$T/$1.body" 2>/dev/null; }
+
+# skopeo_copy SRC DEST [SKOPEO-ARGS...]: bounded skopeo copy, output to
+# $T/skopeo.log; returns skopeo's status.
+skopeo_copy() {
+    local src=$1 dest=$2
+    shift 2
+    echo "== skopeo copy $* $src $dest" >> "$T/skopeo.log"
+    REGISTRY_AUTH_FILE="$T/auth.json" timeout 60 skopeo --insecure-policy copy --retry-times 0 \
+        --src-tls-verify=false --dest-tls-verify=false "$@" "$src" "$dest" \
+        >> "$T/skopeo.log" 2>&1
+}
+
+# mkimage DIR TAG [ARGS...]: write an OCI layout, print the manifest digest.
+mkimage() { python3 "$MKIMAGE" "$@" --print-digest; }
