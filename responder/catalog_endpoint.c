@@ -73,7 +73,8 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
                            char *buf, size_t cap, struct og_log_decision *log)
 {
     const struct og_config *cfg = w->cfg;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens };
+    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
+                                     w->redis, req->remote_addr, &w->request_failed };
     struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
@@ -101,6 +102,8 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
     og_credentials_wipe(&cred);
     if (rc == OG_ID_BAD_CREDENTIALS)
         return deny(w, req, 401, reason, buf, cap, log);
+    if (rc == OG_ID_THROTTLED)
+        return deny(w, req, 429, reason, buf, cap, log);
     if (rc != OG_ID_OK)
         return deny(w, req, 503, reason, buf, cap, log);
     log->user = id.user ? id.user : "";

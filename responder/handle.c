@@ -178,7 +178,8 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens };
+    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
+                                     w->redis, "", &w->request_failed };
     struct og_facts facts;
     struct og_decision dec;
     struct og_answer ans;
@@ -189,6 +190,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     size_t n;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    w->request_failed = 0;
     memset(&ans, 0, sizeof(ans));
     memset(&log, 0, sizeof(log));
     memset(&facts, 0, sizeof(facts));
@@ -203,6 +205,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
 
     /* request */
     og_request_from_params(envp, cfg->trust_forwarded_headers, &req);
+    ictx.remote = req.remote_addr;
     ans.role = req.role;
     log.remote = req.remote_addr;
     log.method = req.method;
@@ -298,6 +301,13 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     case OG_ID_BAD_CREDENTIALS:
         ans.status = 401;
         dec.rule = "credentials";
+        dec.reason = reason;
+        log.user = "";
+        goto answer;
+    case OG_ID_THROTTLED:
+        ans.status = 429;
+        ans.retry_after = store.retry_after;
+        dec.rule = "throttle";
         dec.reason = reason;
         log.user = "";
         goto answer;

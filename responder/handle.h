@@ -23,6 +23,7 @@ struct og_worker_state {
     struct og_apikeys *apikeys;       /* API key cache over redis */
     struct og_oidc *oidc;             /* JWKS and verified-token cache */
     struct og_tokens *tokens;         /* token signing key, loaded by the master */
+    int request_failed;               /* the last request's credentials were refused */
 };
 
 /* The request body, readable only in the RESPONDER role (never as an AUTHORIZER). */

@@ -14,6 +14,7 @@
 #include "apikey.h"
 #include "htpasswd.h"
 #include "oidc.h"
+#include "throttle.h"
 #include "token.h"
 
 static bool looks_like_jwt(const char *s, size_t len)
@@ -62,10 +63,10 @@ static enum og_identify_result check_htpasswd(const struct og_identify_ctx *ctx,
     return OG_ID_OK;
 }
 
-enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
-                                    const struct og_credentials *cred,
-                                    struct og_identity *id, struct og_identity_store *store,
-                                    const char **reason, int *cache_hit)
+static enum og_identify_result identify(const struct og_identify_ctx *ctx,
+                                        const struct og_credentials *cred,
+                                        struct og_identity *id, struct og_identity_store *store,
+                                        const char **reason, int *cache_hit)
 {
     memset(id, 0, sizeof(*id));
     id->auth = OG_AUTH_ANONYMOUS;
@@ -111,6 +112,44 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
         return check_htpasswd(ctx, cred, id, store, reason, cache_hit);
     }
     return bad(reason, "unsupported credentials");
+}
+
+enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
+                                    const struct og_credentials *cred,
+                                    struct og_identity *id, struct og_identity_store *store,
+                                    const char **reason, int *cache_hit)
+{
+    int hit = 0;
+    enum og_identify_result r = identify(ctx, cred, id, store, reason, &hit);
+
+    store->retry_after = 0;
+    store->failed = 0;
+    if (cache_hit)
+        *cache_hit = hit;
+    if (cred->kind == OG_CRED_NONE)
+        return r;
+    if (r == OG_ID_BAD_CREDENTIALS || r == OG_ID_THROTTLED) {
+        store->failed = 1;
+        if (ctx->failed)
+            *ctx->failed = 1;
+        if (og_throttle_failure(ctx->redis, ctx->remote, cred, &store->retry_after)) {
+            *reason = "too many failed attempts";
+            return OG_ID_THROTTLED;
+        }
+        return r;
+    }
+    /* A verified credential (cached or not; only ocigate's own signed tokens,
+       which cannot be guessed, are exempt) is trusted only outside a
+       throttling window: else a correct guess would be told apart from the
+       wrong ones, even through the cache of the user's own recent login. */
+    if (r == OG_ID_OK && id->auth != OG_AUTH_ANONYMOUS && !(ctx->tokens &&
+        cred->kind == OG_CRED_BEARER && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len)) &&
+        og_throttle_limited(ctx->redis, ctx->remote, cred, &store->retry_after)) {
+        memset(id, 0, sizeof(*id));
+        *reason = "too many failed attempts";
+        return OG_ID_THROTTLED;
+    }
+    return r;
 }
 
 static void append_group(struct og_identity_store *store, size_t *len, const char *g)

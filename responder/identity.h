@@ -11,6 +11,7 @@ struct og_htpasswd;
 struct og_apikeys;
 struct og_oidc;
 struct og_tokens;
+struct og_redis;
 
 /* What a worker knows to check credentials with; NULL members are disabled. */
 struct og_identify_ctx {
@@ -19,6 +20,11 @@ struct og_identify_ctx {
     struct og_apikeys *apikeys;       /* auth.apikey.enabled */
     struct og_oidc *oidc;             /* auth.openid */
     struct og_tokens *tokens;         /* token.keyFile: ocigate's own Bearer tokens */
+    struct og_redis *redis;           /* failure counters (throttling); NULL: none */
+    const char *remote;               /* the client's address, for throttling */
+    int *failed;                      /* set to 1 when credentials were refused
+                                         (the worker then delays the answer,
+                                         auth.failDelayMs); may be NULL */
 };
 
 #define OG_ID_MAX_GROUPS 64
@@ -30,14 +36,18 @@ struct og_identity_store {
     char key_id[64];
     char group_buf[2048];             /* group names a credential carries, NUL-separated */
     const char *group_ptrs[OG_ID_MAX_GROUPS];
+    int retry_after;                  /* OG_ID_THROTTLED: seconds */
+    int failed;                       /* credentials were presented and refused */
 };
 
-enum og_identify_result { OG_ID_OK = 0, OG_ID_BAD_CREDENTIALS, OG_ID_UNAVAILABLE };
+enum og_identify_result { OG_ID_OK = 0, OG_ID_BAD_CREDENTIALS, OG_ID_UNAVAILABLE,
+                          OG_ID_THROTTLED /* 429: too many failures, see store->retry_after */ };
 
 /*
  * Turn credentials into an identity. No credentials (and "Basic Og==") are
  * anonymous. Bad credentials are OG_ID_BAD_CREDENTIALS with *reason set, and
- * never fall back to anonymous.
+ * never fall back to anonymous. Failures are counted (throttle.c); past the
+ * limit every fresh verification is OG_ID_THROTTLED until the window passes.
  */
 enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
                                     const struct og_credentials *cred,

@@ -195,8 +195,8 @@ static void render_deny(struct out *o, const struct og_answer *a)
              "Docker-Distribution-Api-Version: registry/2.0\r\n");
     if (a->status == 401)
         put_challenge(o, a);
-    if (a->status == 429 && a->retry_after > 0)
-        printf_(o, "Retry-After: %d\r\n", a->retry_after);
+    if (a->status == 429)   /* without a known TTL: the whole throttling window */
+        printf_(o, "Retry-After: %d\r\n", a->retry_after > 0 ? a->retry_after : 60);
     puts_(o, "\r\n{\"errors\":[{\"code\":\"");
     puts_(o, code);
     puts_(o, "\",\"message\":");
