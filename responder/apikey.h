@@ -16,6 +16,7 @@
 #include "identity.h"
 
 struct og_redis;
+struct redisReply;
 
 #define OG_APIKEY_LEN        36      /* "zak_" + 32 hex */
 #define OG_APIKEY_MAX_GROUPS 32
@@ -52,6 +53,12 @@ struct og_apikey_record {
     char repos_json[1024];       /* JSON array of globs, [] = all */
 };
 
+/* Check what og_apikey_create would store: user (no ':'), groups, repository
+   globs (compiled), label. Returns false with err naming the field. */
+bool og_apikey_check_args(const char *user, const char *const *groups, size_t ngroups,
+                          const char *const *repos, size_t nrepos, const char *label,
+                          char *err, size_t errlen);
+
 /* Create a key. key_out receives "zak_..." (OG_APIKEY_LEN + 1 bytes). expires 0 = never.
    Returns 0, or -1 with err set. */
 int og_apikey_create(struct og_redis *r, const char *user, const char *const *groups,
@@ -69,5 +76,31 @@ long og_apikey_list(struct og_redis *r, const char *user,
 /* Revoke by id. only_user: if non-NULL, refuse (return 0) keys of other users.
    Returns 1 revoked, 0 not found / not yours, -1 Redis error. */
 int og_apikey_revoke(struct og_redis *r, const char *id, const char *only_user);
+
+/* ---- time (CLI and self-service) ---- */
+
+/* RFC 3339 ("2027-01-01T00:00:00Z", offsets, fractions) or a date "2027-01-01" (UTC). */
+bool og_apikey_parse_time(const char *s, time_t *out);
+/* "90d", "12h", "30m", "45s", "2w", or sums such as "1d12h"; > 0, at most 100 years. */
+bool og_apikey_parse_duration(const char *s, long long *secs);
+/* A duration from now or an RFC 3339 time; must be in the future. false + err otherwise. */
+bool og_apikey_parse_expires(const char *s, time_t now, time_t *out, char *err, size_t errlen);
+/* "YYYY-MM-DDTHH:MM:SSZ" (out: 32 bytes). */
+void og_apikey_format_time(time_t t, char out[32]);
+
+/* ---- for tests ---- */
+
+/* "zak_" + exactly 32 of [0-9a-f]? */
+bool og_apikey_format_ok(const char *key, size_t len);
+/* SHA-256 hex of the 32 characters after "zak_" (what Redis holds); false if malformed. */
+bool og_apikey_hash_hex(const char *key, size_t len, char out[65]);
+/* An HGETALL reply -> record: 1 ok, 0 empty (no such key), -1 malformed or oversized. */
+int og_apikey_parse_record(const struct redisReply *rep, struct og_apikey_record *rec);
+/* Put a key's HGETALL reply in the cache as if it came from Redis: 1 positive, 0 negative,
+   -1 malformed key. */
+int og_apikeys_cache_fill(struct og_apikeys *k, const char *key, size_t len,
+                          const struct redisReply *rep);
+/* Move the cache's clocks (monotonic and wall) forward. */
+void og_apikeys_advance_clock(struct og_apikeys *k, long seconds);
 
 #endif

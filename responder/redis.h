@@ -29,8 +29,33 @@ struct redisReply *og_redis_command_argv(struct og_redis *r, int argc, const cha
                                          const size_t *argvlen);
 void og_redis_reply_free(struct redisReply *reply);
 
+/* One command of a transaction, as for og_redis_command_argv. */
+struct og_redis_cmd {
+    int argc;
+    const char **argv;
+    const size_t *argvlen;
+};
+
+/*
+ * Run cmds[0..ncmds) (at most 64) atomically as MULTI ... EXEC, pipelined.
+ * Returns EXEC's reply (an array of the ncmds replies; an error reply such as
+ * EXECABORT when Redis refused the transaction), or NULL when Redis could not
+ * answer, in which case nothing was applied.
+ */
+struct redisReply *og_redis_transaction(struct og_redis *r, size_t ncmds,
+                                        const struct og_redis_cmd *cmds);
+
 /* Was the last command answered (false after a connection/timeout failure)? */
 bool og_redis_reachable(const struct og_redis *r);
+
+/* PING (connecting if allowed): for the health endpoint. */
+bool og_redis_ping(struct og_redis *r);
+
+/* Where Redis is ("HOST:PORT/DB" or "unix:PATH?db=N"), never with the password. */
+const char *og_redis_describe(const struct og_redis *r);
+
+/* Why the last attempt failed (no secrets), "" after a success. */
+const char *og_redis_last_error(const struct og_redis *r);
 
 /* The configured key prefix (redis.prefix). */
 const char *og_redis_prefix(const struct og_redis *r);

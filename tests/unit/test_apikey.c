@@ -1,10 +1,653 @@
+/*
+ * test_apikey.c - API keys without a Redis server: key format, zot's hash
+ * scheme, time and duration parsing, HGETALL record parsing from hand-built
+ * hiredis replies, the per-worker cache (fresh, stale, negative, expired,
+ * wrong user, eviction) with Redis absent, and redis.url parsing.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(placeholder) };
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "apikey.h"
+#include "config.h"
+#include "glob.h"
+#include "log.h"
+#include "redis.h"
+
+static const char KEY[] = "zak_0123456789abcdef0123456789abcdef";
+/* printf %s 0123456789abcdef0123456789abcdef | sha256sum */
+static const char KEY_SHA256[] =
+    "3eb1bd439947eb762998e566ccc2e099c791118b2f40579cc4f7da2b5061b7f9";
+
+/* ---- hand-built hiredis replies ------------------------------------------ */
+
+static redisReply *r_str(const char *s)
+{
+    redisReply *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->type = REDIS_REPLY_STRING;
+    r->len = strlen(s);
+    r->str = strdup(s);
+    return r;
+}
+
+static redisReply *r_int(long long v)
+{
+    redisReply *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->type = REDIS_REPLY_INTEGER;
+    r->integer = v;
+    return r;
+}
+
+/* An array of strings; NULL ends the list. */
+static redisReply *r_arr(const char *first, ...)
+{
+    redisReply *r = calloc(1, sizeof(*r));
+    va_list ap;
+    const char *s;
+
+    assert_non_null(r);
+    r->type = REDIS_REPLY_ARRAY;
+    r->element = calloc(80, sizeof(*r->element));
+    va_start(ap, first);
+    for (s = first; s; s = va_arg(ap, const char *)) {
+        assert_true(r->elements < 80);
+        r->element[r->elements++] = r_str(s);
+    }
+    va_end(ap);
+    return r;
+}
+
+static void r_free(redisReply *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        r_free(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
+/* A complete record, with the given groups, repos and expires. */
+static redisReply *record(const char *user, const char *groups, const char *repos,
+                          const char *expires)
+{
+    return r_arr("id", "11111111-2222-4333-8444-555555555555", "user", user, "groups", groups,
+                 "repos", repos, "label", "ci", "created", "2026-01-01T00:00:00Z", "expires",
+                 expires, "last_used", "", (const char *)NULL);
+}
+
+/* ---- format and hash ----------------------------------------------------- */
+
+static void test_format(void **state)
+{
+    (void)state;
+    assert_true(og_apikey_format_ok(KEY, strlen(KEY)));
+    assert_false(og_apikey_format_ok(KEY, strlen(KEY) - 1));
+    assert_false(og_apikey_format_ok("zak_0123456789ABCDEF0123456789abcdef", 36));
+    assert_false(og_apikey_format_ok("zap_0123456789abcdef0123456789abcdef", 36));
+    assert_false(og_apikey_format_ok("zak_0123456789abcdef0123456789abcdeg", 36));
+    assert_false(og_apikey_format_ok("zak_0123456789abcdef0123456789abcdef0", 37));
+    assert_false(og_apikey_format_ok("zak_", 4));
+    assert_false(og_apikey_format_ok("", 0));
+    assert_false(og_apikey_format_ok(NULL, 36));
+    /* an embedded NUL within the length is not hex */
+    assert_false(og_apikey_format_ok("zak_0123456789abcdef\0" "123456789abcdef", 36));
+}
+
+static void test_hash_matches_zot(void **state)
+{
+    char hex[65];
+    (void)state;
+    assert_true(og_apikey_hash_hex(KEY, strlen(KEY), hex));
+    assert_string_equal(hex, KEY_SHA256);
+    assert_false(og_apikey_hash_hex("zak_short", 9, hex));
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+static void test_parse_time(void **state)
+{
+    time_t t;
+    char buf[32];
+    (void)state;
+
+    assert_true(og_apikey_parse_time("2027-01-01T00:00:00Z", &t));
+    assert_int_equal(t, 1798761600);
+    og_apikey_format_time(t, buf);
+    assert_string_equal(buf, "2027-01-01T00:00:00Z");
+    assert_true(og_apikey_parse_time("2027-01-01T02:00:00+02:00", &t));
+    assert_int_equal(t, 1798761600);
+    assert_true(og_apikey_parse_time("2026-12-31T19:30:00-04:30", &t));
+    assert_int_equal(t, 1798761600);
+    assert_true(og_apikey_parse_time("2027-01-01t00:00:00.123456z", &t));
+    assert_int_equal(t, 1798761600);
+    assert_true(og_apikey_parse_time("2027-01-01", &t));
+    assert_int_equal(t, 1798761600);
+    assert_true(og_apikey_parse_time("2028-02-29T12:00:00Z", &t));   /* leap year */
+
+    assert_false(og_apikey_parse_time("2027-02-29T00:00:00Z", &t));
+    assert_false(og_apikey_parse_time("2027-04-31T00:00:00Z", &t));
+    assert_false(og_apikey_parse_time("2027-01-01T00:00:00", &t));  /* no zone */
+    assert_false(og_apikey_parse_time("2027-01-01T24:00:00Z", &t));
+    assert_false(og_apikey_parse_time("2027-13-01T00:00:00Z", &t));
+    assert_false(og_apikey_parse_time("2027-01-01T00:00:00.Z", &t));
+    assert_false(og_apikey_parse_time("2027-01-01T00:00:00+0200", &t));
+    assert_false(og_apikey_parse_time("2027-01-01T00:00:00Zjunk", &t));
+    assert_false(og_apikey_parse_time("1969-12-31T23:59:59Z", &t));
+    assert_false(og_apikey_parse_time("Fri, 01 Jan 2027 00:00:00 +0000", &t));
+    assert_false(og_apikey_parse_time("", &t));
+    assert_false(og_apikey_parse_time(NULL, &t));
+}
+
+static void test_parse_duration(void **state)
+{
+    long long s;
+    (void)state;
+    assert_true(og_apikey_parse_duration("90d", &s));
+    assert_int_equal(s, 90LL * 86400);
+    assert_true(og_apikey_parse_duration("12h", &s));
+    assert_int_equal(s, 12 * 3600);
+    assert_true(og_apikey_parse_duration("30m", &s));
+    assert_int_equal(s, 1800);
+    assert_true(og_apikey_parse_duration("45s", &s));
+    assert_int_equal(s, 45);
+    assert_true(og_apikey_parse_duration("2w", &s));
+    assert_int_equal(s, 14 * 86400);
+    assert_true(og_apikey_parse_duration("1d12h", &s));
+    assert_int_equal(s, 86400 + 12 * 3600);
+
+    assert_false(og_apikey_parse_duration("0d", &s));
+    assert_false(og_apikey_parse_duration("d", &s));
+    assert_false(og_apikey_parse_duration("90", &s));
+    assert_false(og_apikey_parse_duration("90x", &s));
+    assert_false(og_apikey_parse_duration("-1d", &s));
+    assert_false(og_apikey_parse_duration("1 d", &s));
+    assert_false(og_apikey_parse_duration("999999999d", &s));
+    assert_false(og_apikey_parse_duration("9999999999s", &s));
+    assert_false(og_apikey_parse_duration("", &s));
+}
+
+static void test_parse_expires(void **state)
+{
+    time_t now = 1798761600, t;
+    char err[200];
+    (void)state;
+    assert_true(og_apikey_parse_expires("90d", now, &t, err, sizeof(err)));
+    assert_int_equal(t, now + 90 * 86400);
+    assert_true(og_apikey_parse_expires("2027-01-01T00:00:01Z", now, &t, err, sizeof(err)));
+    assert_int_equal(t, now + 1);
+    assert_false(og_apikey_parse_expires("2027-01-01T00:00:00Z", now, &t, err, sizeof(err)));
+    assert_non_null(strstr(err, "past"));
+    assert_false(og_apikey_parse_expires("2020-01-01T00:00:00Z", now, &t, err, sizeof(err)));
+    assert_non_null(strstr(err, "past"));
+    assert_false(og_apikey_parse_expires("soon", now, &t, err, sizeof(err)));
+    assert_non_null(strstr(err, "duration"));
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static void test_record_ok(void **state)
+{
+    struct og_apikey_record rec;
+    redisReply *r = record("alice", "[\"ci\",\"dev\"]", "[\"blumeops/**\"]",
+                           "2027-01-01T00:00:00Z");
+    (void)state;
+    assert_int_equal(og_apikey_parse_record(r, &rec), 1);
+    assert_string_equal(rec.id, "11111111-2222-4333-8444-555555555555");
+    assert_string_equal(rec.user, "alice");
+    assert_string_equal(rec.groups_json, "[\"ci\",\"dev\"]");
+    assert_string_equal(rec.repos_json, "[\"blumeops/**\"]");
+    assert_string_equal(rec.label, "ci");
+    assert_string_equal(rec.created, "2026-01-01T00:00:00Z");
+    assert_string_equal(rec.expires, "2027-01-01T00:00:00Z");
+    assert_string_equal(rec.last_used, "");
+    r_free(r);
+
+    /* minimal: id and user; lists default to [] and unknown fields are ignored */
+    r = r_arr("user", "bob", "future_field", "x", "id", "abc", (const char *)NULL);
+    assert_int_equal(og_apikey_parse_record(r, &rec), 1);
+    assert_string_equal(rec.groups_json, "[]");
+    assert_string_equal(rec.repos_json, "[]");
+    r_free(r);
+}
+
+static void test_record_bad(void **state)
+{
+    struct og_apikey_record rec;
+    redisReply *r;
+    char big[2000];
+    (void)state;
+
+    r = r_arr((const char *)NULL);                       /* no such key */
+    assert_int_equal(og_apikey_parse_record(r, &rec), 0);
+    r_free(r);
+
+    assert_int_equal(og_apikey_parse_record(NULL, &rec), -1);
+    r = r_str("id");                                     /* not an array */
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+
+    r = r_arr("id", "abc", "user", (const char *)NULL);  /* odd */
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+
+    r = r_arr("id", "abc", (const char *)NULL);          /* no user */
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+
+    r = r_arr("id", "abc", "user", "u", (const char *)NULL);
+    r_free(r->element[3]);                               /* a non-string value */
+    r->element[3] = r_int(5);
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    r = r_arr("id", "abc", "user", "u", "groups", big, (const char *)NULL);   /* oversized */
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+    r = r_arr("id", big, "user", "u", (const char *)NULL);
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+
+    r = r_arr("id", "abc", "user", "u", (const char *)NULL);
+    r->element[3]->str[0] = '\0';                        /* embedded NUL: len 1, "\0" */
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+
+    r = r_arr((const char *)NULL);                       /* absurd size */
+    for (int i = 0; i < 70; i++)
+        r->element[r->elements++] = r_str(i % 2 ? "v" : "f");
+    assert_int_equal(og_apikey_parse_record(r, &rec), -1);
+    r_free(r);
+}
+
+/* ---- the cache (no Redis: every miss is "unavailable") ------------------- */
+
+static struct og_config *config_with(int cache_s)
+{
+    char json[256], err[512];
+    struct og_config *cfg;
+    snprintf(json, sizeof(json),
+             "{\"auth\":{\"apikey\":{\"enabled\":true,\"cacheSeconds\":%d}},\"accessControl\":{}}",
+             cache_s);
+    cfg = og_config_parse(json, strlen(json), "test.json", err, sizeof(err));
+    if (!cfg)
+        fail_msg("config: %s", err);
+    return cfg;
+}
+
+struct fixture {
+    struct og_config *cfg;
+    struct og_apikeys *k;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    f->cfg = config_with(30);
+    f->k = og_apikeys_new(f->cfg, NULL);
+    *state = f;
+    return f->k ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    og_apikeys_free(f->k);
+    og_config_free(f->cfg);
+    free(f);
+    return 0;
+}
+
+static enum og_identify_result ident(struct og_apikeys *k, const char *user, const char *key,
+                                     struct og_identity *id, struct og_identity_store *st,
+                                     const char **reason, int *hit)
+{
+    memset(id, 0, sizeof(*id));
+    memset(st, 0, sizeof(*st));
+    return og_apikey_identify(k, user, key, strlen(key), id, st, reason, hit);
+}
+
+static void test_cache_positive(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit = -1;
+    redisReply *r = record("alice", "[\"ci\",\"dev\"]", "[\"blumeops/**\",\"tools/*\"]", "");
+
+    /* Redis absent, nothing cached: 503, never an identity */
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_UNAVAILABLE);
+    assert_int_equal(hit, 0);
+
+    assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), r), 1);
+    r_free(r);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_OK);
+    assert_int_equal(hit, 1);
+    assert_string_equal(id.user, "alice");
+    assert_ptr_equal(id.user, st.user);
+    assert_int_equal(id.auth, OG_AUTH_APIKEY);
+    assert_string_equal(st.key_id, "11111111-2222-4333-8444-555555555555");
+    assert_int_equal(id.ngroups, 2);
+    assert_string_equal(id.groups[0], "ci");
+    assert_string_equal(id.groups[1], "dev");
+    assert_int_equal(id.nscopes, 2);
+    assert_true(og_glob_match(id.scopes[0], "blumeops/app", 12));
+    assert_false(og_glob_match(id.scopes[1], "tools/a/b", 9));
+    assert_true(og_glob_match(id.scopes[1], "tools/a", 7));
+
+    /* Basic username must be the key's user (as zot) */
+    assert_int_equal(ident(f->k, "alice", KEY, &id, &st, &reason, &hit), OG_ID_OK);
+    assert_int_equal(ident(f->k, "bob", KEY, &id, &st, &reason, &hit), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "API key does not belong to this user");
+    assert_int_equal(ident(f->k, "", KEY, &id, &st, &reason, &hit), OG_ID_BAD_CREDENTIALS);
+
+    /* still fresh after 29 s; stale after cacheSeconds, and Redis is down: 503 */
+    og_apikeys_advance_clock(f->k, 29);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_OK);
+    og_apikeys_advance_clock(f->k, 1);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_UNAVAILABLE);
+    assert_int_equal(hit, 0);
+}
+
+static void test_cache_no_scopes(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+    redisReply *r = record("alice", "[]", "[]", "");
+
+    assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), r), 1);
+    r_free(r);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_OK);
+    assert_int_equal(id.ngroups, 0);
+    assert_int_equal(id.nscopes, 0);
+}
+
+static void test_cache_negative(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+    redisReply *r = r_arr((const char *)NULL);
+
+    assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), r), 0);
+    r_free(r);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "unknown API key");
+    assert_int_equal(hit, 1);
+    assert_null(id.user);
+    og_apikeys_advance_clock(f->k, 4);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_BAD_CREDENTIALS);
+    og_apikeys_advance_clock(f->k, 1);            /* negative entries live 5 s */
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_UNAVAILABLE);
+}
+
+static void test_cache_expired(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+    char soon[32];
+    redisReply *r = record("alice", "[]", "[]", "2020-01-01T00:00:00Z");
+
+    assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), r), 1);
+    r_free(r);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "API key expired");
+
+    /* expires while cached */
+    og_apikey_format_time(time(NULL) + 10, soon);
+    r = record("alice", "[]", "[]", soon);
+    assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), r), 1);
+    r_free(r);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_OK);
+    og_apikeys_advance_clock(f->k, 11);
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "API key expired");
+}
+
+static void test_cache_invalid_records(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+    static const char *const bad[][3] = {
+        { "[\"ci\"", "[]", "" },                  /* truncated JSON */
+        { "{\"a\":1}", "[]", "" },                /* not an array */
+        { "[1]", "[]", "" },                      /* not strings */
+        { "[\"\"]", "[]", "" },                   /* empty group */
+        { "[]", "[\"a[\"]", "" },                 /* bad glob */
+        { "[]", "[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+                "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+                "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\"]", "" },  /* 33 */
+        { "[]", "[]", "next tuesday" },           /* bad expiry */
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        redisReply *r = record("alice", bad[i][0], bad[i][1], bad[i][2]);
+        assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), r), 0);
+        r_free(r);
+        assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit),
+                         OG_ID_BAD_CREDENTIALS);
+        assert_string_equal(reason, "invalid API key record");
+    }
+    assert_int_equal(og_apikeys_cache_fill(f->k, "zak_x", 5, NULL), -1);
+}
+
+static void test_malformed_key(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+
+    assert_int_equal(ident(f->k, NULL, "zak_0123", &id, &st, &reason, &hit),
+                     OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "malformed API key");
+    assert_int_equal(ident(f->k, NULL, "zak_0123456789ABCDEF0123456789abcdef", &id, &st,
+                           &reason, &hit), OG_ID_BAD_CREDENTIALS);
+}
+
+static void make_key(unsigned n, char out[OG_APIKEY_LEN + 1])
+{
+    snprintf(out, OG_APIKEY_LEN + 1, "zak_%032x", n);
+}
+
+/* A flood of unknown keys never evicts a live positive entry; many positives still work. */
+static void test_cache_eviction(void **state)
+{
+    struct fixture *f = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+    char key[OG_APIKEY_LEN + 1];
+    redisReply *pos = record("alice", "[\"g\"]", "[\"r/**\"]", "");
+    redisReply *neg = r_arr((const char *)NULL);
+
+    assert_int_equal(og_apikeys_cache_fill(f->k, KEY, strlen(KEY), pos), 1);
+    for (unsigned i = 0; i < 20000; i++) {
+        make_key(i, key);
+        assert_int_equal(og_apikeys_cache_fill(f->k, key, strlen(key), neg), 0);
+    }
+    assert_int_equal(ident(f->k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_OK);
+    assert_int_equal(hit, 1);
+
+    for (unsigned i = 0; i < 5000; i++) {
+        make_key(100000 + i, key);
+        assert_int_equal(og_apikeys_cache_fill(f->k, key, strlen(key), pos), 1);
+    }
+    /* the last one filled is always there */
+    assert_int_equal(ident(f->k, NULL, key, &id, &st, &reason, &hit), OG_ID_OK);
+    assert_int_equal(hit, 1);
+    assert_string_equal(id.groups[0], "g");
+    r_free(pos);
+    r_free(neg);
+}
+
+static void test_cache_disabled(void **state)
+{
+    struct og_config *cfg = config_with(0);
+    struct og_apikeys *k = og_apikeys_new(cfg, NULL);
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    int hit;
+    redisReply *r = record("alice", "[]", "[]", "");
+    (void)state;
+
+    assert_int_equal(og_apikeys_cache_fill(k, KEY, strlen(KEY), r), 1);
+    r_free(r);
+    assert_int_equal(ident(k, NULL, KEY, &id, &st, &reason, &hit), OG_ID_UNAVAILABLE);
+    og_apikeys_free(k);
+    og_config_free(cfg);
+}
+
+/* ---- create arguments ---------------------------------------------------- */
+
+static void test_check_args(void **state)
+{
+    const char *groups[] = { "ci" }, *repos[] = { "blumeops/**" }, *badrepo[] = { "a{b" };
+    char err[256];
+    (void)state;
+    assert_true(og_apikey_check_args("alice", groups, 1, repos, 1, "label", err, sizeof(err)));
+    assert_true(og_apikey_check_args("alice@example.org", NULL, 0, NULL, 0, NULL, err,
+                                     sizeof(err)));
+    assert_false(og_apikey_check_args("", NULL, 0, NULL, 0, NULL, err, sizeof(err)));
+    assert_false(og_apikey_check_args("a:b", NULL, 0, NULL, 0, NULL, err, sizeof(err)));
+    assert_false(og_apikey_check_args("a\nb", NULL, 0, NULL, 0, NULL, err, sizeof(err)));
+    assert_false(og_apikey_check_args("alice", NULL, 0, badrepo, 1, NULL, err, sizeof(err)));
+    assert_non_null(strstr(err, "a{b"));
+    assert_false(og_apikey_check_args("alice", NULL, 0, NULL, 0, "tab\there", err,
+                                      sizeof(err)));
+}
+
+/* ---- redis.url ----------------------------------------------------------- */
+
+static struct og_redis *redis_for(const char *url, const char *password, char *err,
+                                  size_t errlen)
+{
+    struct og_config *cfg = config_with(30);
+    struct og_redis *r;
+    free(cfg->redis_url);
+    cfg->redis_url = strdup(url);
+    if (password)
+        cfg->redis_password = strdup(password);
+    cfg->redis_timeout_ms = 100;
+    r = og_redis_new(cfg, err, errlen);
+    og_config_free(cfg);
+    return r;
+}
+
+static void test_redis_url(void **state)
+{
+    static const char *const good[][2] = {
+        { "redis://127.0.0.1:6379/0", "127.0.0.1:6379/0" },
+        { "redis://localhost", "localhost:6379/0" },
+        { "redis://:s3cr%40t@db.example:6380/2", "db.example:6380/2" },
+        { "redis://ocigate:s3cret@db.example/5", "db.example:6379/5" },
+        { "redis://[::1]:7000/1", "[::1]:7000/1" },
+        { "redis://host/", "host:6379/0" },
+        { "unix:///run/redis/redis.sock", "unix:/run/redis/redis.sock?db=0" },
+        { "unix:///run/redis/redis.sock?db=4", "unix:/run/redis/redis.sock?db=4" },
+        { "unix:/tmp/r.sock", "unix:/tmp/r.sock?db=0" },
+    };
+    static const char *const bad[] = {
+        "redis://", "redis://host:0", "redis://host:65536", "redis://host:abc",
+        "redis://host/db", "redis://host/1/2", "redis://user@host", "redis://:%zz@host",
+        "redis://[::1", "unix://relative", "unix:///x?database=1", "http://host",
+        "redis://:secret@host:99999",
+    };
+    char err[256];
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct og_redis *r = redis_for(good[i][0], NULL, err, sizeof(err));
+        if (!r)
+            fail_msg("%s: %s", good[i][0], err);
+        assert_string_equal(og_redis_describe(r), good[i][1]);
+        assert_null(strstr(og_redis_describe(r), "s3cr"));
+        assert_false(og_redis_reachable(r));
+        og_redis_free(r);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct og_redis *r = redis_for(bad[i], NULL, err, sizeof(err));
+        if (r)
+            fail_msg("accepted %s", bad[i]);
+        assert_null(strstr(err, "secret"));
+    }
+}
+
+/* A refused connection fails at once, and the next second costs no attempt. */
+static void test_redis_down_fails_fast(void **state)
+{
+    char err[256];
+    struct og_redis *r = redis_for("redis://127.0.0.1:1/0", "pw", err, sizeof(err));
+    struct timespec a, b;
+    (void)state;
+
+    assert_non_null(r);
+    assert_string_equal(og_redis_prefix(r), "ocigate:");
+    assert_null(og_redis_command(r, "PING"));
+    assert_false(og_redis_reachable(r));
+    assert_non_null(strstr(og_redis_last_error(r), "connect"));
+    assert_null(strstr(og_redis_last_error(r), "pw"));
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < 1000; i++)
+        assert_null(og_redis_command(r, "PING"));
+    assert_false(og_redis_ping(r));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 200);
+    og_redis_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_hash_matches_zot),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_parse_expires),
+        cmocka_unit_test(test_record_ok),
+        cmocka_unit_test(test_record_bad),
+        cmocka_unit_test_setup_teardown(test_cache_positive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_no_scopes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_negative, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_invalid_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_eviction, setup, teardown),
+        cmocka_unit_test(test_cache_disabled),
+        cmocka_unit_test(test_check_args),
+        cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_redis_down_fails_fast),
+    };
+    og_log_configure("error", "text");   /* malformed-record and Redis-down warnings */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
