@@ -23,6 +23,29 @@ const char *og_default_config_path(const char *given)
     return "/etc/ocigate/ocigate.json";
 }
 
+/* A URL as printable: the password of "scheme://user:password@host" hidden. */
+static void print_url_redacted(const char *url)
+{
+    const char *p = strstr(url, "://"), *at, *colon, *slash;
+    if (!p) {
+        printf("%s", url);
+        return;
+    }
+    p += 3;
+    slash = strchr(p, '/');
+    at = strchr(p, '@');
+    if (!at || (slash && at > slash)) {
+        printf("%s", url);
+        return;
+    }
+    colon = memchr(p, ':', (size_t)(at - p));
+    if (!colon) {
+        printf("%s", url);
+        return;
+    }
+    printf("%.*s:***%s", (int)(colon - url), url, at);
+}
+
 static void print_list(const char *label, const struct og_strlist *l)
 {
     printf("%s[", label);
@@ -103,8 +126,10 @@ int og_cmd_check(int argc, char **argv)
     }
     printf("realm: %s\n", cfg->realm);
     printf("registry: %s (timeout %d ms)\n", cfg->registry_url, cfg->registry_timeout_ms);
-    printf("redis: %s prefix \"%s\" (timeout %d ms)\n", cfg->redis_url, cfg->redis_prefix,
-           cfg->redis_timeout_ms);
+    printf("redis: ");
+    print_url_redacted(cfg->redis_url);
+    printf(" prefix \"%s\" (timeout %d ms)%s\n", cfg->redis_prefix, cfg->redis_timeout_ms,
+           cfg->redis_password ? " password from the config" : "");
     printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
     printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers ? "true" : "false");
     printf("repositories (%zu, in decision order: longest pattern first):\n", cfg->nrules);
