@@ -47,7 +47,18 @@ static bool gather_tag_facts(struct og_worker_state *w, const struct og_route *r
         long http = 0;
         if (facts->tag[i] != OG_TAG_UNKNOWN)
             continue;
-        switch (og_registry_tag_exists(w->registry, route->repo, route->tags[i], &http)) {
+        enum og_reg_answer a = og_registry_tag_exists(w->registry, route->repo, route->tags[i],
+                                                      &http);
+        /* A registry that is writing this tag right now may fail to read it
+           back (distribution's filesystem driver rewrites link files in
+           place: a HEAD racing a PUT of the same tag gets a 500 now and then).
+           Ask again a few times, briefly, before giving up with a 503. */
+        for (int retry = 1; a == OG_REG_ERROR && http >= 500 && retry <= 3; retry++) {
+            struct timespec ts = { 0, retry * 25 * 1000 * 1000L };
+            nanosleep(&ts, NULL);
+            a = og_registry_tag_exists(w->registry, route->repo, route->tags[i], &http);
+        }
+        switch (a) {
         case OG_REG_EXISTS: facts->tag[i] = OG_TAG_EXISTS; break;
         case OG_REG_ABSENT: facts->tag[i] = OG_TAG_ABSENT; break;
         default:
