@@ -30,17 +30,7 @@
 static size_t deny(struct og_worker_state *w, const struct og_request *req, int status,
                    const char *reason, char *buf, size_t cap, struct og_log_decision *log)
 {
-    struct og_answer a;
-    memset(&a, 0, sizeof(a));
-    a.status = status;
-    a.role = req->role;
-    a.cfg = w->cfg;
-    a.reason = reason;
-    a.rule = "apikey endpoint";
-    log->status = status;
-    log->rule = "apikey endpoint";
-    log->reason = reason;
-    return og_response_render(&a, buf, cap);
+    return og_endpoint_deny(w, req, status, "apikey endpoint", reason, false, buf, cap, log);
 }
 
 static size_t reply(int status, json_t *body, char *buf, size_t cap, struct og_log_decision *log,
@@ -232,9 +222,6 @@ size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *re
                           struct og_log_decision *log)
 {
     const struct og_config *cfg = w->cfg;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
-                                     w->redis, req->remote_addr, &w->request_failed };
-    struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
     const char *groups[OG_ID_MAX_GROUPS * 2], *reason = "";
@@ -244,17 +231,8 @@ size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *re
     log->action = "apikey";
     if (!cfg->apikey_enabled || !w->redis)
         return deny(w, req, 404, "API keys are not enabled", buf, cap, log);
-    og_credentials_parse(req->authorization, req->authorization_len, &cred);
-    rc = og_identify(&ictx, &cred, &id, &store, &reason, NULL);
-    og_credentials_wipe(&cred);
-    if (rc == OG_ID_BAD_CREDENTIALS)
-        return deny(w, req, 401, reason, buf, cap, log);
-    if (rc == OG_ID_THROTTLED)
-        return deny(w, req, 429, reason, buf, cap, log);
-    if (rc != OG_ID_OK)
-        return deny(w, req, 503, reason, buf, cap, log);
-    log->user = id.user ? id.user : "";
-    log->auth = og_auth_name(id.auth);
+    if ((rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
+        return deny(w, req, rc, reason, buf, cap, log);
     if (id.auth == OG_AUTH_ANONYMOUS || !id.user || !*id.user)
         return deny(w, req, 401, "sign in to manage API keys", buf, cap, log);
     if (id.auth == OG_AUTH_APIKEY)

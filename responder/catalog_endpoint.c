@@ -56,26 +56,13 @@ static int keep_readable(const char *repo, size_t len, void *arg)
 static size_t deny(struct og_worker_state *w, const struct og_request *req, int status,
                    const char *reason, char *buf, size_t cap, struct og_log_decision *log)
 {
-    struct og_answer a;
-    memset(&a, 0, sizeof(a));
-    a.status = status;
-    a.role = req->role;
-    a.cfg = w->cfg;
-    a.rule = "catalog";
-    a.reason = reason;
-    log->status = status;
-    log->rule = "catalog";
-    log->reason = reason;
-    return og_response_render(&a, buf, cap);
+    return og_endpoint_deny(w, req, status, "catalog", reason, false, buf, cap, log);
 }
 
 size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *req,
                            char *buf, size_t cap, struct og_log_decision *log)
 {
     const struct og_config *cfg = w->cfg;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
-                                     w->redis, req->remote_addr, &w->request_failed };
-    struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
     struct og_route route;
@@ -97,17 +84,8 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
         return deny(w, req, 400, "OCIGATE_SERVE=catalog on a location that is not /v2/_catalog",
                     buf, cap, log);
 
-    og_credentials_parse(req->authorization, req->authorization_len, &cred);
-    rc = og_identify(&ictx, &cred, &id, &store, &reason, NULL);
-    og_credentials_wipe(&cred);
-    if (rc == OG_ID_BAD_CREDENTIALS)
-        return deny(w, req, 401, reason, buf, cap, log);
-    if (rc == OG_ID_THROTTLED)
-        return deny(w, req, 429, reason, buf, cap, log);
-    if (rc != OG_ID_OK)
-        return deny(w, req, 503, reason, buf, cap, log);
-    log->user = id.user ? id.user : "";
-    log->auth = og_auth_name(id.auth);
+    if ((rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
+        return deny(w, req, rc, reason, buf, cap, log);
 
     /* the route already validated n and last; read them back */
     q = og_query_of(req->uri, req->uri_len, &qlen);

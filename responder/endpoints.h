@@ -5,11 +5,27 @@
 #ifndef OCIGATE_ENDPOINTS_H
 #define OCIGATE_ENDPOINTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "handle.h"
 #include "log.h"
 #include "request.h"
+
+struct og_identity;
+struct og_identity_store;
+
+/* Refuse an endpoint request in the OCI error shape; fills the log fields. */
+size_t og_endpoint_deny(const struct og_worker_state *w, const struct og_request *req,
+                        int status, const char *rule, const char *reason, bool basic_challenge,
+                        char *buf, size_t cap, struct og_log_decision *log);
+
+/* Identify the caller of an endpoint (throttled, failures counted). Returns
+   0 with id filled and the log's user/auth set, or the status to refuse
+   with (401, 429, 503) and *reason. */
+int og_endpoint_identify(struct og_worker_state *w, const struct og_request *req,
+                         struct og_identity *id, struct og_identity_store *store,
+                         const char **reason, struct og_log_decision *log);
 
 enum og_endpoint { OG_EP_NONE = 0, OG_EP_TOKEN, OG_EP_APIKEY, OG_EP_METRICS, OG_EP_HEALTH };
 

@@ -23,17 +23,7 @@ static size_t deny(struct og_worker_state *w, const struct og_request *req, int 
                    const char *rule, const char *reason, char *buf, size_t cap,
                    struct og_log_decision *log)
 {
-    struct og_answer a;
-    memset(&a, 0, sizeof(a));
-    a.status = status;
-    a.role = req->role;
-    a.cfg = w->cfg;
-    a.rule = rule;
-    a.reason = reason;
-    log->status = status;
-    log->rule = rule;
-    log->reason = reason;
-    return og_response_render(&a, buf, cap);
+    return og_endpoint_deny(w, req, status, rule, reason, false, buf, cap, log);
 }
 
 static bool is_get(const struct og_request *req)
@@ -46,9 +36,6 @@ size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *r
                            char *buf, size_t cap, struct og_log_decision *log)
 {
     const struct og_config *cfg = w->cfg;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
-                                     w->redis, req->remote_addr, &w->request_failed };
-    struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
     struct og_route route;
@@ -61,17 +48,8 @@ size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *r
     log->action = "read";
     if (!is_get(req))
         return deny(w, req, 405, "metrics", "GET only", buf, cap, log);
-    og_credentials_parse(req->authorization, req->authorization_len, &cred);
-    rc = og_identify(&ictx, &cred, &id, &store, &reason, NULL);
-    og_credentials_wipe(&cred);
-    if (rc == OG_ID_BAD_CREDENTIALS)
-        return deny(w, req, 401, "credentials", reason, buf, cap, log);
-    if (rc == OG_ID_THROTTLED)
-        return deny(w, req, 429, "throttle", reason, buf, cap, log);
-    if (rc != OG_ID_OK)
-        return deny(w, req, 503, "credentials", reason, buf, cap, log);
-    log->user = id.user ? id.user : "";
-    log->auth = og_auth_name(id.auth);
+    if ((rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
+        return deny(w, req, rc, "credentials", reason, buf, cap, log);
 
     memset(&route, 0, sizeof(route));
     route.kind = OG_R_OUTSIDE;

@@ -12,6 +12,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -139,27 +140,13 @@ static json_t *access_entry(const struct scope_grant *g)
 static size_t deny(struct og_worker_state *w, const struct og_request *req, int status,
                    const char *reason, char *buf, size_t cap, struct og_log_decision *log)
 {
-    struct og_answer a;
-    memset(&a, 0, sizeof(a));
-    a.status = status;
-    a.role = req->role;
-    a.cfg = w->cfg;
-    a.reason = reason;
-    a.rule = "token endpoint";
-    a.basic_challenge = 1;
-    log->status = status;
-    log->rule = "token endpoint";
-    log->reason = reason;
-    return og_response_render(&a, buf, cap);
+    return og_endpoint_deny(w, req, status, "token endpoint", reason, true, buf, cap, log);
 }
 
 size_t og_token_endpoint(struct og_worker_state *w, const struct og_request *req,
                          char *buf, size_t cap, struct og_log_decision *log)
 {
     const struct og_config *cfg = w->cfg;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
-                                     w->redis, req->remote_addr, &w->request_failed };
-    struct og_credentials cred;
     struct og_identity id;
     struct og_identity_store store;
     struct og_query_iter it;
@@ -180,22 +167,10 @@ size_t og_token_endpoint(struct og_worker_state *w, const struct og_request *req
     if (!w->tokens)
         return deny(w, req, 503, "token.keyFile is not configured", buf, cap, log);
 
-    og_credentials_parse(req->authorization, req->authorization_len, &cred);
-    if (cred.kind == OG_CRED_BEARER) {
-        og_credentials_wipe(&cred);
+    if (req->authorization && strncasecmp(req->authorization, "Bearer ", 7) == 0)
         return deny(w, req, 401, "the token endpoint takes Basic credentials", buf, cap, log);
-    }
-    rc = og_identify(&ictx, &cred, &id, &store, &reason, NULL);
-    og_credentials_wipe(&cred);
-    if (rc == OG_ID_BAD_CREDENTIALS)
-        return deny(w, req, 401, reason, buf, cap, log);
-    if (rc == OG_ID_THROTTLED)
-        return deny(w, req, 429, reason, buf, cap, log);
-    if (rc != OG_ID_OK)
-        return deny(w, req, 503, reason, buf, cap, log);
-    log->user = id.user ? id.user : "";
-    log->auth = og_auth_name(id.auth);
-    log->key_id = store.key_id;
+    if ((rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
+        return deny(w, req, rc, reason, buf, cap, log);
 
     q = og_query_of(req->uri, req->uri_len, &qlen);
     og_query_init(&it, q, qlen);
