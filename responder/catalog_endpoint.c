@@ -31,7 +31,6 @@
 struct filter {
     const struct og_config *cfg;
     const struct og_identity *id;
-    const char *last;            /* only names after this one */
     size_t want;                 /* n + 1: one more tells whether a next page exists */
     json_t *names;
     char last_kept[OG_REPO_MAX + 1];
@@ -42,8 +41,6 @@ static int keep_readable(const char *repo, size_t len, void *arg)
     struct filter *f = arg;
 
     if (!og_valid_repo(repo, len))
-        return 0;
-    if (f->last && strcmp(repo, f->last) <= 0)
         return 0;
     if (!og_can(f->cfg, f->id, OG_ACT_READ, repo, len, NULL))
         return 0;
@@ -102,12 +99,11 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
     memset(&f, 0, sizeof(f));
     f.cfg = cfg;
     f.id = &id;
-    f.last = last[0] ? last : NULL;
     f.want = n + 1;
     f.names = json_array();
     if (!f.names)
         return deny(w, req, 503, "out of memory", buf, cap, log);
-    if (og_registry_catalog(w->registry, keep_readable, &f) != 0) {
+    if (og_registry_catalog(w->registry, last[0] ? last : NULL, keep_readable, &f) != 0) {
         json_decref(f.names);
         return deny(w, req, 503, "the registry's catalog could not be read", buf, cap, log);
     }

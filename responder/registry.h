@@ -33,10 +33,11 @@ enum og_reg_answer og_registry_tag_digest(struct og_registry *r, const char *rep
 int og_registry_list_tags(struct og_registry *r, const char *repo,
                           int (*fn)(const char *tag, size_t len, void *arg), void *arg);
 
-/* GET /v2/_catalog, all pages, calling fn for each repository (at most
+/* GET /v2/_catalog (starting after `last` when given, in the registry's own
+   order), all pages, calling fn for each repository (at most
    OG_REGISTRY_MAX_REPOS); -1 on any error or past the bound. */
 #define OG_REGISTRY_MAX_REPOS 100000
-int og_registry_catalog(struct og_registry *r,
+int og_registry_catalog(struct og_registry *r, const char *last,
                         int (*fn)(const char *repo, size_t len, void *arg), void *arg);
 
 #endif

@@ -19,6 +19,10 @@ for tool in redis-server redis-cli sha256sum python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "1..0 # SKIP $tool not installed"; exit 0; }
 done
 
+# secret / secret_leaks (the registered-secrets log check) come from lib.sh;
+# this script keeps its own TAP helpers, defined below (they override lib.sh's).
+. "$(dirname "$0")/lib.sh"
+
 # ---- TAP ----------------------------------------------------------------
 n=0
 failed=0
@@ -59,6 +63,7 @@ PORT=$(free_port)
 DEAD_PORT=$(free_port)
 PASS="pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s\n' "$PASS" > "$T/redis.pass"
+secret "$PASS" wrong-url-password not-the-password
 
 (cd "$T" && exec redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
     --requirepass "$PASS" --dir "$T" --logfile "$T/redis.log") &
@@ -104,6 +109,7 @@ is "$st" 0 "create exits 0"
 is "$(printf '%s\n' "$out" | wc -l)" 1 "create prints one line on stdout"
 check "the line is zak_ + 32 lower-case hex" grep -Eqx 'zak_[0-9a-f]{32}' <<<"$out"
 KEY=$out
+[ -n "$KEY" ] && secret "$KEY"
 SECRET=${KEY#zak_}
 SHA=$(printf %s "$SECRET" | sha256sum | cut -d' ' -f1)
 ID=$(grep -Eo '[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}' "$T/create.err" | head -1)
@@ -145,10 +151,12 @@ check "the key appears nowhere in Redis" lacks "$dump" "$SECRET"
 check "the key prefix form appears nowhere in Redis" lacks "$dump" "$KEY"
 
 # ---- more keys: bob, an expiring one --------------------------------------
-KEY2=$(key create "${C[@]}" --user bob 2>/dev/null)
+KEY2=$(key create "${C[@]}" --user bob 2>>"$T/create.err")
+[ -n "$KEY2" ] && secret "$KEY2"
 check "second key created" grep -Eqx 'zak_[0-9a-f]{32}' <<<"$KEY2"
 check "keys differ" test "$KEY" != "$KEY2"
 KEY3=$(key create "${C[@]}" --user alice --expires 1h 2>"$T/exp.err")
+[ -n "$KEY3" ] && secret "$KEY3"
 ID3=$(grep -Eo '[0-9a-f]{8}-[0-9a-f-]{27}' "$T/exp.err" | head -1)
 SHA3=$(printf %s "${KEY3#zak_}" | sha256sum | cut -d' ' -f1)
 ttl_ok() { [ "$1" -gt 3500 ] && [ "$1" -le 3600 ]; }
@@ -156,7 +164,8 @@ check "--expires 1h: TTL on key:" ttl_ok "$(rcraw TTL "ocigate:key:$SHA3")"
 check "--expires 1h: TTL on keyid:" ttl_ok "$(rcraw TTL "ocigate:keyid:$ID3")"
 check "--expires 1h: expires field set" grep -Eq 'T.*Z$' <<<"$(rcraw HGET "ocigate:key:$SHA3" expires)"
 is "$(rcraw TTL "ocigate:user:alice:keys")" -1 "the user's set itself has no TTL"
-KEY4=$(key create "${C[@]}" --user carol --expires 2099-01-01T00:00:00Z 2>/dev/null)
+KEY4=$(key create "${C[@]}" --user carol --expires 2099-01-01T00:00:00Z 2>>"$T/create.err")
+[ -n "$KEY4" ] && secret "$KEY4"
 SHA4=$(printf %s "${KEY4#zak_}" | sha256sum | cut -d' ' -f1)
 is "$(rcraw HGET "ocigate:key:$SHA4" expires)" 2099-01-01T00:00:00Z "--expires RFC 3339 stored"
 check "--expires RFC 3339: TTL set" test "$(rcraw TTL "ocigate:key:$SHA4")" -gt 100000
@@ -207,6 +216,7 @@ is "$?" 1 "show of a revoked key exits 1"
 
 # ---- expired ids are dropped from the listing and the set --------------------
 KEY5=$(key create "${C[@]}" --user dave --expires 1s 2>"$T/d.err")
+[ -n "$KEY5" ] && secret "$KEY5"
 ID5=$(grep -Eo '[0-9a-f]{8}-[0-9a-f-]{27}' "$T/d.err" | head -1)
 sleep 2.2
 is "$(key list "${C[@]}" --user dave --json | tr -d ' \n')" "[]" "an expired key is not listed"
@@ -256,6 +266,13 @@ err=$(key list "${C[@]}" 2>&1); st=$?
 is "$st" 1 "Redis stopped: list exits 1"
 check "Redis stopped: clear error" contains "$err" "Redis at 127.0.0.1:$PORT/$DB is unreachable"
 check "Redis stopped: no password in the error" lacks "$err" "$PASS"
+
+# ---- no secret in any log or stderr capture (SPEC §6) ---------------------------
+# the *.err files hold the stderr of `key create` (id and details, never the
+# key) and of the Redis failures; redis.log is redis-server's own log.
+leaks=$(secret_leaks); st=$?
+ok "$st" "none of the $(sort -u "$T/.secrets" | wc -l | tr -d ' ') registered secrets (keys, Redis passwords) appears in a log or stderr capture"
+[ "$st" = 0 ] || printf '%s\n' "$leaks" | sed 's/^/# /'
 
 echo "1..$n"
 [ "$failed" = 0 ]

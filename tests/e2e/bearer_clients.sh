@@ -177,7 +177,10 @@ token() {
         diag "token endpoint: GET ?$q: status $code" >&2
         return 1
     fi
-    jq -r '.token // empty' "$T/tok.body"
+    local tok
+    tok=$(jq -r '.token // empty' "$T/tok.body")
+    [ -n "$tok" ] && secret "$tok"
+    printf '%s\n' "$tok"
 }
 
 jwt_part() { # jwt_part JWT 0|1 FIELD: a field of the header (0) or payload (1)
@@ -236,6 +239,7 @@ jwt() {
 
 "$OCIGATE_BIN" token-key generate > "$T/token.key" 2> "$T/token-key.err" ||
     bail "ocigate token-key generate failed: $(cat "$T/token-key.err")"
+secret_file "$T/token.key"
 # The three tiers; "team-a/**" repeats them so that a key scoped to team-a/**
 # meets a pattern of its own in team-a and "**" in team-b.
 tiers='{ "anonymousPolicy": ["read"], "defaultPolicy": ["read"],
@@ -273,6 +277,9 @@ setup_clients
 JWT_ADMIN=$(jwt admin-bot) && JWT_CI=$(jwt ci-bot) && JWT_CI_TYP=$(jwt ci-bot registry-typjwt) &&
 JWT_CI_ES=$(jwt ci-bot registry-es256) && JWT_PLAIN=$(jwt plain-bot) &&
 JWT_OTHER=$(jwt admin-bot other) || bail "the IdP issued no token: $(tail -n 3 "$T/idp.log")"
+secret "$JWT_ADMIN" "$JWT_CI" "$JWT_CI_TYP" "$JWT_CI_ES" "$JWT_PLAIN" "$JWT_OTHER"
+# the IdP's client secrets (the clients' passwords at the token endpoint)
+while IFS= read -r s; do [ "${#s}" -ge 8 ] && secret "$s"; done < <(jq -r '.clients[].secret // empty' "$T/idp.json")
 ok '[ "$(jwt_part "$JWT_CI" 0 typ)" = "\"at+jwt\"" ] && [ "$(jwt_part "$JWT_CI_TYP" 0 typ)" = "\"JWT\"" ] &&
     [ "$(jwt_part "$JWT_CI_ES" 0 alg)" = "\"ES256\"" ] && [ "$(jwt_part "$JWT_OTHER" 1 aud)" = "\"other\"" ] &&
     [ "$(jwt_part "$JWT_ADMIN" 1 groups)" = "[\"admins\"]" ]' \
@@ -284,6 +291,7 @@ new_key() {
     shift
     k=$("$OCIGATE_BIN" key create -c "$T/ocigate.json" "$@" 2>> "$T/keys.err")
     [[ $k =~ ^zak_[0-9a-f]{32}$ ]] || return 1
+    secret "$k"
     printf -v "$var" '%s' "$k"
 }
 KEY= KEY_EXP= KEY_REV= KEY_TEAM= KEY_FRESH= KEY_COLD=
@@ -312,6 +320,7 @@ ok 'jq -e "(.token|type==\"string\" and length>0) and (.access_token|type==\"str
     "anonymous token response has token, access_token, expires_in, issued_at" ||
     diag "$(head -c 300 "$T/anontok.body")"
 ANON_TOKEN=$(jq -r '.token // empty' "$T/anontok.body" 2>/dev/null)
+[ -n "$ANON_TOKEN" ] && secret "$ANON_TOKEN"
 status_is 200 "GET /v2/ with the anonymous ocigate token: 200" -H "Authorization: Bearer $ANON_TOKEN" "$U/v2/"
 status_is 401 "token endpoint with a wrong API key: 401" -u "ci:zak_00000000000000000000000000000000" \
     "$REALM?service=$(uri_enc "$SERVICE")&scope=$(uri_enc repository:pub/app:pull,push)"
@@ -395,6 +404,7 @@ client_refused "skopeo push with a JWT for audience \"other\" is refused" \
 code=$(req selfkey -X POST -u "anything:$JWT_CI" -H "Content-Type: application/json" \
     --data-binary '{"label":"e2e-self-service","scopes":["pub/**"]}' "$U/ocigate/apikey")
 SELF_KEY=$(jq -r '.apiKey // .key // empty' "$T/selfkey.body" 2>/dev/null)
+[ -n "$SELF_KEY" ] && secret "$SELF_KEY"
 ok '[ "$code" = 201 ] && [[ $SELF_KEY =~ ^zak_[0-9a-f]{32}$ ]]' \
     "POST /ocigate/apikey with an OIDC JWT: 201 with a zak_ key" ||
     diag "  status $code: $(head -c 300 "$T/selfkey.body" | redact)"

@@ -10,6 +10,8 @@
 #   wait_port / wait_socket / wait_until   bounded waits
 #   test_config / make_htpasswd            files derived from deploy/examples
 #   req                    one curl request, status on stdout, headers/body in $T
+#   secret                 register a password/key/token: done_testing checks
+#                          that none appears in any log under $T
 #
 # Environment: OCIGATE_BIN (built binary), OCIGATE_SRCDIR (source tree), both
 # exported by "make check"; OCIGATE_E2E=1 to run at all; OCIGATE_E2E_KEEP=1
@@ -30,7 +32,9 @@ _tap_n=0
 _tap_failed=0
 _tap_plan=
 
-plan() { _tap_plan=$1; echo "1..$1"; }
+# plan N: N checks of the scenario's own; the secrets check that
+# done_testing adds (see "secrets" below) is counted here too.
+plan() { _tap_plan=$(($1 + 1)); echo "1..$_tap_plan"; }
 
 skip_all() {
     echo "1..0 # SKIP $*"
@@ -106,9 +110,16 @@ unlike() {
     fi
 }
 
-# done_testing: print the plan if none was given, a summary, and exit 0 only
-# if every test passed and the plan was kept.
+# done_testing: stop what the scenario started (so that every log is
+# flushed), check that no registered secret reached a log (one TAP check),
+# print the plan if none was given, a summary, and exit 0 only if every test
+# passed and the plan was kept.
 done_testing() {
+    local i
+    for ((i = ${#_e2e_pids[@]} - 1; i >= 0; i--)); do
+        stop_pid "${_e2e_pids[$i]}"
+    done
+    check_secrets
     [ -n "$_tap_plan" ] || { _tap_plan=$_tap_n; echo "1..$_tap_n"; }
     if [ "$_tap_n" != "$_tap_plan" ]; then
         diag "planned $_tap_plan tests but ran $_tap_n"
@@ -117,6 +128,104 @@ done_testing() {
     diag "$(basename "$0"): $((_tap_n - _tap_failed < 0 ? 0 : _tap_n - _tap_failed)) of $_tap_n passed${_e2e_t0:+, $(($(date +%s) - _e2e_t0)) s}"
     [ "$_tap_failed" = 0 ] && exit 0
     exit 1
+}
+
+# ------------------------------------------------------------ secrets ------
+# SPEC §6: no key, password, token or Authorization header in any log, not
+# even on error. Every scenario registers the credentials it uses with
+# `secret`; done_testing then greps every log the run produced for each of
+# them. The values are kept in $T/.secrets (a file, so that a value
+# registered in a subshell counts too); only logs are scanned: files that
+# hold credentials on purpose (htpasswd, auth.json, token.key, the recorder's
+# request log, curl's saved bodies) are no logs.
+
+# secret VALUE...: register credentials. A JWT also registers its signature
+# alone, an API key the 32 hex characters after "zak_" (either is the secret
+# part). Values shorter than 8 characters are refused: they would match by
+# accident and are no secret.
+secret() {
+    local s
+    [ -n "${T:-}" ] && [ -d "$T" ] || bail "secret: call e2e_init first"
+    for s in "$@"; do
+        [ "${#s}" -ge 8 ] || bail "secret: a value of ${#s} characters is too short to look for"
+        printf '%s\n' "$s" >> "$T/.secrets"
+        if [[ $s =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]{16,})$ ]]; then
+            printf '%s\n' "${BASH_REMATCH[1]}" >> "$T/.secrets"
+        elif [[ $s =~ ^zak_([0-9a-f]{32})$ ]]; then
+            printf '%s\n' "${BASH_REMATCH[1]}" >> "$T/.secrets"
+        fi
+    done
+}
+
+# secret_basic USER PASSWORD: PASSWORD and the Basic credentials a client
+# sends for it (base64 of USER:PASSWORD, what an Authorization header holds).
+secret_basic() {
+    secret "$2" "$(printf '%s:%s' "$1" "$2" | base64 -w0)"
+}
+
+# secret_file FILE: every line of a key file (a PEM body) is secret.
+secret_file() {
+    local line
+    while IFS= read -r line; do
+        case $line in -----*|'') continue ;; esac
+        [ "${#line}" -ge 16 ] && secret "$line"
+    done < "$1"
+}
+
+# secret_logs: the files checked, NUL-separated: every *.log and *.err
+# (stderr of ocigate's subcommands) under $T.
+secret_logs() {
+    find "$T" -type f \( -name '*.log' -o -name '*.err' \) -print0 2>/dev/null
+}
+
+# secret_leaks: print, for every log that holds a registered secret, its
+# name and the line numbers (never the secret); status 1 when there is one.
+secret_leaks() {
+    local f lines found=0
+    [ -s "$T/.secrets" ] || return 0
+    while IFS= read -r -d '' f; do
+        lines=$(grep -naF -f "$T/.secrets" -- "$f" 2>/dev/null | cut -d: -f1 | head -n 10 | tr '\n' ' ')
+        if [ -n "$lines" ]; then
+            echo "${f#"$T"/}: a registered secret on line(s) $lines"
+            found=1
+        fi
+    done < <(secret_logs)
+    return "$found"
+}
+
+# _redact_secrets: a filter that replaces every registered secret with
+# <secret> (for showing logs after a failure).
+_redact_secrets() {
+    if [ -s "${T:-}/.secrets" ]; then
+        python3 -c 'import sys
+subs = sorted({l.rstrip("\n") for l in open(sys.argv[1]) if l.strip()}, key=len, reverse=True)
+for line in sys.stdin:
+    for x in subs:
+        line = line.replace(x, "<secret>")
+    sys.stdout.write(line)' "$T/.secrets"
+    else
+        cat
+    fi
+}
+
+# check_secrets: the one TAP check (run once, by done_testing).
+_secrets_checked=0
+check_secrets() {
+    local n nlogs leaks
+    [ "$_secrets_checked" = 0 ] && [ -n "${T:-}" ] && [ -d "$T" ] || return 0
+    _secrets_checked=1
+    n=$(sort -u "$T/.secrets" 2>/dev/null | wc -l | tr -d ' ')
+    nlogs=$(secret_logs | tr -cd '\0' | wc -c | tr -d ' ')
+    if [ "$n" = 0 ]; then
+        echo "ok $((_tap_n += 1)) - no secret in any log # SKIP no secret registered"
+        return 0
+    fi
+    if leaks=$(secret_leaks); then
+        _tap_result 0 "none of the $n registered secrets (passwords, keys, tokens) appears in the $nlogs logs under \$T"
+    else
+        _tap_result 1 "none of the $n registered secrets (passwords, keys, tokens) appears in the $nlogs logs under \$T"
+        diag "$leaks"
+    fi
 }
 
 # ------------------------------------------------------- setup, cleanup -----
@@ -182,7 +291,7 @@ _e2e_cleanup() {
             for f in "$T"/*.log; do
                 [ -s "$f" ] || continue
                 diag "---- last lines of $(basename "$f")"
-                diag "$(tail -n 15 "$f" | cut -c1-400)"
+                diag "$(tail -n 15 "$f" | _redact_secrets | cut -c1-400)"
             done
         fi
         if [ "${OCIGATE_E2E_KEEP:-0}" = 1 ]; then
@@ -369,6 +478,7 @@ make_htpasswd() {
             htpasswd -bBC 5 "$file" "$u" "$pw" 2>/dev/null || bail "htpasswd failed"
         fi
         printf -v "PASS_$u" '%s' "$pw"
+        secret_basic "$u" "$pw"
     done
 }
 
@@ -408,9 +518,18 @@ body() { cat "$T/$1.body" 2>/dev/null; }
 # skopeo_copy SRC DEST [SKOPEO-ARGS...]: bounded skopeo copy, output to
 # $T/skopeo.log; returns skopeo's status.
 skopeo_copy() {
-    local src=$1 dest=$2
+    local src=$1 dest=$2 a shown=() hide=0
     shift 2
-    echo "== skopeo copy $* $src $dest" >> "$T/skopeo.log"
+    # the command line goes to the log without the credentials in it
+    for a in "$@"; do
+        if [ "$hide" = 1 ]; then shown+=("<redacted>"); hide=0; continue; fi
+        case $a in
+            --*creds|--*registry-token|--*password) shown+=("$a"); hide=1 ;;
+            --*creds=*|--*registry-token=*|--*password=*) shown+=("${a%%=*}=<redacted>") ;;
+            *) shown+=("$a") ;;
+        esac
+    done
+    echo "== skopeo copy ${shown[*]} $src $dest" >> "$T/skopeo.log"
     REGISTRY_AUTH_FILE="$T/auth.json" timeout 60 skopeo --insecure-policy copy --retry-times 0 \
         --src-tls-verify=false --dest-tls-verify=false "$@" "$src" "$dest" \
         >> "$T/skopeo.log" 2>&1

@@ -43,6 +43,7 @@ H=127.0.0.1:$LT_PORT
 REG=http://127.0.0.1:$REG_PORT
 ADMIN="admin:$PASS_admin"
 CI="ci:$PASS_ci"
+secret_basic ci "wrong-$RUN"     # the wrong password used below
 
 # registry_digest REPO TAG: the digest the registry itself holds (direct,
 # not through lighttpd), or the HTTP status when it has none.

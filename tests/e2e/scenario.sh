@@ -87,6 +87,7 @@ run_scenario() {
     is "$(req scn-ping0 "$u/v2/")" 401 "$n: GET /v2/ without credentials: 401"
     scn_deny "$n" scn-ping0 401 UNAUTHORIZED "GET /v2/ without credentials"
     is "$(req scn-ping1 -u "$SCN_CI" "$u/v2/")" 200 "$n: GET /v2/ as ci: 200"
+    secret_basic "${SCN_CI%%:*}" "wrong-$run"
     is "$(req scn-ping2 -u "${SCN_CI%%:*}:wrong-$run" "$u/v2/")" 401 "$n: GET /v2/ with a wrong password: 401"
 
     # ----------------------------------------- credentialed push, pull ---

@@ -15,6 +15,7 @@ e2e_init redis-server redis-cli docker-registry lighttpd curl jq htpasswd
 
 read -r REDIS_PORT REG_PORT LT_PORT <<<"$(free_ports 3)"
 make_htpasswd "$T/htpasswd" admin ci
+secret_basic ci wrong-password   # the wrong password used below
 test_config "$T/ocigate.json" "$REG_PORT" "$REDIS_PORT" "$T/htpasswd" \
     '.auth.failDelayMs = 1200'
 

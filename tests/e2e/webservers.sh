@@ -51,6 +51,7 @@ make_htpasswd "$T/htpasswd" admin ci
 test_config "$T/ocigate.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd"
 test_config "$T/ocigate-caddy.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd" '.trustForwardedHeaders = true'
 "$OCIGATE_BIN" token-key generate > "$T/token.key" 2>> "$T/ocigate.log" || bail "token-key generate failed"
+secret_file "$T/token.key"
 REALM=$(jq -r .realm "$T/ocigate.json")
 TOKEN_REALM=http://127.0.0.1:$NGXB_PORT/ocigate/token
 test_config "$T/ocigate-bearer.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd" \
@@ -144,6 +145,8 @@ if have nginx; then
     is "$(req tok -u "$SCN_CI" "$TOKEN_REALM?service=$REALM&scope=repository:x/y:pull,push")" 200 \
         "nginx-bearer: the token endpoint answers ci through nginx"
     ok '[ "$(jq -r .token "$T/tok.body" | tr -cd . | wc -c)" = 2 ]' "nginx-bearer: ... with a JWT"
+    tok=$(jq -r '.token // empty' "$T/tok.body")
+    [ -n "$tok" ] && secret "$tok"
     ok 'grep -q "\"action\":\"token\"" "$T/ocigate-bearer.log"' "nginx-bearer: skopeo fetched tokens from ocigate"
     stop_pid "$SERVER_PID"
 
