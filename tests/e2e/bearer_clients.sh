@@ -409,6 +409,25 @@ ok '[ "$code" = 201 ] && [[ $SELF_KEY =~ ^zak_[0-9a-f]{32}$ ]]' \
     "POST /ocigate/apikey with an OIDC JWT: 201 with a zak_ key" ||
     diag "  status $code: $(head -c 300 "$T/selfkey.body" | redact)"
 client_ok "the self-service key (user ci-bot) pushes pub/app:self" push_as "ci-bot:$SELF_KEY" self pub/app:self
+SELF_ID=$(jq -r '.uuid // empty' "$T/selfkey.body" 2>/dev/null)
+is "$(jq -r '.scopes | join(",")' "$T/selfkey.body" 2>/dev/null)" "pub/**" "... its scopes are echoed back"
+is "$(redis-cli -p "$REDIS_PORT" HGET "ocigate-e2e:key:$(printf %s "${SELF_KEY#zak_}" | sha256sum | cut -d' ' -f1)" groups)" \
+    '["artifact-workloads"]' "... it carries the caller's groups at creation"
+status_is 200 "GET /ocigate/apikey as ci-bot: 200" -u "anything:$JWT_CI" "$U/ocigate/apikey"
+is "$(jq -r '[.apiKeys[].uuid] | join(",")' "$T/r.body" 2>/dev/null)" "$SELF_ID" \
+    "... lists exactly ci-bot's key"
+unlike "$(cat "$T/r.body")" 'zak_|"hash"' "... without the key or its hash"
+status_is 200 "GET /ocigate/apikey as oidc-admin lists only the admin's own keys" \
+    -u "anything:$JWT_ADMIN" "$U/ocigate/apikey"
+is "$(jq -r '.apiKeys | length' "$T/r.body" 2>/dev/null)" 0 "... which are none"
+status_is 401 "GET /ocigate/apikey anonymously: 401" "$U/ocigate/apikey"
+status_is 403 "an API key cannot manage API keys: 403" -u "ci-bot:$SELF_KEY" "$U/ocigate/apikey"
+status_is 404 "DELETE of ci-bot's key by another non-admin caller: 404" -X DELETE \
+    -u "anything:$JWT_PLAIN" "$U/ocigate/apikey?id=$SELF_ID"
+status_is 200 "DELETE /ocigate/apikey?id=ID by its owner: 200" -X DELETE \
+    -u "anything:$JWT_CI" "$U/ocigate/apikey?id=$SELF_ID"
+sleep 3   # apikey.cacheSeconds + 1
+status_is 401 "the revoked self-service key is refused" -u "ci-bot:$SELF_KEY" "$U/v2/"
 
 # --------------------------------------------- a key scoped to team-a/** ---
 
