@@ -503,13 +503,21 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
     groups = json_array();
     if (!access || !json_is_array(access) || !groups)
         goto out;
-    for (size_t i = 0; id->user && *id->user && i < id->ngroups; i++)
-        json_array_append_new(groups, json_string(id->groups[i]));
+    for (size_t i = 0; id->user && *id->user && i < id->ngroups; i++) {
+        json_t *g = json_string(id->groups[i]);
+        if (!g || json_array_append_new(groups, g) != 0)
+            goto out;
+    }
     repos = json_array();
     if (!repos || id->nscopes > MAX_SCOPES)
         goto out;
-    for (size_t i = 0; i < id->nscopes; i++)   /* an API key's scopes bind its tokens too */
-        json_array_append_new(repos, json_string(og_glob_source(id->scopes[i])));
+    for (size_t i = 0; i < id->nscopes; i++) { /* an API key's scopes bind its tokens too */
+        /* a scope that cannot be written (not UTF-8) must not vanish: fewer
+           scopes would mean more access, so no token at all */
+        json_t *scope = json_string(og_glob_source(id->scopes[i]));
+        if (!scope || json_array_append_new(repos, scope) != 0)
+            goto out;
+    }
     ext = json_pack("{s:O,s:{s:O,s:s,s:s,s:O}}", "access", access, "ocigate", "groups", groups,
                     "auth", og_auth_name(id->auth), "key_id", key_id ? key_id : "",
                     "repos", repos);
