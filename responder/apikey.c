@@ -301,6 +301,8 @@ static const struct {
 
 int og_apikey_parse_record(const struct redisReply *rep, struct og_apikey_record *rec)
 {
+    unsigned seen = 0;
+
     memset(rec, 0, sizeof(*rec));
     if (!rep || rep->type != REDIS_REPLY_ARRAY)
         return -1;
@@ -317,9 +319,14 @@ int og_apikey_parse_record(const struct redisReply *rep, struct og_apikey_record
             if (name->len != strlen(record_fields[f].name) ||
                 memcmp(name->str, record_fields[f].name, name->len) != 0)
                 continue;
+            char *dst = (char *)rec + record_fields[f].off;
             if (val->len >= record_fields[f].size || memchr(val->str, '\0', val->len))
                 return -1;
-            memcpy((char *)rec + record_fields[f].off, val->str, val->len);
+            if (seen & (1u << f))
+                return -1;                  /* a field twice: not a record we wrote */
+            seen |= 1u << f;
+            memcpy(dst, val->str, val->len);
+            dst[val->len] = '\0';
             break;
         }
     }

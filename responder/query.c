@@ -26,6 +26,9 @@ static int hex(char c)
 static int decode(const char *s, size_t n, char *out, size_t cap)
 {
     size_t o = 0;
+
+    if (cap == 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '+') {

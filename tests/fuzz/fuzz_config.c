@@ -1,0 +1,96 @@
+/*
+ * fuzz_config.c - og_config_parse (policy/config.c): the whole input is the
+ * JSON config. A config that loads is then used the way a worker uses it:
+ * a few fixed requests are decided against it (policy/decide.c), so the
+ * compiled globs, sorted rules, groups and immutability rules are exercised.
+ *
+ * The config may name files (redis.passwordFile, auth.openid.clientSecretFile):
+ * run with stdin from /dev/null (run.sh does) so that "/dev/stdin" cannot block.
+ */
+#include "fuzz_common.h"
+
+#include "action.h"
+#include "config.h"
+#include "decide.h"
+#include "route.h"
+
+static struct og_route routes[6];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    static const char *const req[][2] = {
+        { "GET", "/v2/app/manifests/v1" },
+        { "PUT", "/v2/blumeops/tool/manifests/v1.2" },
+        { "DELETE", "/v2/team-a/x/manifests/sha256:"
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+        { "POST", "/v2/a/b/blobs/uploads/?mount=sha256:"
+                  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef&from=c/d" },
+        { "GET", "/v2/_catalog?n=10" },
+        { "GET", "/ocigate/metrics" },
+    };
+    (void)argc;
+    (void)argv;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        og_route_classify(req[i][0], strlen(req[i][0]), req[i][1], strlen(req[i][1]), NULL, 0,
+                          &routes[i]);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[512];
+    char *json;
+    struct og_config *cfg;
+
+    if (size > 65536)
+        return 0;
+    json = fz_dup_exact(data, size);
+    err[0] = '\0';
+    cfg = og_config_parse(json, size, "fuzz.json", err, sizeof err);
+    if (getenv("FZ_DEBUG"))
+        fprintf(stderr, "config: %s\n", cfg ? "loaded" : err);
+    if (!cfg) {
+        FZ_ASSERT(err[0] != '\0');
+        FZ_ASSERT(memchr(err, '\0', sizeof err) != NULL);
+        free(json);
+        return 0;
+    }
+
+    /* rules: longest pattern first, ties lexicographic (config.h) */
+    for (size_t i = 0; i < cfg->nrules; i++) {
+        FZ_ASSERT(cfg->rules[i].glob != NULL && cfg->rules[i].pattern != NULL);
+        FZ_ASSERT(strlen(cfg->rules[i].pattern) == cfg->rules[i].pattern_len);
+        if (i > 0) {
+            const struct og_repo_rule *a = &cfg->rules[i - 1], *b = &cfg->rules[i];
+            FZ_ASSERT(a->pattern_len > b->pattern_len ||
+                      (a->pattern_len == b->pattern_len && strcmp(a->pattern, b->pattern) <= 0));
+        }
+    }
+
+    static const char *const users[] = { "alice", "ci", "", "admin" };
+    static const char *const grp[] = { "admins", "artifact-workloads" };
+    for (size_t u = 0; u < sizeof users / sizeof users[0]; u++) {
+        struct og_identity id = { .user = users[u], .auth = users[u][0] ? OG_AUTH_HTPASSWD
+                                                                          : OG_AUTH_ANONYMOUS,
+                                  .groups = grp, .ngroups = u == 1 ? 2 : 0 };
+        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+            struct og_facts f = { .tag = { OG_TAG_EXISTS }, .digest_tags_known = true,
+                                  .digest_tag = "v1" };
+            struct og_decision d;
+            og_decide(cfg, &routes[i], &id, NULL, &d);
+            FZ_ASSERT(d.rule != NULL && d.reason != NULL);
+            og_decide(cfg, &routes[i], &id, &f, &d);
+            FZ_ASSERT(d.rule != NULL && d.reason != NULL);
+            FZ_ASSERT(d.status == 200 || d.status == 400 || d.status == 401 ||
+                      d.status == 403 || d.status == 404 || d.status == 405 || d.status == 503);
+        }
+        (void)og_config_group_has_user(cfg, "admins", users[u]);
+        (void)og_can(cfg, &id, OG_ACT_READ, "app", 3, NULL);
+    }
+    (void)og_immutable_rule_for(cfg, "blumeops/tool", 13, "v1");
+    (void)og_repo_has_immutable_rules(cfg, "blumeops/tool", 13);
+
+    og_config_free(cfg);
+    free(json);
+    return 0;
+}

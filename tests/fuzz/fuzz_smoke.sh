@@ -1,0 +1,14 @@
+#!/bin/sh
+# fuzz_smoke.sh - every libFuzzer harness of tests/fuzz/ for a few seconds
+# (SPEC §6: every parser is bounded and fuzzed), as one TAP test of `make check`.
+#
+# Runs only with OCIGATE_E2E=1 (tests/run-all.sh sets it), like the end-to-end
+# scenarios; skips when clang's libFuzzer runtime is missing. FUZZ_SECONDS
+# sets the time per fuzzer (default 5). Builds into ./fuzz-build of the build
+# tree (FUZZ_OUT overrides), never into the source tree.
+if [ "${OCIGATE_E2E:-0}" != 1 ]; then
+    echo "1..0 # SKIP set OCIGATE_E2E=1"
+    exit 0
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+exec "$here/run.sh" "${FUZZ_SECONDS:-5}"
