@@ -686,8 +686,35 @@ static bool read_fail_delay(struct parser *p, json_t *v, void *t)
     return read_int(p, v, 0, 60000, &CFG(t)->fail_delay_ms);
 }
 
+static bool read_throttle_address(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 1000000, &CFG(t)->throttle_per_address);
+}
+
+static bool read_throttle_subject(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 1000000, &CFG(t)->throttle_per_subject);
+}
+
+static bool read_throttle_window(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 86400, &CFG(t)->throttle_window_s);
+}
+
+static const struct field throttle_fields[] = {
+    { "perAddress", read_throttle_address, NULL },
+    { "perSubject", read_throttle_subject, NULL },
+    { "windowSeconds", read_throttle_window, NULL },
+};
+
+static bool read_throttle(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, throttle_fields, NFIELDS(throttle_fields), t);
+}
+
 static const struct field auth_fields[] = {
     { "failDelayMs", read_fail_delay, NULL },
+    { "throttle", read_throttle, NULL },
     { "openid", read_openid, NULL },
     { "apikey", read_apikey, NULL },
     { "htpasswd", read_htpasswd, NULL },
@@ -1126,6 +1153,9 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
     cfg->redis_timeout_ms = 200;
     cfg->openid_leeway_s = 60;
     cfg->apikey_cache_s = 30;
+    cfg->throttle_per_address = 30;
+    cfg->throttle_per_subject = 10;
+    cfg->throttle_window_s = 60;
     cfg->challenge = OG_CHALLENGE_BEARER;
     cfg->token_lifetime_s = 300;
     cfg->endpoint_catalog = true;

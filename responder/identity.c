@@ -132,7 +132,7 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
         store->failed = 1;
         if (ctx->failed)
             *ctx->failed = 1;
-        if (og_throttle_failure(ctx->redis, ctx->remote, cred, &store->retry_after)) {
+        if (og_throttle_failure(ctx->cfg, ctx->redis, ctx->remote, cred, &store->retry_after)) {
             *reason = "too many failed attempts";
             return OG_ID_THROTTLED;
         }
@@ -144,7 +144,7 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
        wrong ones, even through the cache of the user's own recent login. */
     if (r == OG_ID_OK && id->auth != OG_AUTH_ANONYMOUS && !(ctx->tokens &&
         cred->kind == OG_CRED_BEARER && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len)) &&
-        og_throttle_limited(ctx->redis, ctx->remote, cred, &store->retry_after)) {
+        og_throttle_limited(ctx->cfg, ctx->redis, ctx->remote, cred, &store->retry_after)) {
         memset(id, 0, sizeof(*id));
         *reason = "too many failed attempts";
         return OG_ID_THROTTLED;

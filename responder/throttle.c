@@ -1,7 +1,7 @@
 /*
  * throttle.c - counting credential failures in Redis, across workers and
  * hosts: PREFIX fail:addr:ADDRESS and PREFIX fail:sub:SHA256, each an
- * integer with a 60 s TTL set on its first failure. The subject is the
+ * integer with a TTL (auth.throttle.windowSeconds) set on its first failure. The subject is the
  * Basic username (guessing one account's password from many addresses)
  * or the whole Bearer token (hammering with one bad token); it is hashed so
  * no secret and no username is stored in clear. Anonymous requests and
@@ -16,6 +16,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include "decide.h"
 #include "redis.h"
 #include "request.h"
 
@@ -46,7 +47,12 @@ static bool keys_for(struct og_redis *r, const char *remote, const struct og_cre
     return true;
 }
 
-bool og_throttle_limited(struct og_redis *r, const char *remote,
+static bool over(long count, int limit)
+{
+    return limit > 0 && count >= limit;
+}
+
+bool og_throttle_limited(const struct og_config *cfg, struct og_redis *r, const char *remote,
                          const struct og_credentials *cred, int *retry_after)
 {
     char ak[160], sk[160];
@@ -60,19 +66,19 @@ bool og_throttle_limited(struct og_redis *r, const char *remote,
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
         long a = rep->element[0]->type == REDIS_REPLY_STRING ? atol(rep->element[0]->str) : 0;
         long b = rep->element[1]->type == REDIS_REPLY_STRING ? atol(rep->element[1]->str) : 0;
-        limited = a >= OG_THROTTLE_PER_ADDRESS || b >= OG_THROTTLE_PER_SUBJECT;
+        limited = over(a, cfg->throttle_per_address) || over(b, cfg->throttle_per_subject);
     }
     og_redis_reply_free(rep);
     if (limited) {
         rep = og_redis_command(r, "TTL %s", ak);
         *retry_after = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0
-                       ? (int)rep->integer : OG_THROTTLE_WINDOW_S;
+                       ? (int)rep->integer : cfg->throttle_window_s;
         og_redis_reply_free(rep);
     }
     return limited;
 }
 
-bool og_throttle_failure(struct og_redis *r, const char *remote,
+bool og_throttle_failure(const struct og_config *cfg, struct og_redis *r, const char *remote,
                          const struct og_credentials *cred, int *retry_after)
 {
     char ak[160], sk[160];
@@ -82,15 +88,17 @@ bool og_throttle_failure(struct og_redis *r, const char *remote,
     *retry_after = 0;
     if (!keys_for(r, remote, cred, ak, sizeof(ak), sk, sizeof(sk)))
         return false;
-    rep = og_redis_command(r, "EVAL %s 2 %s %s %d", count_script, ak, sk, OG_THROTTLE_WINDOW_S);
+    if (cfg->throttle_per_address <= 0 && cfg->throttle_per_subject <= 0)
+        return false;                     /* throttling switched off: count nothing */
+    rep = og_redis_command(r, "EVAL %s 2 %s %s %d", count_script, ak, sk, cfg->throttle_window_s);
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 4) {
         long long a = rep->element[0]->integer, b = rep->element[1]->integer;
         long long ta = rep->element[2]->integer, tb = rep->element[3]->integer;
-        if (a > OG_THROTTLE_PER_ADDRESS || b > OG_THROTTLE_PER_SUBJECT) {
+        if (over(a - 1, cfg->throttle_per_address) || over(b - 1, cfg->throttle_per_subject)) {
             limited = true;
             *retry_after = (int)(ta > tb ? ta : tb);
             if (*retry_after <= 0)
-                *retry_after = OG_THROTTLE_WINDOW_S;
+                *retry_after = cfg->throttle_window_s;
         }
     }
     og_redis_reply_free(rep);

@@ -6,22 +6,23 @@
 
 #include <stdbool.h>
 
+struct og_config;
 struct og_redis;
 struct og_credentials;
 
-#define OG_THROTTLE_WINDOW_S     60
-#define OG_THROTTLE_PER_ADDRESS  30   /* failures per client address per window */
-#define OG_THROTTLE_PER_SUBJECT  10   /* failures per username (Basic) or token (Bearer) */
+/* Limits come from auth.throttle: perAddress (default 30 failures per client
+   address), perSubject (default 10 per username or token), windowSeconds
+   (default 60); a limit of 0 switches that counter's limit off. */
 
 /* Is this client address or credential subject past its limit? Checked
    before a fresh (uncached) verification is trusted, so a correct guess
    during the window earns a 429 like a wrong one. Redis unreachable: not
    limited (throttling never blocks a login because Redis is down). */
-bool og_throttle_limited(struct og_redis *r, const char *remote,
+bool og_throttle_limited(const struct og_config *cfg, struct og_redis *r, const char *remote,
                          const struct og_credentials *cred, int *retry_after);
 
 /* Count one failure; true when this one went past a limit. */
-bool og_throttle_failure(struct og_redis *r, const char *remote,
+bool og_throttle_failure(const struct og_config *cfg, struct og_redis *r, const char *remote,
                          const struct og_credentials *cred, int *retry_after);
 
 #endif

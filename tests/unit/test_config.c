@@ -202,6 +202,9 @@ static void defaults_fill_what_is_left_out(void **state)
     assert_null(cfg->redis_password);
     assert_int_equal(cfg->redis_timeout_ms, 200);
     assert_int_equal(cfg->fail_delay_ms, 0);
+    assert_int_equal(cfg->throttle_per_address, 30);
+    assert_int_equal(cfg->throttle_per_subject, 10);
+    assert_int_equal(cfg->throttle_window_s, 60);
     assert_false(cfg->openid_enabled);
     assert_null(cfg->openid_issuer);
     assert_string_equal(cfg->openid_claim_username, "preferred_username");
@@ -479,6 +482,22 @@ static int make_tmpdir(void **state)
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
+static void throttle_limits_are_read(void **state)
+{
+    struct og_config *cfg = parse_ok("{'auth': {'throttle': {'perAddress': 0, 'perSubject': 3,"
+                                     " 'windowSeconds': 600}}, " AC_EMPTY "}");
+
+    (void)state;
+    assert_int_equal(cfg->throttle_per_address, 0);
+    assert_int_equal(cfg->throttle_per_subject, 3);
+    assert_int_equal(cfg->throttle_window_s, 600);
+    og_config_free(cfg);
+    expect_error("{'auth': {'throttle': {'perUser': 3}}, " AC_EMPTY "}",
+                 "ocigate.json: auth.throttle.perUser: unknown key");
+    expect_error_prefix("{'auth': {'throttle': {'windowSeconds': 0}}, " AC_EMPTY "}",
+                        "ocigate.json: auth.throttle.windowSeconds: ");
+}
+
 static void write_file(const char *path, const char *content)
 {
     FILE *fp = fopen(path, "w");
@@ -577,6 +596,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_example_is_read),
         cmocka_unit_test(defaults_fill_what_is_left_out),
+        cmocka_unit_test(throttle_limits_are_read),
         cmocka_unit_test(access_control_is_required),
         cmocka_unit_test(empty_access_control_is_valid),
         cmocka_unit_test(unknown_action_names_its_path),
