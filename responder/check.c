@@ -131,6 +131,9 @@ int og_cmd_check(int argc, char **argv)
     printf(" prefix \"%s\" (timeout %d ms)%s\n", cfg->redis_prefix, cfg->redis_timeout_ms,
            cfg->redis_password ? " password from the config" : "");
     printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
+    printf("credential failures: delay %d ms; throttled past %d per address, %d per subject, "
+           "per %d s (0: no limit)\n", cfg->fail_delay_ms, cfg->throttle_per_address,
+           cfg->throttle_per_subject, cfg->throttle_window_s);
     printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers ? "true" : "false");
     printf("repositories (%zu, in decision order: longest pattern first):\n", cfg->nrules);
     for (size_t i = 0; i < cfg->nrules; i++) {
