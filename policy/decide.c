@@ -108,6 +108,35 @@ static bool is_admin(const struct og_config *cfg, const struct og_identity *id)
            (entry_names_user(&cfg->admin, id) || entry_names_group(cfg, &cfg->admin, id));
 }
 
+bool og_is_admin(const struct og_config *cfg, const struct og_identity *id)
+{
+    return is_admin(cfg, id);
+}
+
+size_t og_effective_groups(const struct og_config *cfg, const struct og_identity *id,
+                           const char **out, size_t max)
+{
+    size_t n = 0;
+
+    if (is_anonymous(id))
+        return 0;
+    for (size_t i = 0; i < id->ngroups && n < max; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = strcmp(out[j], id->groups[i]) == 0;
+        if (id->groups[i] && !dup)
+            out[n++] = id->groups[i];
+    }
+    for (size_t i = 0; i < cfg->ngroups && n < max; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < n && !dup; j++)
+            dup = strcmp(out[j], cfg->groups[i].name) == 0;
+        if (!dup && og_config_group_has_user(cfg, cfg->groups[i].name, id->user))
+            out[n++] = cfg->groups[i].name;
+    }
+    return n;
+}
+
 static bool admin_grants(const struct og_config *cfg, const struct og_identity *id,
                          unsigned action)
 {

@@ -68,6 +68,15 @@ void og_decide(const struct og_config *cfg, const struct og_route *r,
                const struct og_identity *id, const struct og_facts *f,
                struct og_decision *out);
 
+/* The identity's groups as the decision sees them: the credential's own,
+   then the config groups that list the user (deviation 3), without
+   duplicates; none for anonymous. Fills out[0..max) and returns the count. */
+size_t og_effective_groups(const struct og_config *cfg, const struct og_identity *id,
+                           const char **out, size_t max);
+
+/* Is the identity named in adminPolicy (by user or group)? */
+bool og_is_admin(const struct og_config *cfg, const struct og_identity *id);
+
 /* The first immutableTags rule covering repo:tag, or NULL. */
 const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cfg,
                                                       const char *repo, size_t repo_len,

@@ -50,38 +50,6 @@ static size_t reply(int status, json_t *body, char *buf, size_t cap, struct og_l
     return n;
 }
 
-/* Groups the identity has now: its credential's plus the config's. */
-static size_t effective_groups(const struct og_config *cfg, const struct og_identity *id,
-                               const char **out, size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < id->ngroups && n < max; i++)
-        out[n++] = id->groups[i];
-    for (size_t i = 0; id->user && i < cfg->ngroups && n < max; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < n && !dup; j++)
-            dup = strcmp(out[j], cfg->groups[i].name) == 0;
-        if (!dup && og_config_group_has_user(cfg, cfg->groups[i].name, id->user))
-            out[n++] = cfg->groups[i].name;
-    }
-    return n;
-}
-
-static bool is_admin(const struct og_config *cfg, const char *user, const char **groups,
-                     size_t ngroups)
-{
-    if (!cfg->has_admin)
-        return false;
-    for (size_t i = 0; i < cfg->admin.users.n; i++)
-        if (strcmp(cfg->admin.users.v[i], user) == 0)
-            return true;
-    for (size_t i = 0; i < cfg->admin.groups.n; i++)
-        for (size_t j = 0; j < ngroups; j++)
-            if (strcmp(cfg->admin.groups.v[i], groups[j]) == 0)
-                return true;
-    return false;
-}
-
 /* RFC 3339 ("2027-01-31T12:00:00Z", fractions and offsets allowed) -> time_t; -1 if bad. */
 static time_t parse_rfc3339(const char *s)
 {
@@ -237,7 +205,7 @@ size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *re
         return deny(w, req, 401, "sign in to manage API keys", buf, cap, log);
     if (id.auth == OG_AUTH_APIKEY)
         return deny(w, req, 403, "an API key cannot manage API keys", buf, cap, log);
-    ngroups = effective_groups(cfg, &id, groups, sizeof(groups) / sizeof(groups[0]));
+    ngroups = og_effective_groups(cfg, &id, groups, sizeof(groups) / sizeof(groups[0]));
 
     if (req->method_len == 4 && memcmp(req->method, "POST", 4) == 0)
         return create_key(w, req, &id, groups, ngroups, body, buf, cap, log);
@@ -266,7 +234,7 @@ size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *re
         if (rc < 0 || ids != 1 || !keyid[0])
             return deny(w, req, 400, "exactly one id= is required", buf, cap, log);
         rc = og_apikey_revoke(w->redis, keyid,
-                              is_admin(cfg, id.user, groups, ngroups) ? NULL : id.user);
+                              og_is_admin(cfg, &id) ? NULL : id.user);
         if (rc < 0)
             return deny(w, req, 503, "the key store (Redis) could not be asked", buf, cap, log);
         if (rc == 0)

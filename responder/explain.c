@@ -34,22 +34,12 @@ static void usage(FILE *f)
 
 static void print_groups(const struct og_config *cfg, const struct og_identity *id)
 {
-    bool first = true;
+    const char *groups[MAX_GROUPS * 2];
+    size_t n = og_effective_groups(cfg, id, groups, sizeof(groups) / sizeof(groups[0]));
+
     printf("groups: ");
-    for (size_t i = 0; i < id->ngroups; i++) {
-        printf("%s%s", first ? "" : ",", id->groups[i]);
-        first = false;
-    }
-    if (id->user && *id->user)
-        for (size_t i = 0; i < cfg->ngroups; i++) {
-            bool dup = false;
-            for (size_t j = 0; j < id->ngroups; j++)
-                dup = dup || strcmp(id->groups[j], cfg->groups[i].name) == 0;
-            if (!dup && og_config_group_has_user(cfg, cfg->groups[i].name, id->user)) {
-                printf("%s%s", first ? "" : ",", cfg->groups[i].name);
-                first = false;
-            }
-        }
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? "," : "", groups[i]);
     printf("\n");
 }
 

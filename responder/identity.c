@@ -152,33 +152,21 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
     return r;
 }
 
-static void append_group(struct og_identity_store *store, size_t *len, const char *g)
-{
-    size_t glen = strlen(g);
-    if (*len + glen + 2 >= sizeof(store->groups_csv))
-        return;
-    if (*len)
-        store->groups_csv[(*len)++] = ',';
-    memcpy(store->groups_csv + *len, g, glen);
-    *len += glen;
-    store->groups_csv[*len] = '\0';
-}
-
 void og_identity_groups_csv(const struct og_config *cfg, const struct og_identity *id,
                             struct og_identity_store *store)
 {
+    const char *groups[OG_ID_MAX_GROUPS * 2];
+    size_t n = og_effective_groups(cfg, id, groups, sizeof(groups) / sizeof(groups[0]));
     size_t len = 0;
 
     store->groups_csv[0] = '\0';
-    for (size_t i = 0; i < id->ngroups; i++)
-        append_group(store, &len, id->groups[i]);
-    if (!id->user || !*id->user)
-        return;
-    for (size_t i = 0; i < cfg->ngroups; i++) {
-        bool dup = false;
-        for (size_t j = 0; j < id->ngroups && !dup; j++)
-            dup = strcmp(id->groups[j], cfg->groups[i].name) == 0;
-        if (!dup && og_config_group_has_user(cfg, cfg->groups[i].name, id->user))
-            append_group(store, &len, cfg->groups[i].name);
+    for (size_t i = 0; i < n; i++) {
+        size_t glen = strlen(groups[i]);
+        if (len + glen + 2 >= sizeof(store->groups_csv))
+            break;
+        if (len)
+            store->groups_csv[len++] = ',';
+        memcpy(store->groups_csv + len, groups[i], glen + 1);
+        len += glen;
     }
 }
