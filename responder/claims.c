@@ -165,7 +165,7 @@ int og_cmd_tag(int argc, char **argv)
         claim_key(redis, repo, colon + 1, key, sizeof(key));
         r = og_redis_command(redis, "DEL %s", key);
         if (!r || r->type != REDIS_REPLY_INTEGER) {
-            fprintf(stderr, "ocigate tag unclaim: Redis (%s) could not be asked\n", cfg->redis_url);
+            fprintf(stderr, "ocigate tag unclaim: Redis at %s could not be asked\n", og_redis_describe(redis));
             og_redis_reply_free(r);
             rc = 1;
             goto out;
@@ -185,8 +185,8 @@ int og_cmd_tag(int argc, char **argv)
         do {
             redisReply *r = og_redis_command(redis, "SCAN %s MATCH %s COUNT 500", cursor, match);
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-                fprintf(stderr, "ocigate tag claims: Redis (%s) could not be asked\n",
-                        cfg->redis_url);
+                fprintf(stderr, "ocigate tag claims: Redis at %s could not be asked\n",
+                        og_redis_describe(redis));
                 og_redis_reply_free(r);
                 rc = 1;
                 break;
