@@ -159,9 +159,54 @@ static bool within_key_scopes(const struct og_identity *id, const char *repo, si
 struct verdict {
     bool granted;
     bool out_of_scope;      /* denied by the API key's scopes, whatever the policy */
+    bool insufficient;      /* the policy grants, the ocigate token does not */
     const char *rule;
     const char *reason;
 };
+
+/* ------------------------------------------------------------------------ */
+/* An ocigate token's access list (registry token protocol).                */
+
+bool og_token_grants(const struct og_identity *id, unsigned action,
+                     const char *repo, size_t repo_len)
+{
+    if (!id || !id->token)
+        return true;
+    if (!action)
+        return false;
+    for (size_t i = 0; i < id->naccess; i++) {
+        const struct og_token_access *a = &id->access[i];
+        if (!a->catalog && a->name && a->name_len == repo_len &&
+            memcmp(a->name, repo, repo_len) == 0 && (a->actions & action) == action)
+            return true;
+    }
+    return false;
+}
+
+bool og_token_grants_catalog(const struct og_identity *id)
+{
+    if (!id || !id->token)
+        return true;
+    for (size_t i = 0; i < id->naccess; i++)
+        if (id->access[i].catalog)
+            return true;
+    return false;
+}
+
+/* The token protocol's name for what an action needs. */
+static const char *scope_actions_for(unsigned action)
+{
+    if (action == OG_ACT_READ)
+        return "pull";
+    if (action == OG_ACT_DELETE)
+        return "delete";
+    if (action == OG_ACT_CREATE || action == OG_ACT_UPDATE)
+        return "pull,push";
+    return "*";
+}
+
+static const char *const token_reasons[ACT_N] =
+    PER_ACTION("the token does not grant ", " on this repository; ask the token endpoint for it");
 
 /* Rules are sorted longest first (ties lexicographic), so the first match is it. */
 static const struct og_repo_rule *longest_matching_rule(const struct og_config *cfg,
@@ -203,6 +248,7 @@ static void check(const struct og_config *cfg, const struct og_identity *id, uns
     enum source src = SRC_NONE;
 
     v->out_of_scope = false;
+    v->insufficient = false;
     if (!within_key_scopes(id, repo, len)) {
         v->granted = false;
         v->out_of_scope = true;
@@ -225,6 +271,13 @@ static void check(const struct og_config *cfg, const struct og_identity *id, uns
         v->granted = false;
         v->rule = rule ? rule->pattern : "none";
         v->reason = reason_for(SRC_NONE, action);
+    }
+    /* A token permits at most its access list, intersected with the policy. */
+    if (v->granted && !og_token_grants(id, action, repo, len)) {
+        v->granted = false;
+        v->insufficient = true;
+        v->rule = "token scope";
+        v->reason = token_reasons[action_slot(action)];
     }
 }
 
@@ -259,13 +312,42 @@ static void deny(struct og_decision *out, int status, unsigned action, const cha
     out->reason = reason;
 }
 
-static void decide_by_verdict(struct og_decision *out, const struct og_identity *id,
-                              unsigned action, const struct verdict *v)
+/*
+ * The policy would allow but the ocigate token does not cover it: 401 with
+ * the scope to ask for, as the distribution registry answers
+ * (error="insufficient_scope"). Clients that follow the registry token
+ * protocol fetch a token with that scope and retry; the token endpoint
+ * grants it only where the live policy does, so this never widens access.
+ */
+static void deny_insufficient(struct og_decision *out, unsigned action, const char *rule,
+                              const char *reason, const char *type, const char *name,
+                              const char *actions)
+{
+    deny(out, 401, action, rule, reason);
+    out->insufficient_scope = true;
+    out->scope_type = type;
+    out->scope_name = name;
+    out->scope_actions = actions;
+}
+
+/* name: the NUL-terminated repository the verdict was about. */
+static void decide_by_verdict_on(struct og_decision *out, const struct og_identity *id,
+                                 unsigned action, const struct verdict *v, const char *name)
 {
     if (v->granted)
         allow(out, action, v->rule, v->reason);
+    else if (v->insufficient)
+        deny_insufficient(out, action, v->rule, v->reason, "repository", name,
+                          scope_actions_for(action));
     else
         deny(out, denial_status(id), action, v->rule, v->reason);
+}
+
+static void decide_by_verdict(struct og_decision *out, const struct og_route *r,
+                              const struct og_identity *id, unsigned action,
+                              const struct verdict *v)
+{
+    decide_by_verdict_on(out, id, action, v, r->repo);
 }
 
 static void decide_action(const struct og_config *cfg, const struct og_route *r,
@@ -275,7 +357,7 @@ static void decide_action(const struct og_config *cfg, const struct og_route *r,
     struct verdict v;
 
     check(cfg, id, action, r->repo, r->repo_len, &v);
-    decide_by_verdict(out, id, action, &v);
+    decide_by_verdict(out, r, id, action, &v);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -330,6 +412,7 @@ struct tag_outcome {
     const char *rule;
     const char *reason;
     bool claim;
+    bool insufficient;    /* 401: the token lacks push (the policy would allow) */
 };
 
 static void outcome_for_state(const struct og_identity *id, enum og_tag_state state,
@@ -338,6 +421,7 @@ static void outcome_for_state(const struct og_identity *id, enum og_tag_state st
                               struct tag_outcome *o)
 {
     o->claim = false;
+    o->insufficient = false;
     if (state == OG_TAG_EXISTS) {
         o->action = OG_ACT_UPDATE;
         if (immutable) {
@@ -346,6 +430,11 @@ static void outcome_for_state(const struct og_identity *id, enum og_tag_state st
             o->reason = "immutable tag: it exists and may not be overwritten";
         } else if (update->granted) {
             o->status = 200;
+            o->rule = update->rule;
+            o->reason = update->reason;
+        } else if (update->insufficient) {
+            o->status = 401;
+            o->insufficient = true;
             o->rule = update->rule;
             o->reason = update->reason;
         } else {
@@ -363,6 +452,9 @@ static void outcome_for_state(const struct og_identity *id, enum og_tag_state st
         o->status = 200;
         /* A create by someone who could not have updated must win the race (§5). */
         o->claim = immutable || !update->granted;
+    } else if (create->insufficient) {
+        o->status = 401;
+        o->insufficient = true;
     } else {
         o->status = denial_status(id);
     }
@@ -396,7 +488,7 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
 
     /* A push by digest without tags is a create of the digest (§5). */
     if (!put_tag(r, 0)) {
-        decide_by_verdict(out, id, OG_ACT_CREATE, &create);
+        decide_by_verdict(out, r, id, OG_ACT_CREATE, &create);
         return;
     }
 
@@ -431,7 +523,11 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
         }
 
         if (o.status != 200) {
-            deny(out, o.status, o.action, o.rule, o.reason);
+            if (o.insufficient)
+                deny_insufficient(out, o.action, o.rule, o.reason, "repository", r->repo,
+                                  "pull,push");
+            else
+                deny(out, o.status, o.action, o.rule, o.reason);
             out->tag = tag;
             out->claim = 0;
             return;
@@ -511,7 +607,7 @@ static void decide_upload_start(const struct og_config *cfg, const struct og_rou
 
     check(cfg, id, OG_ACT_CREATE, r->repo, r->repo_len, &create);
     if (!create.granted || !r->has_mount) {
-        decide_by_verdict(out, id, OG_ACT_CREATE, &create);
+        decide_by_verdict(out, r, id, OG_ACT_CREATE, &create);
         return;
     }
     /* 401, for everyone: the one status on which containerd retries as a plain upload. */
@@ -521,6 +617,12 @@ static void decide_upload_start(const struct og_config *cfg, const struct og_rou
         return;
     }
     check(cfg, id, OG_ACT_READ, r->from, r->from_len, &from);
+    if (from.insufficient) {
+        deny_insufficient(out, OG_ACT_READ, from.rule,
+                          "the token does not grant pull on the mount source; "
+                          "cross-repository mount not permitted", "repository", r->from, "pull");
+        return;
+    }
     if (!from.granted) {
         deny(out, 401, OG_ACT_READ, from.rule,
              "no read on the mount source; cross-repository mount not permitted, "
@@ -619,6 +721,18 @@ static void decide_catalog(const struct og_config *cfg, const struct og_identity
              "catalog needs read on every repository");
 }
 
+/* A token without registry:catalog:* may not list the catalog, whatever
+   the policy says (an allow becomes a 401 that names the scope). */
+static void decide_catalog_token(const struct og_config *cfg, const struct og_identity *id,
+                                 struct og_decision *out)
+{
+    decide_catalog(cfg, id, out);
+    if (out->status == 200 && !og_token_grants_catalog(id))
+        deny_insufficient(out, OG_ACT_READ, "token scope",
+                          "the token does not grant the catalog; ask the token endpoint for it",
+                          "registry", "catalog", "*");
+}
+
 /* /metrics (semantics notes §4.7); ocigate always has accessControl. */
 static void decide_metrics(const struct og_config *cfg, const struct og_identity *id,
                            struct og_decision *out)
@@ -682,7 +796,7 @@ void og_decide(const struct og_config *cfg, const struct og_route *r,
         decide_ping(cfg, id, out);
         return;
     case OG_R_CATALOG:
-        decide_catalog(cfg, id, out);
+        decide_catalog_token(cfg, id, out);
         return;
     case OG_R_OUTSIDE:
         decide_outside(cfg, r, id, out);

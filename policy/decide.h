@@ -23,6 +23,19 @@ enum og_auth {
 };
 const char *og_auth_name(enum og_auth a); /* "anonymous", "htpasswd", "apikey", "openid" */
 
+/*
+ * One entry of an ocigate token's "access" list, as the registry token
+ * protocol writes it ({"type","name","actions"}): pull is read, push is
+ * create and update, delete is delete, "*" is all of them. A catalog entry
+ * (type "registry", name "catalog") grants listing the catalog.
+ */
+struct og_token_access {
+    const char *name;             /* repository name (exact); unused for the catalog */
+    size_t name_len;
+    bool catalog;                 /* registry:catalog:* */
+    unsigned actions;             /* OG_ACT_* mask */
+};
+
 struct og_identity {
     const char *user;             /* NULL or "" = anonymous */
     enum og_auth auth;
@@ -30,6 +43,12 @@ struct og_identity {
     size_t ngroups;               /* config groups containing user are added by og_decide */
     const struct og_glob *const *scopes; /* API key repository scopes; none = all */
     size_t nscopes;
+    /* An ocigate token: the request is allowed at most what its access list
+       grants, and only what the live policy grants as well. false for every
+       other credential (no list to apply). */
+    bool token;
+    const struct og_token_access *access;
+    size_t naccess;
 };
 
 enum og_tag_state { OG_TAG_UNKNOWN = 0, OG_TAG_ABSENT, OG_TAG_EXISTS };
@@ -53,6 +72,13 @@ struct og_decision {
                               an immutability rule's text, "route", "none"; never NULL */
     const char *reason;    /* short static explanation; never NULL */
     const char *tag;       /* the tag concerned for manifest writes, or NULL */
+    /* 401 because an ocigate token lacks the scope while the live policy
+       would allow: the challenge names the scope to ask the token endpoint
+       for (scope_type:scope_name:scope_actions), error="insufficient_scope". */
+    bool insufficient_scope;
+    const char *scope_type;   /* "repository" or "registry" */
+    const char *scope_name;   /* the repository (NUL-terminated), or "catalog" */
+    const char *scope_actions; /* "pull", "pull,push", "delete" or "*" */
     unsigned claim;        /* allowed manifest PUT: bit i set = route->tags[i] is a
                               create by an identity that could not update it (no
                               grant, or an immutability rule), so the responder must
@@ -84,6 +110,13 @@ const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cf
 
 /* Does any immutableTags rule cover this repository (for some tag)? */
 bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len);
+
+/* Does the identity's token (if any) grant action on repo? true when the
+   identity is no token. */
+bool og_token_grants(const struct og_identity *id, unsigned action,
+                     const char *repo, size_t repo_len);
+/* Does the identity's token (if any) grant registry:catalog:*? */
+bool og_token_grants_catalog(const struct og_identity *id);
 
 /* zot's can(): the access check alone for one action on one repository
    (no route, no immutability), e.g. for filtering the catalog. */

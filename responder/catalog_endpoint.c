@@ -83,6 +83,21 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
 
     if ((rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
         return deny(w, req, rc, reason, buf, cap, log);
+    /* An ocigate token lists the catalog only with registry:catalog:*; the
+       names it shows are then the ones the identity may read. */
+    if (!og_token_grants_catalog(&id)) {
+        struct og_answer a = { .status = 401, .role = req->role, .cfg = cfg, .action = "read",
+                               .rule = "token scope",
+                               .reason = "the token does not grant the catalog; "
+                                         "ask the token endpoint for it",
+                               .insufficient_scope = 1, .scope_type = "registry",
+                               .scope_name = "catalog", .scope_actions = "*" };
+        log->status = 401;
+        log->rule = a.rule;
+        log->reason = a.reason;
+        return og_response_render(&a, buf, cap);
+    }
+    id.token = false;
 
     /* the route already validated n and last; read them back */
     q = og_query_of(req->uri, req->uri_len, &qlen);

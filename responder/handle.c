@@ -389,6 +389,10 @@ answer:
         ans.rule = dec.rule;
         ans.reason = dec.reason;
         ans.tag = dec.tag;
+        ans.insufficient_scope = dec.insufficient_scope;
+        ans.scope_type = dec.scope_type;
+        ans.scope_name = dec.scope_name;
+        ans.scope_actions = dec.scope_actions;
     }
     n = og_response_render(&ans, buf, cap);
     log.status = ans.status;

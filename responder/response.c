@@ -144,7 +144,15 @@ static void put_challenge(struct out *o, const struct og_answer *a)
         put_quoted(o, cfg->token_realm, 512);
         puts_(o, ",service=");
         put_quoted(o, cfg->token_service ? cfg->token_service : cfg->realm, 256);
-        if (a->repository && *a->repository) {
+        if (a->insufficient_scope && a->scope_type && a->scope_name && a->scope_actions) {
+            puts_(o, ",scope=\"");
+            put_header_value(o, a->scope_type, 32);
+            puts_(o, ":");
+            put_header_value(o, a->scope_name, 255);
+            puts_(o, ":");
+            put_header_value(o, a->scope_actions, 32);
+            puts_(o, "\",error=\"insufficient_scope\"");
+        } else if (a->repository && *a->repository) {
             puts_(o, ",scope=\"repository:");
             put_header_value(o, a->repository, 255);
             puts_(o, ":pull,push\"");

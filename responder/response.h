@@ -26,6 +26,10 @@ struct og_answer {
     const char *action, *repository, *rule, *reason, *tag;
     int retry_after;            /* seconds, for 429 */
     int basic_challenge;        /* 401 of the token endpoint: always Basic */
+    /* 401 for an ocigate token that lacks the scope: the challenge names
+       scope_type:scope_name:scope_actions and error="insufficient_scope" */
+    int insufficient_scope;
+    const char *scope_type, *scope_name, *scope_actions;
 };
 
 /* Render into buf (OG_RESPONSE_MAX is always enough). Returns the length. */

@@ -40,6 +40,7 @@
 #define HEADER_MAX      512
 #define CACHE_SLOTS     256
 #define MAX_SCOPES      32
+#define MAX_ACCESS      16      /* the token endpoint grants at most 16 scopes */
 
 /* A verified token, remembered until it expires: docker and podman present
    the same token on every request of a pull or push. */
@@ -53,6 +54,10 @@ struct verified {
     size_t ngroups;
     struct og_glob *scopes[MAX_SCOPES];   /* an API key's repository scopes, compiled */
     size_t nscopes;
+    /* the token's "access" list: what it permits at most */
+    char access_names[MAX_ACCESS][OG_REPO_MAX + 1];
+    struct og_token_access access[MAX_ACCESS];
+    size_t naccess;
 };
 
 struct og_tokens {
@@ -343,6 +348,9 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
     id->ngroups = v->ngroups;
     id->scopes = (const struct og_glob *const *)v->scopes;
     id->nscopes = v->nscopes;
+    id->token = true;
+    id->access = v->access;
+    id->naccess = v->naccess;
     id->auth = v->auth;
     snprintf(store->key_id, sizeof(store->key_id), "%s", v->key_id);
     if (v->user[0]) {
@@ -354,7 +362,86 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
     return true;
 }
 
-/* Remember a verified token; takes ownership of the compiled scopes. */
+/* One action of an access entry -> OG_ACT_* (0: none we know). */
+static unsigned access_action(const char *a)
+{
+    if (strcmp(a, "pull") == 0)
+        return OG_ACT_READ;
+    if (strcmp(a, "push") == 0)
+        return OG_ACT_CREATE | OG_ACT_UPDATE;
+    if (strcmp(a, "delete") == 0)
+        return OG_ACT_DELETE;
+    if (strcmp(a, "*") == 0)
+        return OG_ACT_READ | OG_ACT_CREATE | OG_ACT_UPDATE | OG_ACT_DELETE |
+               OG_ACT_DETECT_MANIFEST_COLLISION;
+    return 0;
+}
+
+/*
+ * The token's "access" claim ([{"type","name","actions"}], the registry token
+ * protocol's shape) into v. A missing claim is an empty list: the token then
+ * permits nothing but the ping. Entries of other types and unknown actions
+ * grant nothing. false: malformed (the token is refused).
+ */
+static bool parse_access(const char *json, struct verified *v)
+{
+    json_t *a = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL, *e;
+    size_t i;
+    bool ok = false;
+
+    v->naccess = 0;
+    if (!json) {
+        ok = true;
+        goto out;
+    }
+    if (!a || !json_is_array(a) || json_array_size(a) > MAX_ACCESS)
+        goto out;
+    json_array_foreach(a, i, e) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        json_t *actions = json_object_get(e, "actions"), *act;
+        struct og_token_access *ta = &v->access[v->naccess];
+        size_t j, nlen;
+        unsigned mask = 0;
+
+        if (!type || !name || !json_is_array(actions))
+            goto out;
+        nlen = strlen(name);
+        if (nlen == 0 || nlen > OG_REPO_MAX)
+            goto out;
+        json_array_foreach(actions, j, act) {
+            if (!json_is_string(act))
+                goto out;
+            mask |= access_action(json_string_value(act));
+        }
+        if (strcmp(type, "registry") == 0 && strcmp(name, "catalog") == 0) {
+            if (!(mask & OG_ACT_READ))
+                continue;
+            memset(ta, 0, sizeof(*ta));
+            ta->catalog = true;
+        } else if (strcmp(type, "repository") == 0) {
+            if (!mask)
+                continue;
+            memcpy(v->access_names[v->naccess], name, nlen + 1);
+            ta->name = v->access_names[v->naccess];
+            ta->name_len = nlen;
+            ta->catalog = false;
+            ta->actions = mask;
+        } else {
+            continue;
+        }
+        v->naccess++;
+    }
+    ok = true;
+out:
+    json_decref(a);
+    if (!ok)
+        v->naccess = 0;
+    return ok;
+}
+
+/* Remember a verified token; takes ownership of the compiled scopes. The
+   access list was parsed into the slot already (parse_access). */
 static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_t exp,
                         const struct og_identity *id, const struct og_identity_store *store,
                         struct og_glob **scopes, size_t nscopes)
@@ -379,7 +466,8 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
     enum og_identify_result rc = OG_ID_BAD_CREDENTIALS;
     json_t *h = NULL, *claims = NULL;
     jwt_t *jwt = NULL;
-    char *ext = NULL;
+    char *ext = NULL, *access_s = NULL;
+    struct verified parsed;                    /* a token's access list, before caching */
     const char *sub, *iss, *aud;
     long exp, nbf;
     time_t now = time(NULL);
@@ -420,6 +508,11 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
     }
     if (!iss || strcmp(iss, t->issuer) != 0 || !aud || strcmp(aud, t->audience) != 0) {
         rc = refuse(reason, "token issuer or audience mismatch");
+        goto out;
+    }
+    access_s = jwt_get_grants_json(jwt, "access");
+    if (!parse_access(access_s, &parsed)) {
+        rc = refuse(reason, "token access list malformed");
         goto out;
     }
     ext = jwt_get_grants_json(jwt, "ocigate");
@@ -469,11 +562,23 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
     }
     cache_store(t, hash, (time_t)exp, id, store, scopes, nscopes);
     nscopes = 0;                               /* owned by the cache now */
+    {
+        struct verified *v = cache_slot(t, hash);
+        v->naccess = parsed.naccess;
+        for (size_t i = 0; i < parsed.naccess; i++) {
+            v->access[i] = parsed.access[i];
+            if (!parsed.access[i].catalog) {
+                memcpy(v->access_names[i], parsed.access_names[i], parsed.access[i].name_len + 1);
+                v->access[i].name = v->access_names[i];
+            }
+        }
+    }
     cache_lookup(t, hash, now, id, store);     /* id->scopes point into the cache */
     rc = OG_ID_OK;
 out:
     for (size_t i = 0; i < nscopes; i++)
         og_glob_free(scopes[i]);
+    free(access_s);
     free(ext);
     json_decref(claims);
     json_decref(h);

@@ -21,6 +21,7 @@
 #include "base64.h"
 #include "decide.h"
 #include "glob.h"
+#include "route.h"
 #include "token.h"
 
 struct fixture {
@@ -281,6 +282,156 @@ static void oversized_token_refused(void **state)
     free(big);
 }
 
+/* ------------------------------------------------ the access list binds */
+
+/* A token for user ci (policy: read and create everywhere) with ACCESS. */
+static void token_with_access(struct fixture *f, const char *access, struct og_identity *id,
+                              struct og_identity_store *store)
+{
+    static char tok[4096];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    const char *reason = "";
+    long n = og_token_mint(f->tokens, &ci, "", access, time(NULL), tok, sizeof(tok));
+
+    assert_true(n > 0);
+    memset(id, 0, sizeof(*id));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, id, store, &reason), OG_ID_OK);
+    assert_true(id->token);
+}
+
+static void decide_req(const struct og_config *cfg, const char *method, const char *uri,
+                       const struct og_identity *id, struct og_decision *d)
+{
+    static struct og_route r;
+    struct og_facts facts;
+
+    memset(&facts, 0, sizeof(facts));
+    og_route_classify(method, strlen(method), uri, strlen(uri), NULL, 0, &r);
+    og_decide(cfg, &r, id, NULL, d);
+    if (d->need == OG_NEED_TAG_STATE) {         /* a new tag */
+        for (size_t i = 0; i < OG_MAX_TAGS; i++)
+            facts.tag[i] = OG_TAG_ABSENT;
+        og_decide(cfg, &r, id, &facts, d);
+    }
+}
+
+static struct og_config *policy_config(void)
+{
+    static const char json[] =
+        "{\"accessControl\":{\"repositories\":{\"**\":{"
+        "\"defaultPolicy\":[\"read\",\"create\",\"update\"]}},"
+        "\"adminPolicy\":{\"users\":[\"root\"],\"actions\":[\"read\",\"create\",\"update\","
+        "\"delete\"]}}}";
+    char err[256];
+    struct og_config *cfg = og_config_parse(json, sizeof(json) - 1, "p.json", err, sizeof(err));
+    assert_non_null(cfg);
+    return cfg;
+}
+
+/* Issue 8: a token minted for repository:other:pull pushed to demo/app. */
+static void token_for_other_cannot_push_elsewhere(void **state)
+{
+    struct fixture *f = *state;
+    struct og_config *cfg = policy_config();
+    struct og_identity id;
+    struct og_identity_store store;
+    struct og_decision d;
+
+    token_with_access(f, "[{\"type\":\"repository\",\"name\":\"other\",\"actions\":[\"pull\"]}]",
+                      &id, &store);
+    /* the policy would let ci push demo/app; the token does not */
+    decide_req(cfg, "POST", "/v2/demo/app/blobs/uploads/", &id, &d);
+    assert_int_equal(d.status, 401);
+    assert_true(d.insufficient_scope);
+    assert_string_equal(d.scope_type, "repository");
+    assert_string_equal(d.scope_name, "demo/app");
+    assert_string_equal(d.scope_actions, "pull,push");
+    decide_req(cfg, "PUT", "/v2/demo/app/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 401);
+    assert_true(d.insufficient_scope);
+    decide_req(cfg, "GET", "/v2/demo/app/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 401);
+    assert_string_equal(d.scope_actions, "pull");
+    /* nor push to other: pull only */
+    decide_req(cfg, "PUT", "/v2/other/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 401);
+    /* what it grants still works */
+    decide_req(cfg, "GET", "/v2/other/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 200);
+    decide_req(cfg, "GET", "/v2/other/tags/list", &id, &d);
+    assert_int_equal(d.status, 200);
+    /* the ping needs no scope */
+    decide_req(cfg, "GET", "/v2/", &id, &d);
+    assert_int_equal(d.status, 200);
+    /* nor the catalog without registry:catalog:* */
+    decide_req(cfg, "GET", "/v2/_catalog", &id, &d);
+    assert_int_equal(d.status, 401);
+    assert_string_equal(d.scope_type, "registry");
+    og_config_free(cfg);
+}
+
+/* push is create and update; delete and "*" as in the token protocol; the
+   live policy still decides (ci has no delete). */
+static void token_actions_map_to_policy_actions(void **state)
+{
+    struct fixture *f = *state;
+    struct og_config *cfg = policy_config();
+    struct og_identity id;
+    struct og_identity_store store;
+    struct og_decision d;
+
+    token_with_access(f, "[{\"type\":\"repository\",\"name\":\"demo/app\","
+                         "\"actions\":[\"pull\",\"push\"]}]", &id, &store);
+    decide_req(cfg, "PUT", "/v2/demo/app/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 200);
+    decide_req(cfg, "POST", "/v2/demo/app/blobs/uploads/", &id, &d);
+    assert_int_equal(d.status, 200);
+    /* a mount needs pull on the source too */
+    decide_req(cfg, "POST", "/v2/demo/app/blobs/uploads/?mount=sha256:"
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&from=other",
+               &id, &d);
+    assert_int_equal(d.status, 401);
+    assert_true(d.insufficient_scope);
+    assert_string_equal(d.scope_name, "other");
+    assert_string_equal(d.scope_actions, "pull");
+    /* the policy denies delete to ci: 403, a new token would not help */
+    token_with_access(f, "[{\"type\":\"repository\",\"name\":\"demo/app\",\"actions\":[\"*\"]}]",
+                      &id, &store);
+    decide_req(cfg, "DELETE", "/v2/demo/app/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 403);
+    assert_false(d.insufficient_scope);
+    decide_req(cfg, "PUT", "/v2/demo/app/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 200);
+    /* an empty list: nothing but the ping */
+    token_with_access(f, "[]", &id, &store);
+    decide_req(cfg, "GET", "/v2/demo/app/manifests/v1", &id, &d);
+    assert_int_equal(d.status, 401);
+    decide_req(cfg, "GET", "/v2/", &id, &d);
+    assert_int_equal(d.status, 200);
+    /* a catalog grant lists the catalog */
+    token_with_access(f, "[{\"type\":\"registry\",\"name\":\"catalog\",\"actions\":[\"*\"]}]",
+                      &id, &store);
+    decide_req(cfg, "GET", "/v2/_catalog", &id, &d);
+    assert_int_equal(d.status, 200);
+    og_config_free(cfg);
+}
+
+/* The access list is signed with the rest: a malformed one refuses the token. */
+static void malformed_access_refused(void **state)
+{
+    struct fixture *f = *state;
+    char tok[4096];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD }, id;
+    struct og_identity_store store;
+    const char *reason = "";
+    long n = og_token_mint(f->tokens, &ci, "", "[{\"type\":\"repository\",\"name\":\"a\","
+                           "\"actions\":\"pull\"}]", time(NULL), tok, sizeof(tok));
+
+    assert_true(n > 0);
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason),
+                     OG_ID_BAD_CREDENTIALS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +443,9 @@ int main(void)
         cmocka_unit_test(hs256_with_public_key_refused),
         cmocka_unit_test(alg_none_refused),
         cmocka_unit_test(oversized_token_refused),
+        cmocka_unit_test(token_for_other_cannot_push_elsewhere),
+        cmocka_unit_test(token_actions_map_to_policy_actions),
+        cmocka_unit_test(malformed_access_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
