@@ -96,6 +96,12 @@ static void emit(struct line *l)
     (void)w;
 }
 
+/* Any 2xx (a key created: 201) is an allow; everything else a deny. */
+static const char *decision_name(int status)
+{
+    return status >= 200 && status < 300 ? "allow" : "deny";
+}
+
 void og_log_decision(const struct og_log_decision *d)
 {
     struct line l = { .len = 0 };
@@ -108,7 +114,7 @@ void og_log_decision(const struct og_log_decision *d)
         int n = snprintf(line, sizeof(line),
                          "%s %.*s %s %.*s repo=%s action=%s user=%s auth=%s -> %d (%s; %s) %ldus",
                          d->remote ? d->remote : "-", 16, d->method ? d->method : "-",
-                         d->status == 200 ? "allow" : "deny", (int)(d->path_len > 1024 ? 1024 : d->path_len),
+                         decision_name(d->status), (int)(d->path_len > 1024 ? 1024 : d->path_len),
                          d->path ? d->path : "", d->repository ? d->repository : "",
                          d->action ? d->action : "", d->user ? d->user : "",
                          d->auth ? d->auth : "", d->status, d->rule ? d->rule : "",
@@ -133,7 +139,7 @@ void og_log_decision(const struct og_log_decision *d)
     add_field(&l, "user", d->user, 256);
     add_field(&l, "auth", d->auth, 16);
     add_field(&l, "key_id", d->key_id, 64);
-    add_field(&l, "decision", d->status == 200 ? "allow" : "deny", 5);
+    add_field(&l, "decision", decision_name(d->status), 5);
     snprintf(num, sizeof(num), ",\"status\":%d", d->status);
     add_str(&l, num);
     add_field(&l, "rule", d->rule, 256);

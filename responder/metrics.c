@@ -83,7 +83,7 @@ void og_metrics_request(int status, unsigned action, enum og_auth auth, long mic
     int s = N_STATUS, b = N_BUCKETS;
     if (!m)
         return;
-    add(&m->requests[status == 200 ? 0 : 1][action_index(action)]
+    add(&m->requests[status >= 200 && status < 300 ? 0 : 1][action_index(action)]
                     [(unsigned)auth < N_AUTH ? auth : 0], 1);
     for (int i = 0; i < N_STATUS; i++)
         if (statuses[i] == status)
