@@ -657,9 +657,15 @@ static bool read_apikey_cache(struct parser *p, json_t *v, void *t)
     return read_int(p, v, 0, 86400, &CFG(t)->apikey_cache_s);
 }
 
+static bool read_apikey_max_per_user(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 100000, &CFG(t)->apikey_max_per_user);
+}
+
 static const struct field apikey_fields[] = {
     { "enabled", read_apikey_enabled, NULL },
     { "cacheSeconds", read_apikey_cache, NULL },
+    { "maxPerUser", read_apikey_max_per_user, NULL },
 };
 
 static bool read_apikey(struct parser *p, json_t *v, void *t)
@@ -1153,6 +1159,7 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
     cfg->redis_timeout_ms = 200;
     cfg->openid_leeway_s = 60;
     cfg->apikey_cache_s = 30;
+    cfg->apikey_max_per_user = 100;
     cfg->throttle_per_address = 30;
     cfg->throttle_per_subject = 10;
     cfg->throttle_window_s = 60;

@@ -82,6 +82,7 @@ struct og_config {
     char *openid_client_secret;    /* clientSecret or clientSecretFile; NULL if none */
     bool apikey_enabled;           /* auth.apikey.enabled, default false */
     int apikey_cache_s;            /* default 30 */
+    int apikey_max_per_user;       /* auth.apikey.maxPerUser, default 100 */
     char *htpasswd_path;           /* NULL if none */
 
     /* accessControl */

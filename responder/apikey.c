@@ -54,6 +54,7 @@ struct cache_entry {
     size_t ngroups;
     struct og_glob *scopes[OG_APIKEY_MAX_REPOS];
     size_t nscopes;
+    enum og_key_origin origin;
 };
 
 struct og_apikeys {
@@ -102,6 +103,55 @@ static bool has_control(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return true;
     return false;
+}
+
+/* Format characters that reorder or hide text where a label is shown. */
+static bool is_hidden_format(unsigned long cp)
+{
+    return cp == 0x00AD || cp == 0x061C || cp == 0x180E ||
+           (cp >= 0x200B && cp <= 0x200F) ||      /* zero width, LRM, RLM */
+           (cp >= 0x2028 && cp <= 0x202E) ||      /* separators, embeddings, overrides */
+           (cp >= 0x2060 && cp <= 0x206F) ||      /* word joiner, invisibles, isolates */
+           cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
+           (cp >= 0xE0000 && cp <= 0xE007F);      /* tag characters */
+}
+
+bool og_apikey_text_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (p && *p) {
+        unsigned long cp;
+        size_t n;
+
+        if (*p < 0x80) {
+            cp = *p;
+            n = 1;
+        } else if ((*p & 0xE0) == 0xC0) {
+            cp = *p & 0x1F;
+            n = 2;
+        } else if ((*p & 0xF0) == 0xE0) {
+            cp = *p & 0x0F;
+            n = 3;
+        } else if ((*p & 0xF8) == 0xF0) {
+            cp = *p & 0x07;
+            n = 4;
+        } else {
+            return false;
+        }
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;                       /* overlong, out of range, surrogate */
+        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || is_hidden_format(cp))
+            return false;
+        p += n;
+    }
+    return true;
 }
 
 static bool fill_random(void *buf, size_t n)
@@ -296,8 +346,19 @@ static const struct {
 } record_fields[] = {
     FIELD("id", id), FIELD("user", user), FIELD("label", label), FIELD("created", created),
     FIELD("expires", expires), FIELD("last_used", last_used), FIELD("groups", groups_json),
-    FIELD("repos", repos_json),
+    FIELD("repos", repos_json), FIELD("origin", origin),
 };
+
+const char *og_key_origin_name(enum og_key_origin o)
+{
+    switch (o) {
+    case OG_KEY_CLI: return "cli";
+    case OG_KEY_HTPASSWD: return "htpasswd";
+    case OG_KEY_OPENID: return "openid";
+    case OG_KEY_LEGACY: break;
+    }
+    return "legacy";
+}
 
 int og_apikey_parse_record(const struct redisReply *rep, struct og_apikey_record *rec)
 {
@@ -383,6 +444,16 @@ static bool entry_from_record(struct cache_entry *e, const struct og_apikey_reco
     repos = string_array(rec->repos_json, OG_APIKEY_MAX_REPOS);
     if (!groups || !repos)
         goto fail;
+    if (!rec->origin[0])
+        e->origin = OG_KEY_LEGACY;
+    else if (strcmp(rec->origin, "cli") == 0)
+        e->origin = OG_KEY_CLI;
+    else if (strcmp(rec->origin, "htpasswd") == 0)
+        e->origin = OG_KEY_HTPASSWD;
+    else if (strcmp(rec->origin, "openid") == 0)
+        e->origin = OG_KEY_OPENID;
+    else
+        goto fail;                      /* unknown origin: refuse, never guess */
     snprintf(e->id, sizeof(e->id), "%s", rec->id);
     snprintf(e->user, sizeof(e->user), "%s", rec->user);
     json_array_foreach(groups, i, v) {
@@ -630,6 +701,7 @@ enum og_identify_result og_apikey_identify(struct og_apikeys *k, const char *bas
 
     snprintf(store->user, sizeof(store->user), "%s", e->user);
     snprintf(store->key_id, sizeof(store->key_id), "%s", e->id);
+    store->key_origin = (int)e->origin;
     id->user = store->user;
     id->auth = OG_AUTH_APIKEY;
     id->groups = e->groups;
@@ -680,8 +752,9 @@ bool og_apikey_check_args(const char *user, const char *const *groups, size_t ng
 {
     char gerr[160], msg[300];
 
-    if (!valid_name(user, OG_USER_MAX) || strchr(user, ':')) {
-        set_err(err, errlen, "user: must be 1 to 256 bytes, without ':' or control characters");
+    if (!valid_name(user, OG_USER_MAX) || strchr(user, ':') || !og_apikey_text_ok(user)) {
+        set_err(err, errlen, "user: must be 1 to 256 bytes of UTF-8, without ':', control "
+                             "or invisible format characters");
         return false;
     }
     if (ngroups > OG_APIKEY_MAX_GROUPS || nrepos > OG_APIKEY_MAX_REPOS) {
@@ -707,8 +780,9 @@ bool og_apikey_check_args(const char *user, const char *const *groups, size_t ng
         }
         og_glob_free(g);
     }
-    if (label && (strlen(label) > 255 || has_control(label))) {
-        set_err(err, errlen, "label: at most 255 bytes, without control characters");
+    if (label && (strlen(label) > 255 || has_control(label) || !og_apikey_text_ok(label))) {
+        set_err(err, errlen, "label: at most 255 bytes of UTF-8, without control characters "
+                             "or invisible format characters (bidi overrides, zero-width)");
         return false;
     }
     return true;
@@ -744,19 +818,47 @@ static void arg_lens(const char *const *argv, size_t *lens, size_t n)
         lens[i] = strlen(argv[i]);
 }
 
+/*
+ * Everything a new key writes, in one script: the per-user limit (ids whose
+ * keyid: is gone, i.e. expired keys, are dropped from the user's set and not
+ * counted), then the hash, keyid: and the set, and the expiry TTLs. Being one
+ * script, concurrent creations for one user cannot pass the limit together.
+ * KEYS: key:HEX, keyid:ID, user:U:keys. ARGV: max (0 = none), PREFIX keyid:,
+ * HEX, ID, expires (epoch or ""), then the hash's field/value pairs.
+ * Returns 1, or {0, count} when the limit is reached.
+ */
+static const char create_script[] =
+    "local max = tonumber(ARGV[1]) "
+    "if max > 0 then "
+    "  local n = 0 "
+    "  for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do "
+    "    if redis.call('EXISTS', ARGV[2] .. id) == 1 then n = n + 1 "
+    "    else redis.call('SREM', KEYS[3], id) end "
+    "  end "
+    "  if n >= max then return {0, n} end "
+    "end "
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 6)) "
+    "redis.call('SET', KEYS[2], ARGV[3]) "
+    "redis.call('SADD', KEYS[3], ARGV[4]) "
+    "if ARGV[5] ~= '' then "
+    "  redis.call('EXPIREAT', KEYS[1], ARGV[5]) "
+    "  redis.call('EXPIREAT', KEYS[2], ARGV[5]) "
+    "end "
+    "return 1";
+
 int og_apikey_create(struct og_redis *r, const char *user, const char *const *groups,
                      size_t ngroups, const char *const *repos, size_t nrepos, time_t expires,
-                     const char *label, char *key_out, struct og_apikey_record *rec,
-                     char *err, size_t errlen)
+                     const char *label, const char *origin, long max_per_user,
+                     char *key_out, struct og_apikey_record *rec, char *err, size_t errlen)
 {
     const char *prefix = og_redis_prefix(r);
     unsigned char raw[16], h[32];
-    char secret[33], hex[65], when[24];
+    char secret[33], hex[65], when[24], maxs[24];
     char k_key[MAX_PREFIX + 80], k_id[MAX_PREFIX + 80], k_user[MAX_PREFIX + OG_USER_MAX + 20];
-    const char *hset[18], *set[3], *sadd[3], *ex1[3], *ex2[3];
-    size_t hset_l[18], set_l[3], sadd_l[3], ex1_l[3], ex2_l[3];
-    struct og_redis_cmd cmds[5];
-    size_t n = 3;
+    char k_idpfx[MAX_PREFIX + 16];
+    const char *argv[32];
+    size_t lens[32];
+    int argc = 0;
     redisReply *rep = NULL;
     int rc = -1;
     time_t now = time(NULL);
@@ -765,6 +867,11 @@ int og_apikey_create(struct og_redis *r, const char *user, const char *const *gr
     memset(rec, 0, sizeof(*rec));
     if (!og_apikey_check_args(user, groups, ngroups, repos, nrepos, label, err, errlen))
         return -1;
+    if (!origin || (strcmp(origin, "cli") != 0 && strcmp(origin, "htpasswd") != 0 &&
+                    strcmp(origin, "openid") != 0)) {
+        set_err(err, errlen, "origin: must be cli, htpasswd or openid");
+        return -1;
+    }
     if (expires && expires <= now) {
         set_err(err, errlen, "the expiry is in the past");
         return -1;
@@ -790,50 +897,51 @@ int og_apikey_create(struct og_redis *r, const char *user, const char *const *gr
     to_hex(h, sizeof(h), hex);
     snprintf(rec->user, sizeof(rec->user), "%s", user);
     snprintf(rec->label, sizeof(rec->label), "%s", label ? label : "");
+    snprintf(rec->origin, sizeof(rec->origin), "%s", origin);
     og_apikey_format_time(now, rec->created);
     if (expires)
         og_apikey_format_time(expires, rec->expires);
     if (!rkey(k_key, sizeof(k_key), prefix, "key:", hex, NULL) ||
         !rkey(k_id, sizeof(k_id), prefix, "keyid:", rec->id, NULL) ||
-        !rkey(k_user, sizeof(k_user), prefix, "user:", user, ":keys")) {
+        !rkey(k_user, sizeof(k_user), prefix, "user:", user, ":keys") ||
+        !rkey(k_idpfx, sizeof(k_idpfx), prefix, "keyid:", NULL, NULL)) {
         set_err(err, errlen, "Redis key names too long");
         goto out;
     }
-
-    hset[0] = "HSET"; hset[1] = k_key;
-    hset[2] = "id"; hset[3] = rec->id;
-    hset[4] = "user"; hset[5] = rec->user;
-    hset[6] = "groups"; hset[7] = rec->groups_json;
-    hset[8] = "repos"; hset[9] = rec->repos_json;
-    hset[10] = "label"; hset[11] = rec->label;
-    hset[12] = "created"; hset[13] = rec->created;
-    hset[14] = "expires"; hset[15] = rec->expires;
-    hset[16] = "last_used"; hset[17] = rec->last_used;
-    set[0] = "SET"; set[1] = k_id; set[2] = hex;
-    sadd[0] = "SADD"; sadd[1] = k_user; sadd[2] = rec->id;
-    arg_lens(hset, hset_l, 18);
-    arg_lens(set, set_l, 3);
-    arg_lens(sadd, sadd_l, 3);
-    cmds[0] = (struct og_redis_cmd){ 18, hset, hset_l };
-    cmds[1] = (struct og_redis_cmd){ 3, set, set_l };
-    cmds[2] = (struct og_redis_cmd){ 3, sadd, sadd_l };
-    if (expires) {                  /* Redis drops the key itself when it expires */
+    snprintf(maxs, sizeof(maxs), "%ld", max_per_user > 0 ? max_per_user : 0L);
+    when[0] = '\0';
+    if (expires)                    /* Redis drops the key itself when it expires */
         snprintf(when, sizeof(when), "%lld", (long long)expires);
-        ex1[0] = "EXPIREAT"; ex1[1] = k_key; ex1[2] = when;
-        ex2[0] = "EXPIREAT"; ex2[1] = k_id; ex2[2] = when;
-        arg_lens(ex1, ex1_l, 3);
-        arg_lens(ex2, ex2_l, 3);
-        cmds[3] = (struct og_redis_cmd){ 3, ex1, ex1_l };
-        cmds[4] = (struct og_redis_cmd){ 3, ex2, ex2_l };
-        n = 5;
-    }
-    rep = og_redis_transaction(r, n, cmds);
+
+    argv[argc++] = "EVAL"; argv[argc++] = create_script; argv[argc++] = "3";
+    argv[argc++] = k_key; argv[argc++] = k_id; argv[argc++] = k_user;
+    argv[argc++] = maxs; argv[argc++] = k_idpfx; argv[argc++] = hex; argv[argc++] = rec->id;
+    argv[argc++] = when;
+    argv[argc++] = "id"; argv[argc++] = rec->id;
+    argv[argc++] = "user"; argv[argc++] = rec->user;
+    argv[argc++] = "groups"; argv[argc++] = rec->groups_json;
+    argv[argc++] = "repos"; argv[argc++] = rec->repos_json;
+    argv[argc++] = "label"; argv[argc++] = rec->label;
+    argv[argc++] = "created"; argv[argc++] = rec->created;
+    argv[argc++] = "expires"; argv[argc++] = rec->expires;
+    argv[argc++] = "last_used"; argv[argc++] = rec->last_used;
+    argv[argc++] = "origin"; argv[argc++] = rec->origin;
+    arg_lens(argv, lens, (size_t)argc);
+    rep = og_redis_command_argv(r, argc, argv, lens);
     if (!rep) {
         snprintf(err, errlen, "Redis at %s is unreachable: %s", og_redis_describe(r),
                  og_redis_last_error(r));
         goto out;
     }
-    if (!exec_ok(rep, n)) {
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[1] &&
+        rep->element[1]->type == REDIS_REPLY_INTEGER) {
+        snprintf(err, errlen, "user %.64s already has %lld API keys, the limit "
+                 "(auth.apikey.maxPerUser is %ld): revoke one first", user,
+                 rep->element[1]->integer, max_per_user);
+        rc = OG_APIKEY_LIMIT;
+        goto out;
+    }
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
         snprintf(err, errlen, "Redis refused to store the key%s%.120s",
                  rep->type == REDIS_REPLY_ERROR ? ": " : "",
                  rep->type == REDIS_REPLY_ERROR ? rep->str : "");

@@ -51,7 +51,19 @@ struct og_apikey_record {
     char last_used[32];          /* RFC 3339 or "" */
     char groups_json[1024];      /* JSON array */
     char repos_json[1024];       /* JSON array of globs, [] = all */
+    char origin[16];             /* who made it: "htpasswd", "openid", "cli"; "" = a record
+                                    written before ocigate kept the field (legacy) */
 };
+
+/* The key's origin, as og_apikey_identify() reports it in store->key_origin. */
+enum og_key_origin { OG_KEY_LEGACY = 0, OG_KEY_CLI, OG_KEY_HTPASSWD, OG_KEY_OPENID };
+const char *og_key_origin_name(enum og_key_origin o);   /* "legacy", "cli", ... */
+
+/* A label, user or group may be shown to people: valid UTF-8 without control
+   characters (C0, DEL, C1) and without the format characters that reorder or
+   hide text (bidi embeddings, overrides and isolates, zero-width characters,
+   the byte order mark). */
+bool og_apikey_text_ok(const char *s);
 
 /* Check what og_apikey_create would store: user (no ':'), groups, repository
    globs (compiled), label. Returns false with err naming the field. */
@@ -60,11 +72,15 @@ bool og_apikey_check_args(const char *user, const char *const *groups, size_t ng
                           char *err, size_t errlen);
 
 /* Create a key. key_out receives "zak_..." (OG_APIKEY_LEN + 1 bytes). expires 0 = never.
-   Returns 0, or -1 with err set. */
+   origin: who makes it ("htpasswd", "openid", "cli"). max_per_user > 0: refuse
+   when the user already holds that many keys (checked and reserved in one
+   Redis script, so concurrent creations cannot pass it). Returns 0; -1 with
+   err set (bad arguments or Redis); OG_APIKEY_LIMIT with err saying the limit. */
+#define OG_APIKEY_LIMIT (-2)
 int og_apikey_create(struct og_redis *r, const char *user, const char *const *groups,
                      size_t ngroups, const char *const *repos, size_t nrepos, time_t expires,
-                     const char *label, char *key_out, struct og_apikey_record *rec,
-                     char *err, size_t errlen);
+                     const char *label, const char *origin, long max_per_user,
+                     char *key_out, struct og_apikey_record *rec, char *err, size_t errlen);
 
 /* Fetch one key's record by id. Returns 1 found, 0 not found, -1 Redis error. */
 int og_apikey_show(struct og_redis *r, const char *id, struct og_apikey_record *rec);

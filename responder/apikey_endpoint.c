@@ -5,10 +5,16 @@
  *   GET    PATH  -> {"apiKeys":[...]} (never a key or its hash)
  *   DELETE PATH?id=ID -> 200 (own keys; admins: any key), 404 when not found
  *
- * The caller must be signed in as a person (OpenID Connect, or an htpasswd
- * user); anonymous is 401, and an API key cannot manage API keys (403). A
- * key made here carries the caller's groups at creation, and its scopes
- * (repository globs) are enforced on every use (SPEC §4 deviation 5).
+ * Only direct credentials manage keys: an OpenID Connect JWT from the
+ * issuer or an htpasswd password. Anonymous is 401; an API key or an
+ * ocigate token (a derived, delegated credential) is 403 for every method,
+ * so that a short-lived pull token cannot mint a key that never expires.
+ * A key made here records its origin (htpasswd or openid) and only the
+ * groups the credential itself carries (an IdP's groups, copied); the
+ * config's accessControl.groups are evaluated live from the key's user on
+ * every use, and a key of an htpasswd user stops working when the user
+ * leaves the file. Its scopes (repository globs) are enforced on every use.
+ * A user holds at most auth.apikey.maxPerUser keys.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,11 +122,14 @@ static long read_body(const struct og_body *body, char *buf, size_t cap)
 }
 
 static size_t create_key(struct og_worker_state *w, const struct og_request *req,
-                         const struct og_identity *id, const char **groups, size_t ngroups,
+                         const struct og_identity *id, const char *const *groups, size_t ngroups,
                          const struct og_body *body, char *buf, size_t cap,
                          struct og_log_decision *log)
 {
+    static char why[300];               /* the refusal's reason outlives this call (log) */
     char in[BODY_MAX], key[OG_APIKEY_LEN + 1], err[256];
+    const char *origin = id->auth == OG_AUTH_OPENID ? "openid" : "htpasswd";
+    int rc;
     const char *repos[OG_APIKEY_MAX_REPOS];
     struct og_apikey_record rec;
     json_t *doc, *scopes, *v, *out;
@@ -170,8 +179,21 @@ static size_t create_key(struct og_worker_state *w, const struct og_request *req
             repos[nrepos++] = s;
         }
     }
-    if (og_apikey_create(w->redis, id->user, groups, ngroups, repos, nrepos, expires, label, key,
-                         &rec, err, sizeof(err)) != 0) {
+    if (!og_apikey_check_args(id->user, groups, ngroups, repos, nrepos, label, err,
+                              sizeof(err))) {
+        json_decref(doc);
+        snprintf(why, sizeof(why), "%s", err);
+        return deny(w, req, 400, why, buf, cap, log);
+    }
+    rc = og_apikey_create(w->redis, id->user, groups, ngroups, repos, nrepos, expires, label,
+                          origin, w->cfg->apikey_max_per_user, key, &rec, err, sizeof(err));
+    if (rc == OG_APIKEY_LIMIT) {
+        json_decref(doc);
+        snprintf(why, sizeof(why), "limit of %d API keys per user reached "
+                 "(auth.apikey.maxPerUser): revoke one first", w->cfg->apikey_max_per_user);
+        return deny(w, req, 403, why, buf, cap, log);
+    }
+    if (rc != 0) {
         json_decref(doc);
         return deny(w, req, 503, "the key store (Redis) could not be asked", buf, cap, log);
     }
@@ -192,8 +214,7 @@ size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *re
     const struct og_config *cfg = w->cfg;
     struct og_identity id;
     struct og_identity_store store;
-    const char *groups[OG_ID_MAX_GROUPS * 2], *reason = "";
-    size_t ngroups;
+    const char *reason = "";
     int rc;
 
     log->action = "apikey";
@@ -203,12 +224,20 @@ size_t og_apikey_endpoint(struct og_worker_state *w, const struct og_request *re
         return deny(w, req, rc, reason, buf, cap, log);
     if (id.auth == OG_AUTH_ANONYMOUS || !id.user || !*id.user)
         return deny(w, req, 401, "sign in to manage API keys", buf, cap, log);
+    if (id.token)
+        return deny(w, req, 403, "an ocigate token cannot manage API keys: sign in with a "
+                    "password or an OpenID Connect token", buf, cap, log);
     if (id.auth == OG_AUTH_APIKEY)
         return deny(w, req, 403, "an API key cannot manage API keys", buf, cap, log);
-    ngroups = og_effective_groups(cfg, &id, groups, sizeof(groups) / sizeof(groups[0]));
+    if (id.auth != OG_AUTH_HTPASSWD && id.auth != OG_AUTH_OPENID)
+        return deny(w, req, 403, "only a password or an OpenID Connect token can manage "
+                    "API keys", buf, cap, log);
 
+    /* only the credential's own groups are stored (an IdP's); config groups
+       are evaluated live from the key's user on every use */
     if (req->method_len == 4 && memcmp(req->method, "POST", 4) == 0)
-        return create_key(w, req, &id, groups, ngroups, body, buf, cap, log);
+        return create_key(w, req, &id, id.auth == OG_AUTH_OPENID ? id.groups : NULL,
+                          id.auth == OG_AUTH_OPENID ? id.ngroups : 0, body, buf, cap, log);
 
     if (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) {
         json_t *list = json_array();

@@ -280,3 +280,8 @@ enum og_ht_result og_htpasswd_verify(struct og_htpasswd *h, const char *user,
     explicit_bzero(mac, sizeof(mac));
     return res;
 }
+
+bool og_htpasswd_has_user(const struct og_htpasswd *h, const char *user)
+{
+    return h && user && h->nusers > 0 && find_user(h, user) != NULL;
+}

@@ -4,6 +4,7 @@
 #ifndef OCIGATE_HTPASSWD_H
 #define OCIGATE_HTPASSWD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct og_htpasswd;
@@ -22,5 +23,8 @@ enum og_ht_result { OG_HT_OK = 0, OG_HT_BAD_PASSWORD, OG_HT_UNKNOWN_USER, OG_HT_
 enum og_ht_result og_htpasswd_verify(struct og_htpasswd *h, const char *user,
                                      const char *password, size_t password_len,
                                      int *cache_hit);
+
+/* Is user in the file (as loaded)? No password check, no allocation. */
+bool og_htpasswd_has_user(const struct og_htpasswd *h, const char *user);
 
 #endif

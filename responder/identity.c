@@ -63,6 +63,54 @@ static enum og_identify_result check_htpasswd(const struct og_identify_ctx *ctx,
     return OG_ID_OK;
 }
 
+/*
+ * What an API key's record may no longer say by itself (its groups are
+ * evaluated live from its user, not copied):
+ *  - origin htpasswd: the key works only while its user is in the htpasswd
+ *    file as loaded now;
+ *  - legacy records (written before the origin field): their stored groups
+ *    that accessControl.groups defines are ignored, since such records copied
+ *    the user's config groups at creation; membership of those comes from the
+ *    config, live. Other stored groups (an IdP's, `key create --group`) stay.
+ */
+static enum og_identify_result check_key_origin(const struct og_identify_ctx *ctx,
+                                                struct og_identity *id,
+                                                struct og_identity_store *store,
+                                                const char **reason)
+{
+    size_t n = 0;
+
+    if (store->key_origin == OG_KEY_HTPASSWD &&
+        !og_htpasswd_has_user(ctx->htpasswd, id->user))
+        return bad(reason, "the API key's user is no longer a password user");
+    if (store->key_origin != OG_KEY_LEGACY || !ctx->cfg)
+        return OG_ID_OK;
+    for (size_t i = 0; i < id->ngroups && n < OG_ID_MAX_GROUPS; i++) {
+        bool defined = false;
+        for (size_t j = 0; j < ctx->cfg->ngroups && !defined; j++)
+            defined = strcmp(ctx->cfg->groups[j].name, id->groups[i]) == 0;
+        if (!defined)
+            store->group_ptrs[n++] = id->groups[i];
+    }
+    id->groups = store->group_ptrs;
+    id->ngroups = n;
+    return OG_ID_OK;
+}
+
+static enum og_identify_result apikey(const struct og_identify_ctx *ctx, const char *basic_user,
+                                      const struct og_credentials *cred, struct og_identity *id,
+                                      struct og_identity_store *store, const char **reason,
+                                      int *cache_hit)
+{
+    enum og_identify_result r;
+
+    if (!ctx->apikeys)
+        return bad(reason, "API keys are not enabled");
+    r = og_apikey_identify(ctx->apikeys, basic_user, cred->secret, cred->secret_len, id, store,
+                           reason, cache_hit);
+    return r == OG_ID_OK ? check_key_origin(ctx, id, store, reason) : r;
+}
+
 static enum og_identify_result identify(const struct og_identify_ctx *ctx,
                                         const struct og_credentials *cred,
                                         struct og_identity *id, struct og_identity_store *store,
@@ -73,6 +121,7 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
     store->user[0] = '\0';
     store->groups_csv[0] = '\0';
     store->key_id[0] = '\0';
+    store->key_origin = 0;
     *reason = "";
     if (cache_hit)
         *cache_hit = 0;
@@ -83,12 +132,8 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
     case OG_CRED_MALFORMED:
         return bad(reason, cred->reason ? cred->reason : "malformed Authorization header");
     case OG_CRED_BEARER:
-        if (is_api_key(cred->secret, cred->secret_len)) {
-            if (!ctx->apikeys)
-                return bad(reason, "API keys are not enabled");
-            return og_apikey_identify(ctx->apikeys, NULL, cred->secret, cred->secret_len, id,
-                                      store, reason, cache_hit);
-        }
+        if (is_api_key(cred->secret, cred->secret_len))
+            return apikey(ctx, NULL, cred, id, store, reason, cache_hit);
         if (!looks_like_jwt(cred->secret, cred->secret_len))
             return bad(reason, "unknown Bearer token");
         if (ctx->tokens && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len))
@@ -99,12 +144,8 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
         return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
                                 cache_hit);
     case OG_CRED_BASIC:
-        if (is_api_key(cred->secret, cred->secret_len)) {
-            if (!ctx->apikeys)
-                return bad(reason, "API keys are not enabled");
-            return og_apikey_identify(ctx->apikeys, cred->user, cred->secret, cred->secret_len,
-                                      id, store, reason, cache_hit);
-        }
+        if (is_api_key(cred->secret, cred->secret_len))
+            return apikey(ctx, cred->user, cred, id, store, reason, cache_hit);
         /* docker login -u anything -p $JWT: the username is not checked */
         if (ctx->oidc && looks_like_jwt(cred->secret, cred->secret_len))
             return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,

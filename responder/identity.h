@@ -34,6 +34,7 @@ struct og_identity_store {
     char user[OG_USER_MAX + 1];
     char groups_csv[1024];            /* for the answer and the log */
     char key_id[64];
+    int key_origin;                   /* an API key's origin (enum og_key_origin) */
     char group_buf[2048];             /* group names a credential carries, NUL-separated */
     const char *group_ptrs[OG_ID_MAX_GROUPS];
     int retry_after;                  /* OG_ID_THROTTLED: seconds */

@@ -119,9 +119,10 @@ static void print_details(FILE *f, const struct og_apikey_record *rec)
     join_list(rec->groups_json, "-", groups, sizeof(groups));
     join_list(rec->repos_json, "(all)", repos, sizeof(repos));
     fprintf(f, "id: %s\nuser: %s\ngroups: %s\nrepositories: %s\nlabel: %s\n"
-               "created: %s\nexpires: %s\nlast used: %s\n",
+               "created: %s\nexpires: %s\nlast used: %s\norigin: %s\n",
             rec->id, rec->user, groups, repos, rec->label, rec->created,
-            or_text(rec->expires, "never"), or_text(rec->last_used, "never"));
+            or_text(rec->expires, "never"), or_text(rec->last_used, "never"),
+            or_text(rec->origin, "legacy"));
 }
 
 /* ---- create -------------------------------------------------------------- */
@@ -189,8 +190,10 @@ static int cmd_create(int argc, char **argv)
     }
     if ((rc = open_redis(config, &cfg, &r)) != 0)
         return rc;
-    if (og_apikey_create(r, user, groups, ngroups, repos, nrepos, expires, label, key, &rec,
-                         err, sizeof(err)) != 0) {
+    /* origin cli: the operator's --group values are the key's own groups
+       (copied); accessControl.groups still apply live to U */
+    if (og_apikey_create(r, user, groups, ngroups, repos, nrepos, expires, label, "cli",
+                         cfg->apikey_max_per_user, key, &rec, err, sizeof(err)) != 0) {
         fprintf(stderr, "ocigate key create: %s\n", err);
         close_redis(cfg, r);
         return 1;
@@ -266,6 +269,7 @@ static int print_json(const struct list_acc *a)
         json_object_set_new(o, "created", nullable(rec->created));
         json_object_set_new(o, "expires", nullable(rec->expires));
         json_object_set_new(o, "last_used", nullable(rec->last_used));
+        json_object_set_new(o, "origin", json_string(or_text(rec->origin, "legacy")));
         json_array_append_new(arr, o);
     }
     out = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
