@@ -15,12 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
 #include "apikey.h"
 #include "config.h"
+#include "decide.h"
 #include "glob.h"
+#include "htpasswd.h"
+#include "identity.h"
 #include "log.h"
 #include "redis.h"
 
@@ -626,6 +630,179 @@ static void test_redis_down_fails_fast(void **state)
     og_redis_free(r);
 }
 
+/* ---- labels (issue 8: bidi and format characters) ----------------------- */
+
+static void test_label_text(void **state)
+{
+    char err[256];
+    static const char *const bad[] = {
+        "evil\xe2\x80\xae" "gpj.exe",          /* U+202E RIGHT-TO-LEFT OVERRIDE */
+        "a\xe2\x80\x8b" "b",                    /* U+200B ZERO WIDTH SPACE */
+        "a\xe2\x80\x8f" "b",                    /* U+200F RIGHT-TO-LEFT MARK */
+        "a\xe2\x81\xa6" "b",                    /* U+2066 LEFT-TO-RIGHT ISOLATE */
+        "a\xe2\x81\xa9" "b",                    /* U+2069 POP DIRECTIONAL ISOLATE */
+        "\xef\xbb\xbf" "label",                 /* U+FEFF BYTE ORDER MARK */
+        "a\xc2\x85" "b",                        /* U+0085 NEXT LINE (C1) */
+        "a\x1b[31mred",                         /* ESC */
+        "a\x7f",                                /* DEL */
+        "a\xff",                                /* not UTF-8 */
+        "a\xc0\xaf",                            /* overlong '/' */
+        "a\xed\xa0\x80",                        /* a surrogate */
+        "a\xe2\x80",                            /* truncated */
+        "tag\xf3\xa0\x80\x81",                  /* U+E0001 LANGUAGE TAG */
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(og_apikey_text_ok(bad[i]));
+        assert_false(og_apikey_check_args("alice", NULL, 0, NULL, 0, bad[i], err, sizeof(err)));
+        assert_non_null(strstr(err, "label"));
+    }
+    assert_true(og_apikey_text_ok("d\xc3\xa9ploiement \xe2\x9c\x93 \xe6\x97\xa5\xe6\x9c\xac"));
+    assert_true(og_apikey_check_args("alice", NULL, 0, NULL, 0, "ci runner \xf0\x9f\x9a\x80",
+                                     err, sizeof(err)));
+    /* the user name too: it is shown in key lists */
+    assert_false(og_apikey_check_args("ali\xe2\x80\xae" "ce", NULL, 0, NULL, 0, "", err,
+                                      sizeof(err)));
+}
+
+/* ---- origin: what a key's record may no longer say by itself ------------ */
+
+static redisReply *record_origin(const char *user, const char *groups, const char *origin)
+{
+    if (!origin)
+        return record(user, groups, "[]", "");
+    return r_arr("id", "11111111-2222-4333-8444-555555555555", "user", user, "groups", groups,
+                 "repos", "[]", "label", "ci", "created", "2026-01-01T00:00:00Z", "expires", "",
+                 "last_used", "", "origin", origin, (const char *)NULL);
+}
+
+struct origin_world {
+    char dir[64], htfile[128];
+    struct og_config *cfg;
+    struct og_htpasswd *ht;
+    struct og_apikeys *k;
+};
+
+/* config: group admins = ADMINS (a JSON array), adminPolicy for group admins;
+   htpasswd: the users listed (password "pw") */
+static void world(struct origin_world *w, const char *admins, const char *ht_users)
+{
+    char json[1024], err[512];
+    FILE *fp;
+
+    snprintf(w->dir, sizeof(w->dir), "/tmp/og-origin-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->htfile, sizeof(w->htfile), "%s/htpasswd", w->dir);
+    fp = fopen(w->htfile, "w");
+    assert_non_null(fp);
+    for (const char *u = ht_users; u && *u; u += strlen(u) + 1)
+        fprintf(fp, "%s:$5$saltsalt$0rl.MZtoLLPP3X0Rdl8riRnphIcAXJY27/aOAyK2hB5\n", u);
+    fclose(fp);
+    snprintf(json, sizeof(json),
+             "{\"auth\":{\"apikey\":{\"enabled\":true,\"cacheSeconds\":30}},"
+             "\"accessControl\":{\"groups\":{\"admins\":{\"users\":%s}},"
+             "\"repositories\":{\"**\":{\"defaultPolicy\":[\"read\"]}},"
+             "\"adminPolicy\":{\"groups\":[\"admins\"],\"actions\":[\"read\",\"delete\"]}}}",
+             admins);
+    w->cfg = og_config_parse(json, strlen(json), "o.json", err, sizeof(err));
+    assert_non_null(w->cfg);
+    w->ht = og_htpasswd_load(w->htfile, err, sizeof(err));
+    assert_non_null(w->ht);
+    w->k = og_apikeys_new(w->cfg, NULL);
+    assert_non_null(w->k);
+}
+
+static void world_free(struct origin_world *w)
+{
+    og_apikeys_free(w->k);
+    og_htpasswd_free(w->ht);
+    og_config_free(w->cfg);
+    unlink(w->htfile);
+    rmdir(w->dir);
+}
+
+static enum og_identify_result key_as(struct origin_world *w, redisReply *rec,
+                                      struct og_identity *id, struct og_identity_store *st)
+{
+    struct og_identify_ctx ctx = { w->cfg, w->ht, w->k, NULL, NULL, NULL, "127.0.0.1", NULL };
+    struct og_credentials cred;
+    const char *reason = "";
+    int hit;
+
+    memset(&cred, 0, sizeof(cred));
+    cred.kind = OG_CRED_BEARER;
+    snprintf(cred.secret, sizeof(cred.secret), "%s", KEY);
+    cred.secret_len = strlen(KEY);
+    if (rec) {
+        assert_int_equal(og_apikeys_cache_fill(w->k, KEY, strlen(KEY), rec), 1);
+        r_free(rec);
+    }
+    return og_identify(&ctx, &cred, id, st, &reason, &hit);
+}
+
+/* Issue 8: a key made while alice was in admins kept adminPolicy after she
+   left the group, and kept working after she left htpasswd. */
+static void test_origin_htpasswd_groups_live(void **state)
+{
+    struct origin_world w;
+    struct og_identity id;
+    struct og_identity_store st;
+    (void)state;
+
+    /* a self-service key by htpasswd user alice stores no config group */
+    world(&w, "[\"alice\"]", "alice\0bob\0");
+    assert_int_equal(key_as(&w, record_origin("alice", "[]", "htpasswd"), &id, &st), OG_ID_OK);
+    assert_true(og_is_admin(w.cfg, &id));           /* live: alice is in admins */
+    world_free(&w);
+
+    world(&w, "[\"bob\"]", "alice\0bob\0");         /* alice left admins */
+    assert_int_equal(key_as(&w, record_origin("alice", "[]", "htpasswd"), &id, &st), OG_ID_OK);
+    assert_false(og_is_admin(w.cfg, &id));
+    world_free(&w);
+
+    world(&w, "[\"bob\"]", "bob\0");                /* and htpasswd */
+    assert_int_equal(key_as(&w, record_origin("alice", "[]", "htpasswd"), &id, &st),
+                     OG_ID_BAD_CREDENTIALS);
+    world_free(&w);
+}
+
+static void test_origin_legacy_and_others(void **state)
+{
+    struct origin_world w;
+    struct og_identity id;
+    struct og_identity_store st;
+    (void)state;
+
+    world(&w, "[\"bob\"]", "bob\0");
+    /* a record from before the origin field, which copied alice's config
+       groups: "admins" (defined in accessControl.groups) no longer counts,
+       an IdP's group does */
+    assert_int_equal(key_as(&w, record_origin("alice", "[\"admins\",\"idp-team\"]", NULL), &id,
+                            &st), OG_ID_OK);
+    assert_int_equal(st.key_origin, OG_KEY_LEGACY);
+    assert_int_equal(id.ngroups, 1);
+    assert_string_equal(id.groups[0], "idp-team");
+    assert_false(og_is_admin(w.cfg, &id));
+    /* legacy keys are not bound to htpasswd (their maker is unknown) */
+    /* an IdP's groups (openid) and the operator's --group (cli) are the key's own */
+    assert_int_equal(key_as(&w, record_origin("carol", "[\"admins\"]", "openid"), &id, &st),
+                     OG_ID_OK);
+    assert_true(og_is_admin(w.cfg, &id));
+    assert_int_equal(key_as(&w, record_origin("ci", "[\"admins\"]", "cli"), &id, &st), OG_ID_OK);
+    assert_int_equal(st.key_origin, OG_KEY_CLI);
+    assert_true(og_is_admin(w.cfg, &id));
+    world_free(&w);
+
+    /* an origin ocigate does not know: the record is refused, never guessed */
+    world(&w, "[]", "bob\0");
+    {
+        redisReply *r = record_origin("alice", "[]", "sso");
+        assert_int_equal(og_apikeys_cache_fill(w.k, KEY, strlen(KEY), r), 0);
+        r_free(r);
+    }
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +822,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_eviction, setup, teardown),
         cmocka_unit_test(test_cache_disabled),
         cmocka_unit_test(test_check_args),
+        cmocka_unit_test(test_label_text),
+        cmocka_unit_test(test_origin_htpasswd_groups_live),
+        cmocka_unit_test(test_origin_legacy_and_others),
         cmocka_unit_test(test_redis_url),
         cmocka_unit_test(test_redis_down_fails_fast),
     };

@@ -17,6 +17,7 @@
 #include "base64.h"
 #include "decide.h"
 #include "handle.h"
+#include "log.h"
 #include "request.h"
 #include "response.h"
 
@@ -238,6 +239,71 @@ static void response_deny_401_bearer_scope(void **state)
                                 "service=\"reg.example\",scope=\"repository:team/app:pull,push\"\r\n"));
 }
 
+/* A token that lacks the scope: the challenge names it, as the
+   distribution registry does, so clients fetch a token for it. */
+static void response_deny_401_insufficient_scope(void **state)
+{
+    char buf[OG_RESPONSE_MAX];
+    struct og_config cfg;
+    struct og_answer a = { .status = 401, .role = OG_ROLE_AUTHORIZER, .cfg = &cfg,
+                           .repository = "demo/app", .insufficient_scope = 1,
+                           .scope_type = "repository", .scope_name = "demo/app",
+                           .scope_actions = "pull,push" };
+    (void)state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.challenge = OG_CHALLENGE_BEARER;
+    cfg.realm = "r";
+    cfg.token_realm = "https://reg.example/ocigate/token";
+    cfg.token_service = "reg.example";
+    og_response_render(&a, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "WWW-Authenticate: Bearer realm=\"https://reg.example/ocigate/token\","
+                                "service=\"reg.example\",scope=\"repository:demo/app:pull,push\","
+                                "error=\"insufficient_scope\"\r\n"));
+    a.scope_type = "registry";
+    a.scope_name = "catalog";
+    a.scope_actions = "*";
+    og_response_render(&a, buf, sizeof(buf));
+    assert_non_null(strstr(buf, ",scope=\"registry:catalog:*\",error=\"insufficient_scope\"\r\n"));
+}
+
+/* The decision log line of an answer: stderr captured in a file. */
+static void log_line(const struct og_log_decision *d, char *out, size_t cap)
+{
+    char path[] = "/tmp/og-log-XXXXXX";
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    ssize_t n;
+
+    assert_true(fd >= 0 && saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    og_log_decision(d);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+/* Issue 8: a 201 "API key created" was logged as a deny. */
+static void log_201_is_allow(void **state)
+{
+    char line[4096];
+    struct og_log_decision d = { .remote = "127.0.0.1", .method = "POST",
+                                 .path = "/ocigate/apikey", .path_len = 15, .action = "apikey",
+                                 .user = "alice", .auth = "htpasswd", .rule = "apikey endpoint",
+                                 .reason = "API key created", .status = 201 };
+    (void)state;
+    og_log_configure("info", "json");
+    log_line(&d, line, sizeof(line));
+    assert_non_null(strstr(line, "\"decision\":\"allow\",\"status\":201"));
+    d.status = 403;
+    log_line(&d, line, sizeof(line));
+    assert_non_null(strstr(line, "\"decision\":\"deny\",\"status\":403"));
+    d.status = 200;
+    log_line(&d, line, sizeof(line));
+    assert_non_null(strstr(line, "\"decision\":\"allow\",\"status\":200"));
+}
+
 static void response_deny_403_no_challenge(void **state)
 {
     char buf[OG_RESPONSE_MAX];
@@ -432,6 +498,8 @@ int main(void)
         cmocka_unit_test(handle_bypass_attempt_is_400),
         cmocka_unit_test(handle_redirect_uri_differs_is_400),
         cmocka_unit_test(handle_filter_role_is_refused),
+        cmocka_unit_test(response_deny_401_insufficient_scope),
+        cmocka_unit_test(log_201_is_allow),
     };
     /* the decision log goes to stderr; keep the TAP stream clean */
     return cmocka_run_group_tests(tests, NULL, NULL);
