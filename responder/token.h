@@ -4,8 +4,9 @@
  *
  * ES256 JWTs signed with the key in token.keyFile (shared by every worker
  * and host). A token says who the caller is (user, groups, auth method,
- * API key id) and what was granted; the live policy still decides every
- * request.
+ * API key id) and what was granted (its "access" list); a request that
+ * presents it is allowed at most what that list grants, and only what the
+ * live policy allows as well.
  */
 #ifndef OCIGATE_TOKEN_H
 #define OCIGATE_TOKEN_H

@@ -7,8 +7,9 @@
  * (anonymous). Bad credentials: 401 and never an anonymous token. Otherwise
  * 200 with {"token","access_token","expires_in","issued_at"}: an ES256 JWT
  * naming the identity and the requested scopes intersected with the policy.
- * The token only carries the identity into later requests: each of those is
- * still decided by the live policy and the live tag check.
+ * A request that presents the token is allowed at most what its access list
+ * grants (pull: read, push: create and update, delete: delete, "*": all),
+ * and is still decided by the live policy and the live tag check.
  */
 #include <stdio.h>
 #include <string.h>
@@ -103,7 +104,11 @@ static bool grant_scope(const struct og_config *cfg, const struct og_identity *i
         r.path = "/v2/_catalog";
         r.path_len = strlen(r.path);
         og_decide(cfg, &r, id, NULL, &d);
-        g->pull = d.status == 200;          /* reported as "*" */
+        /* reported as "*". Where ocigate serves the catalog itself
+           (endpoints.catalog) it lists only what the caller may read, so
+           every identity may hold the scope; as an AUTHORIZER the catalog
+           still needs read on every repository (decided again per request). */
+        g->pull = d.status == 200 || cfg->endpoint_catalog;
         return true;
     }
     if (strcmp(g->type, "repository") != 0 || !og_valid_repo(g->name, nlen))

@@ -163,6 +163,10 @@ rc=$?
 ok '[ "$rc" != 0 ]' "the token cannot overwrite demo/app:v1 (the live policy: ci has no update)"
 code=$(req cat -H "Authorization: Bearer $APP_TOKEN" "$U/v2/_catalog")
 is "$code" 401 "the token lists no catalog without registry:catalog:*"
+CAT_TOKEN=$(token "ci:$PASS_ci" "registry:catalog:*")
+code=$(req cat2 -H "Authorization: Bearer $CAT_TOKEN" "$U/v2/_catalog")
+ok '[ "$code" = 200 ] && jq -e ".repositories | index(\"demo/app\")" "$T/cat2.body" >/dev/null' \
+    "a token for registry:catalog:* lists the (filtered) catalog" || diag "  $code: $(head -c 200 "$T/cat2.body")"
 
 # -------------------------------- only direct credentials create API keys ---
 
