@@ -212,6 +212,7 @@ static void defaults_fill_what_is_left_out(void **state)
     assert_int_equal(cfg->openid_leeway_s, 60);
     assert_false(cfg->apikey_enabled);
     assert_int_equal(cfg->apikey_cache_s, 30);
+    assert_int_equal(cfg->apikey_max_per_user, 100);
     assert_null(cfg->htpasswd_path);
     assert_int_equal(cfg->challenge, OG_CHALLENGE_BEARER);
     assert_null(cfg->token_realm);
@@ -591,6 +592,20 @@ static void load_reads_a_file_and_names_it(void **state)
     rmdir(tmpdir);
 }
 
+/* auth.apikey.maxPerUser: the per-user key limit (issue 8), default 100. */
+static void apikey_max_per_user(void **state)
+{
+    struct og_config *cfg;
+    (void)state;
+    cfg = parse_ok("{'auth': {'apikey': {'enabled': true, 'maxPerUser': 5}}, " AC_EMPTY "}");
+    assert_int_equal(cfg->apikey_max_per_user, 5);
+    og_config_free(cfg);
+    expect_error_prefix("{'auth': {'apikey': {'maxPerUser': 0}}, " AC_EMPTY "}",
+                        "ocigate.json: auth.apikey.maxPerUser: ");
+    expect_error_prefix("{'auth': {'apikey': {'maxPerUser': '10'}}, " AC_EMPTY "}",
+                        "ocigate.json: auth.apikey.maxPerUser: must be an integer");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -612,6 +627,7 @@ int main(void)
         cmocka_unit_test(immutable_rule_text_lists_every_glob),
         cmocka_unit_test(secrets_come_from_files),
         cmocka_unit_test(load_reads_a_file_and_names_it),
+        cmocka_unit_test(apikey_max_per_user),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
