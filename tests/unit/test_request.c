@@ -131,30 +131,121 @@ static void params_authorizer(void **state)
     assert_string_equal(r.remote_addr, "127.0.0.1");
 }
 
+/* Caddy without the env lines: REQUEST_METHOD=GET, the real method only in
+   a client-made HTTP_* param. It is never believed; it disagrees: 400. */
 static void params_forwarded_mismatch_is_400(void **state)
 {
     char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/a/manifests/v1",
                     "HTTP_X_FORWARDED_METHOD=PUT", "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1", NULL };
     struct og_request r;
     (void)state;
-    og_request_from_params(env, false, &r);     /* Caddy without trustForwardedHeaders */
+    og_request_from_params(env, false, &r);
     assert_int_equal(r.status, 400);
-    og_request_from_params(env, true, &r);      /* Caddy with it */
+    og_request_from_params(env, true, &r);      /* trusting: OCIGATE_* required */
+    assert_int_equal(r.status, 400);
+}
+
+/* The attack of issue 8: a forged X-Forwarded_Method: GET that won Caddy's
+   header folding on a PUT must not make ocigate judge a GET. */
+static void params_forwarded_header_never_chooses_the_method(void **state)
+{
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/a/manifests/v1",
+                    "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                    "HTTP_X_FORWARDED_METHOD=GET", "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1", NULL };
+    char *uri[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/a/manifests/v1",
+                    "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                    "HTTP_X_FORWARDED_URI=/v2/a/tags/list", NULL };
+    struct og_request r;
+    (void)state;
+    for (int trust = 0; trust < 2; trust++) {
+        og_request_from_params(env, trust, &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(r.method, "PUT");       /* logged as what was judged */
+        og_request_from_params(uri, trust, &r);
+        assert_int_equal(r.status, 400);
+    }
+}
+
+/* Every copy of the client's param is checked, not only the first. */
+static void params_every_forwarded_copy_is_checked(void **state)
+{
+    char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT", "REQUEST_URI=/v2/a/manifests/v1",
+                    "HTTP_X_FORWARDED_METHOD=PUT", "HTTP_X_FORWARDED_METHOD=GET", NULL };
+    char *same[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT", "REQUEST_URI=/v2/a/manifests/v1",
+                     "HTTP_X_FORWARDED_METHOD=PUT", "HTTP_X_FORWARDED_METHOD=PUT",
+                     "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1", NULL };
+    struct og_request r;
+    (void)state;
+    og_request_from_params(env, false, &r);
+    assert_int_equal(r.status, 400);
+    og_request_from_params(same, false, &r);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.method, "PUT");
 }
 
+/* OCIGATE_METHOD/OCIGATE_URI (set by the server's config) are judged, in
+   any role, whatever REQUEST_METHOD says. */
+static void params_ocigate_method_uri_are_judged(void **state)
+{
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/_ocigate_auth",
+                    "OCIGATE_METHOD=DELETE", "OCIGATE_URI=/v2/a/manifests/v1?x=1",
+                    "HTTP_X_FORWARDED_METHOD=DELETE", "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1?x=1",
+                    NULL };
+    char *authz[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                      "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1", NULL };
+    struct og_request r;
+    (void)state;
+    for (int trust = 0; trust < 2; trust++) {
+        og_request_from_params(env, trust, &r);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.method, "DELETE");
+        assert_string_equal(r.uri, "/v2/a/manifests/v1?x=1");
+        og_request_from_params(authz, trust, &r);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.method, "PUT");
+        assert_string_equal(r.uri, "/v2/a/manifests/v1");
+    }
+}
+
+static void params_ocigate_pair_must_be_whole_and_single(void **state)
+{
+    char *half[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                     "OCIGATE_METHOD=PUT", NULL };
+    char *twice[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                      "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                      "OCIGATE_METHOD=GET", NULL };
+    char *twice_same[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                           "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                           "OCIGATE_METHOD=PUT", NULL };
+    char *req_twice[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET",
+                          "REQUEST_URI=/v2/a/manifests/v1", "REQUEST_METHOD=PUT", NULL };
+    struct og_request r;
+    (void)state;
+    og_request_from_params(half, false, &r);
+    assert_int_equal(r.status, 400);
+    og_request_from_params(twice, false, &r);
+    assert_int_equal(r.status, 400);
+    og_request_from_params(twice_same, false, &r);
+    assert_int_equal(r.status, 0);
+    og_request_from_params(req_twice, false, &r);
+    assert_int_equal(r.status, 400);
+}
+
+/* trustForwardedHeaders: a request without OCIGATE_* is 400 (a Caddy config
+   that lost its env lines fails loudly), whatever HTTP_* params say. */
 static void params_forwarded_required_when_trusted(void **state)
 {
     char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/", NULL };
-    char *authz[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
-                      "HTTP_X_FORWARDED_METHOD=GET", "HTTP_X_FORWARDED_URI=/v2/", NULL };
+    char *fwd[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                    "HTTP_X_FORWARDED_METHOD=GET", "HTTP_X_FORWARDED_URI=/v2/", NULL };
     struct og_request r;
     (void)state;
     og_request_from_params(env, true, &r);
     assert_int_equal(r.status, 400);
-    og_request_from_params(authz, true, &r);    /* only in the RESPONDER role */
+    og_request_from_params(fwd, true, &r);
     assert_int_equal(r.status, 400);
+    og_request_from_params(fwd, false, &r);     /* agreeing: fine */
+    assert_int_equal(r.status, 0);
 }
 
 static void params_redirect_uri_is_recorded(void **state)
@@ -415,6 +506,10 @@ int main(void)
         cmocka_unit_test(cred_bearer),
         cmocka_unit_test(params_authorizer),
         cmocka_unit_test(params_forwarded_mismatch_is_400),
+        cmocka_unit_test(params_forwarded_header_never_chooses_the_method),
+        cmocka_unit_test(params_every_forwarded_copy_is_checked),
+        cmocka_unit_test(params_ocigate_method_uri_are_judged),
+        cmocka_unit_test(params_ocigate_pair_must_be_whole_and_single),
         cmocka_unit_test(params_forwarded_required_when_trusted),
         cmocka_unit_test(params_redirect_uri_is_recorded),
         cmocka_unit_test(params_missing_method_is_400),
