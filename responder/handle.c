@@ -389,6 +389,7 @@ answer:
         ans.rule = dec.rule;
         ans.reason = dec.reason;
         ans.tag = dec.tag;
+        og_answer_about(&ans, &id, log.repository);
     }
     n = og_response_render(&ans, buf, cap);
     log.status = ans.status;

@@ -298,7 +298,7 @@ static void response_deny_401_basic(void **state)
     struct og_config cfg;
     struct og_answer a = { .status = 401, .role = OG_ROLE_AUTHORIZER, .cfg = &cfg,
                            .action = "create", .repository = "a/b", .rule = "**",
-                           .reason = "no \"grant\"" };
+                           .reason = "no \"grant\"", .may_read = 1 };
     (void)state;
     memset(&cfg, 0, sizeof(cfg));
     cfg.challenge = OG_CHALLENGE_BASIC;
@@ -340,6 +340,100 @@ static void response_deny_403_no_challenge(void **state)
     assert_null(strstr(buf, "WWW-Authenticate"));
     assert_non_null(strstr(buf, "\"code\":\"DENIED\""));
     assert_non_null(strstr(buf, "\"detail\":{\"action\":\"update\",\"repository\":\"a\",\"tag\":\"v1\""));
+}
+
+/* The message of a denial says what happened, in words. */
+static void expect_message(const struct og_answer *a, const char *want)
+{
+    char buf[OG_RESPONSE_MAX], line[1024];
+    (void)og_response_render(a, buf, sizeof(buf));
+    snprintf(line, sizeof(line), "\"message\":\"%s\"", want);
+    if (!strstr(buf, line))
+        fail_msg("want %s in\n%s", line, buf);
+}
+
+static void response_messages_say_what_happened(void **state)
+{
+    struct og_answer ci = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "update",
+                            .repository = "demo/app", .tag = "v1", .rule = "**",
+                            .reason = "tag exists: no grant for update", .who = "ci",
+                            .may_read = 1 };
+    struct og_answer imm = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "update",
+                             .repository = "demo/app", .tag = "v1",
+                             .rule = "immutableTags[0] (demo/** : v*)",
+                             .reason = "immutable tag: it exists and may not be overwritten",
+                             .who = "admin", .may_read = 1 };
+    struct og_answer anon = { .status = 401, .role = OG_ROLE_AUTHORIZER, .action = "create",
+                              .repository = "demo/app", .tag = "v1", .rule = "**",
+                              .reason = "no grant for create", .may_read = 1 };
+    struct og_answer del = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "delete",
+                             .repository = "demo/app", .rule = "**",
+                             .reason = "no grant for delete", .who = "ci", .may_read = 1 };
+    struct og_answer thr = { .status = 429, .role = OG_ROLE_AUTHORIZER, .rule = "throttle",
+                             .reason = "too many failed attempts", .retry_after = 42 };
+    (void)state;
+    expect_message(&ci, "tag v1 already exists in demo/app and ci may not overwrite it");
+    expect_message(&imm, "tag v1 already exists in demo/app and is immutable "
+                         "(immutableTags[0] (demo/** : v*)): no one may overwrite it");
+    expect_message(&anon, "anonymous clients may only pull from demo/app: log in to push to it");
+    expect_message(&del, "ci may not delete from demo/app");
+    expect_message(&thr, "too many failed logins from this address: try again in 42 seconds");
+}
+
+/* Whether a tag exists is told only to a caller that may read the repository;
+   an anonymous one that may not read it learns nothing of the rules either. */
+static void response_messages_do_not_leak(void **state)
+{
+    char buf[OG_RESPONSE_MAX];
+    struct og_answer ci = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "update",
+                            .repository = "secret/app", .tag = "v1", .rule = "secret/**",
+                            .reason = "tag exists: no grant for update", .who = "ci" };
+    struct og_answer anon = { .status = 401, .role = OG_ROLE_AUTHORIZER, .action = "create",
+                              .repository = "secret/app", .tag = "v1", .rule = "secret/**",
+                              .reason = "no grant for create" };
+    (void)state;
+    expect_message(&ci, "ci may not push tag v1 to secret/app");
+    og_response_render(&ci, buf, sizeof(buf));
+    assert_null(strstr(buf, "exists in"));
+    expect_message(&anon, "authentication required to push to secret/app");
+    og_response_render(&anon, buf, sizeof(buf));
+    assert_null(strstr(buf, "secret/**"));
+    assert_null(strstr(buf, "no grant"));
+}
+
+/* RESPONDER role: the whole body again in X-Ocigate-Error, on one line (for
+   nginx's auth_request); never in the AUTHORIZER role, never on an allow. */
+static void response_error_header_in_responder_role(void **state)
+{
+    char buf[OG_RESPONSE_MAX], hdr[4096];
+    const char *h, *body, *eol;
+    struct og_answer a = { .status = 403, .role = OG_ROLE_RESPONDER, .action = "update",
+                           .repository = "demo/app", .tag = "v1", .rule = "**",
+                           .reason = "tag exists: no grant for update", .who = "c\"i",
+                           .may_read = 1 };
+    (void)state;
+    og_response_render(&a, buf, sizeof(buf));
+    h = strstr(buf, "\r\nX-Ocigate-Error: ");
+    body = strstr(buf, "\r\n\r\n");
+    assert_non_null(h);
+    assert_non_null(body);
+    assert_true(h < body);
+    h += strlen("\r\nX-Ocigate-Error: ");
+    eol = strstr(h, "\r\n");
+    assert_true(eol - h < (long)sizeof(hdr));
+    memcpy(hdr, h, (size_t)(eol - h));
+    hdr[eol - h] = '\0';
+    assert_null(strchr(hdr, '\n'));
+    body += 4;
+    assert_int_equal(strncmp(body, hdr, strlen(hdr)), 0);   /* the same JSON */
+    assert_string_equal(body + strlen(hdr), "\n");
+    a.role = OG_ROLE_AUTHORIZER;
+    og_response_render(&a, buf, sizeof(buf));
+    assert_null(strstr(buf, "X-Ocigate-Error"));
+    a.role = OG_ROLE_RESPONDER;
+    a.status = 200;
+    og_response_render(&a, buf, sizeof(buf));
+    assert_null(strstr(buf, "X-Ocigate-Error"));
 }
 
 static void response_header_injection_is_neutralised(void **state)
@@ -518,6 +612,9 @@ int main(void)
         cmocka_unit_test(response_deny_401_basic),
         cmocka_unit_test(response_deny_401_bearer_scope),
         cmocka_unit_test(response_deny_403_no_challenge),
+        cmocka_unit_test(response_messages_say_what_happened),
+        cmocka_unit_test(response_messages_do_not_leak),
+        cmocka_unit_test(response_error_header_in_responder_role),
         cmocka_unit_test(response_header_injection_is_neutralised),
         cmocka_unit_test(response_overflow_fails_closed),
         cmocka_unit_test(handle_anonymous_pull_allowed),
