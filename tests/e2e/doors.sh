@@ -21,6 +21,10 @@
 #   3. ocigate's 429 and its Retry-After reach the client (nginx turned it
 #      into 500): distinct wrong passwords for one user from one address
 #      (a source address of its own per door) until ocigate throttles.
+#   4. Bodies ocigate reads itself (POST /ocigate/apikey) are read whole by
+#      the door first: three clients trickling their bodies for 4 s (ocigate
+#      runs 2 workers) do not hold up an anonymous pull. (Apache cannot
+#      buffer them: a TODO until ocigate bounds its own body reads.)
 #
 # Caddy talks to an ocigate with "trustForwardedHeaders": true, the others
 # to one with the default. TAP; skipped unless OCIGATE_E2E=1; a door that is
@@ -35,8 +39,10 @@ e2e_init redis-server docker-registry skopeo curl jq htpasswd python3
 read -r REDIS_PORT REG_PORT REC_PORT TCP_PORT LT_PORT NGX_PORT CADDY_PORT CADDYX_PORT APACHE_PORT \
     <<<"$(free_ports 9)"
 make_htpasswd "$T/htpasswd" admin ci thr1 thr2 thr3 thr4 thr5
-test_config "$T/ocigate.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd"
-test_config "$T/ocigate-caddy.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd" '.trustForwardedHeaders = true'
+# API keys on: their endpoint reads a body (check 4)
+test_config "$T/ocigate.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd" '.auth.apikey = {enabled: true}'
+test_config "$T/ocigate-caddy.json" "$REC_PORT" "$REDIS_PORT" "$T/htpasswd" \
+    '.auth.apikey = {enabled: true} | .trustForwardedHeaders = true'
 
 start_redis "$REDIS_PORT"
 start_registry "$REG_PORT"
@@ -109,18 +115,44 @@ for st in sorted(counts):
     print(st, counts[st])
 EOF
 
+# The slow clients: N POSTs to /ocigate/apikey as ci, each sending its
+# 24-byte body 2 bytes at a time over about 4 s.
+cat > "$T/trickle.py" <<'EOF'
+import base64, socket, sys, threading, time
+port, auth, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+def one():
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(("POST /ocigate/apikey HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+               "Authorization: Basic %s\r\nContent-Type: application/json\r\n"
+               "Content-Length: 24\r\nConnection: close\r\n\r\n"
+               % (port, base64.b64encode(auth.encode()).decode())).encode())
+    for _ in range(12):
+        time.sleep(0.33)
+        s.sendall(b"  ")
+    s.settimeout(10)
+    try:
+        s.recv(100)
+    except OSError:
+        pass
+    s.close()
+ts = [threading.Thread(target=one) for _ in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+EOF
+
 # reached_writes: how many PUT/DELETE of $REPO the registry has been sent
 reached_writes() {
     jq -r 'select(.method == "PUT" or .method == "DELETE") | .path' "$T/recorded.jsonl" 2>/dev/null |
         grep -c "^/v2/$REPO/" || true
 }
 
+APACHE_TODO="Apache's mod_proxy_fcgi streams request bodies: ocigate's own body read deadline must bound them"
 OVERWRITE_MSG="tag v1 already exists in $REPO and ci may not overwrite it"
 THR_N=0
 
 # door NAME BASE_URL: the three checks through one door
 door() {
-    local n=$1 u=$2 out before code i st msg addr user rc
+    local n=$1 u=$2 out before code i st msg addr user rc trickle todo
     THR_N=$((THR_N + 1))
     addr=127.0.0.$((20 + THR_N))
     user=thr$THR_N
@@ -159,6 +191,22 @@ door() {
     is "$code" 401 "$n: an anonymous PUT: 401"
     is "$(jq -r '.errors[0].message' "$T/$n-anonput.body" 2>/dev/null)" \
         "anonymous clients may only pull from $REPO: log in to push to it" "$n: ... anonymous clients may only pull"
+
+    # 4. slow bodies to ocigate's own endpoint do not stall the pool
+    python3 "$T/trickle.py" "${u##*:}" "ci:$PASS_ci" 3 > /dev/null 2>&1 &
+    trickle=$!
+    sleep 1
+    out=$(curl -s --max-time 15 -o /dev/null -w '%{http_code} %{time_total}' -H "Accept: $OCI_MT" \
+        "$u/v2/$REPO/manifests/v1")
+    is "${out%% *}" 200 "$n: an anonymous pull while 3 clients trickle API key bodies: 200"
+    # Apache cannot: mod_proxy_fcgi connects to ocigate as soon as the
+    # headers are in and streams the body (mod_buffer does not change
+    # that); only ocigate's own read deadline bounds such a client there.
+    todo=
+    [ "$n" = apache ] && todo=$APACHE_TODO
+    TODO=$todo ok "$(awk -v s="${out##* }" 'BEGIN { print (s < 1.5) ? 0 : 1 }')" \
+        "$n: ... answered in ${out##* } s (the door buffers those bodies; ocigate runs 2 workers)"
+    wait "$trickle"
 
     # 3. 429 and Retry-After: distinct wrong passwords, one user, one address
     st=
