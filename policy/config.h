@@ -105,7 +105,9 @@ struct og_config {
     char *token_key_file;
     int token_lifetime_s;          /* default 300 */
 
-    bool trust_forwarded_headers;
+    bool trust_forwarded_headers;  /* the web server rewrites requests (Caddy): the
+                                      params OCIGATE_METHOD/OCIGATE_URI are required;
+                                      never a licence to read client headers */
 
     char *endpoint_metrics;        /* default "/ocigate/metrics" */
     char *endpoint_health;         /* default "/ocigate/healthz" */

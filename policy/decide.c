@@ -492,6 +492,15 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
         return;
     }
 
+    /* Who may neither create nor update is refused before any tag is looked
+       at: the answer must not depend on whether a tag exists (an anonymous
+       client would learn it from 401 against 403 under immutableTags). */
+    if (!create.granted && !update.granted) {
+        decide_by_verdict(out, id, OG_ACT_CREATE, &create);
+        out->tag = put_tag(r, 0);
+        return;
+    }
+
     /*
      * Every tag is checked on its own; all must pass. The digest checks of
      * zot's manifestWriteAuthzChecks (create if a tag is new, update if one

@@ -134,7 +134,11 @@ int og_cmd_check(int argc, char **argv)
     printf("credential failures: delay %d ms; throttled past %d per address, %d per subject, "
            "per %d s (0: no limit)\n", cfg->fail_delay_ms, cfg->throttle_per_address,
            cfg->throttle_per_subject, cfg->throttle_window_s);
-    printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers ? "true" : "false");
+    printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers
+           ? "true (the web server rewrites requests: every request must carry the FastCGI "
+             "params OCIGATE_METHOD and OCIGATE_URI, else 400)"
+           : "false (judged: OCIGATE_METHOD/OCIGATE_URI when the web server sets them, "
+             "else REQUEST_METHOD/REQUEST_URI)");
     printf("repositories (%zu, in decision order: longest pattern first):\n", cfg->nrules);
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct og_repo_rule *r = &cfg->rules[i];

@@ -393,6 +393,7 @@ answer:
         ans.scope_type = dec.scope_type;
         ans.scope_name = dec.scope_name;
         ans.scope_actions = dec.scope_actions;
+        og_answer_about(&ans, &id, log.repository);
     }
     n = og_response_render(&ans, buf, cap);
     log.status = ans.status;

@@ -1,11 +1,17 @@
 /*
  * request.c - FastCGI params and the Authorization header, parsed strictly.
  *
- * SPEC §3: the role comes from FCGI_ROLE; method and target from
- * REQUEST_METHOD/REQUEST_URI, or from X-Forwarded-Method/-Uri when the
- * deployment says so (trustForwardedHeaders, RESPONDER only). When the
- * forwarded pair is not trusted but present and different, the request is
- * 400: a Caddy deployment that forgot the setting must fail loudly.
+ * The role comes from FCGI_ROLE. The method and target ocigate judges come
+ * from params only the web server's own configuration can set: OCIGATE_METHOD
+ * and OCIGATE_URI where the front door rewrites the request (Caddy's
+ * forward_auth asks with GET), else REQUEST_METHOD and REQUEST_URI. Never
+ * from an HTTP_* param: web servers make those from client headers, and
+ * Caddy folds X-Forwarded-Uri, X-Forwarded_Uri and X_Forwarded-Uri into one
+ * HTTP_X_FORWARDED_URI whose value is picked at random. A client-sent
+ * X-Forwarded-Method/-Uri (every copy the server passes) that disagrees with
+ * what is judged is 400. trustForwardedHeaders (the deployment rewrites
+ * requests) makes OCIGATE_METHOD/OCIGATE_URI mandatory: a Caddy config that
+ * lost its env lines fails loudly instead of judging a PUT as a GET.
  */
 #include "request.h"
 #include "base64.h"
@@ -30,9 +36,40 @@ static void refuse(struct og_request *out, const char *why)
     out->reason = why;
 }
 
+/* The one value of a param that may be sent more than once: NULL when
+   absent, *conflict set when two copies differ (first match otherwise, as
+   in libfcgi). */
+static const char *single_param(char *const *envp, const char *name, bool *conflict)
+{
+    size_t n = strlen(name);
+    const char *v = NULL;
+
+    for (; envp && *envp; envp++) {
+        if (strncmp(*envp, name, n) != 0 || (*envp)[n] != '=')
+            continue;
+        if (!v)
+            v = *envp + n + 1;
+        else if (strcmp(v, *envp + n + 1) != 0)
+            *conflict = true;
+    }
+    return v;
+}
+
+/* Does every copy of a client-made param equal want? (none: yes) */
+static bool every_copy_is(char *const *envp, const char *name, const char *want)
+{
+    size_t n = strlen(name);
+
+    for (; envp && *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=' && strcmp(*envp + n + 1, want) != 0)
+            return false;
+    return true;
+}
+
 void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_request *out)
 {
-    const char *role, *method, *uri, *fwd_method, *fwd_uri, *redirect;
+    const char *role, *method, *uri, *redirect;
+    bool conflict = false;
 
     memset(out, 0, sizeof(*out));
     out->remote_addr = "";
@@ -43,14 +80,16 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
     else if (role && strcmp(role, "RESPONDER") == 0)
         out->role = OG_ROLE_RESPONDER;
 
-    method = og_param(envp, "REQUEST_METHOD");
-    uri = og_param(envp, "REQUEST_URI");
-    fwd_method = og_param(envp, "HTTP_X_FORWARDED_METHOD");
-    fwd_uri = og_param(envp, "HTTP_X_FORWARDED_URI");
+    method = single_param(envp, "OCIGATE_METHOD", &conflict);
+    uri = single_param(envp, "OCIGATE_URI", &conflict);
     {
         const char *ra = og_param(envp, "REMOTE_ADDR");
         if (ra)
             out->remote_addr = ra;
+    }
+    if (!method && !uri) {
+        method = single_param(envp, "REQUEST_METHOD", &conflict);
+        uri = single_param(envp, "REQUEST_URI", &conflict);
     }
     /* for the log, even when the request is refused below */
     out->method = method ? method : "";
@@ -58,23 +97,21 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
     out->uri = uri;
     out->uri_len = uri ? strlen(uri) : 0;
 
-    if (trust_forwarded) {
-        if (out->role != OG_ROLE_RESPONDER)
-            return refuse(out, "trustForwardedHeaders applies only to the RESPONDER role");
-        if (!fwd_method || !fwd_uri)
-            return refuse(out, "X-Forwarded-Method and X-Forwarded-Uri are required");
-        method = fwd_method;
-        uri = fwd_uri;
-    } else {
-        if (fwd_method && (!method || strcmp(fwd_method, method) != 0))
-            return refuse(out, "X-Forwarded-Method disagrees with REQUEST_METHOD");
-        if (fwd_uri && (!uri || strcmp(fwd_uri, uri) != 0))
-            return refuse(out, "X-Forwarded-Uri disagrees with REQUEST_URI");
-    }
+    if (conflict)
+        return refuse(out, "the web server sent two different request methods or targets");
+    if (trust_forwarded && (!og_param(envp, "OCIGATE_METHOD") || !og_param(envp, "OCIGATE_URI")))
+        return refuse(out, "trustForwardedHeaders: the web server must set the FastCGI params "
+                           "OCIGATE_METHOD and OCIGATE_URI");
+    if (!!og_param(envp, "OCIGATE_METHOD") != !!og_param(envp, "OCIGATE_URI"))
+        return refuse(out, "OCIGATE_METHOD and OCIGATE_URI must be set together");
     if (!method || !*method)
         return refuse(out, "no request method");
     if (!uri || !*uri)
         return refuse(out, "no request target");
+    if (!every_copy_is(envp, "HTTP_X_FORWARDED_METHOD", method))
+        return refuse(out, "X-Forwarded-Method disagrees with the request method");
+    if (!every_copy_is(envp, "HTTP_X_FORWARDED_URI", uri))
+        return refuse(out, "X-Forwarded-Uri disagrees with the request target");
 
     redirect = og_param(envp, "REDIRECT_URI");
     out->redirect_uri = redirect;

@@ -2,9 +2,10 @@
  * request.h - FastCGI params -> what was asked (role, method, target, credentials).
  *
  * The first step of the request path. Nothing here trusts the web server's
- * derived variables: the method and the raw target come from the params
- * SPEC §3 names, the query is parsed later from the target itself, and
- * CONTENT_LENGTH is never used.
+ * derived variables: the method and the raw target come from params only the
+ * server's configuration sets (OCIGATE_METHOD/OCIGATE_URI, else
+ * REQUEST_METHOD/REQUEST_URI), never from a client header; the query is
+ * parsed later from the target itself, and CONTENT_LENGTH is never used.
  */
 #ifndef OCIGATE_REQUEST_H
 #define OCIGATE_REQUEST_H
@@ -36,7 +37,10 @@ struct og_request {
 
 /*
  * Read the params of one request. envp is libfcgi's NULL-terminated
- * "NAME=value" array. trust_forwarded selects the Caddy form (SPEC §3).
+ * "NAME=value" array. trust_forwarded (trustForwardedHeaders): the web
+ * server rewrites requests, so OCIGATE_METHOD and OCIGATE_URI are required.
+ * A client-sent X-Forwarded-Method/-Uri that disagrees with what is judged,
+ * or two different copies of a param judged, is 400.
  */
 void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_request *out);
 

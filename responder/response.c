@@ -4,15 +4,21 @@
  * Allow: "Status: 200" and the identity, as Variable-* (AUTHORIZER role) or
  * X-Ocigate-* headers (RESPONDER role), always all three, nothing else.
  * Deny: the status, Content-Type, Docker-Distribution-Api-Version, the
- * challenge on 401, and {"errors":[{"code","message","detail"}]}.
+ * challenge on 401, and {"errors":[{"code","message","detail"}]}, whose
+ * message says in words what happened (og_answer_message); in the RESPONDER
+ * role the same body also goes in X-Ocigate-Error (nginx passes only
+ * headers of its auth subrequest on).
  * Every string from outside is JSON- or quote-escaped and truncated.
  */
 #include "response.h"
 #include "decide.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "config.h"
 
 const char og_response_unavailable[] =
     "Status: 503 Service Unavailable\r\n"
@@ -173,6 +179,139 @@ static void put_detail_field(struct out *o, int *first, const char *name, const 
     put_json_string(o, value, 512);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The message: what happened, for the person reading a CI log.              */
+
+void og_answer_about(struct og_answer *a, const struct og_identity *id, const char *repo)
+{
+    a->who = id && id->user && id->user[0] ? id->user : NULL;
+    a->may_read = a->cfg && repo && repo[0] &&
+                  og_can(a->cfg, id, OG_ACT_READ, repo, strlen(repo), NULL);
+}
+
+static bool is(const char *s, const char *want)
+{
+    return s && strcmp(s, want) == 0;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "ci may not push to demo/app" */
+static const char *verb_for(const char *action)
+{
+    if (is(action, "read"))
+        return "pull from";
+    if (is(action, "create"))
+        return "push to";
+    if (is(action, "update"))
+        return "overwrite tags in";
+    if (is(action, "delete"))
+        return "delete from";
+    return "do this in";
+}
+
+/*
+ * A policy denial names the repository, the action and (for manifest
+ * writes) the tag, all of which the client sent itself. What it may not
+ * learn is whether a tag exists: that is said only to a caller that may
+ * read the repository (it could list the tags anyway).
+ */
+static void policy_message(const struct og_answer *a, char *buf, size_t cap)
+{
+    const char *repo = a->repository, *tag = a->tag && a->tag[0] ? a->tag : NULL;
+    const char *reason = a->reason ? a->reason : "";
+    const char *who = a->who ? a->who : "anonymous clients";
+
+    if (!a->who && a->status == 401) {
+        if (a->may_read && !is(a->action, "read"))
+            snprintf(buf, cap, "anonymous clients may only pull from %s: log in to %s it",
+                     repo, is(a->action, "delete") ? "delete from" : "push to");
+        else
+            snprintf(buf, cap, "authentication required to %s %s", verb_for(a->action), repo);
+        return;
+    }
+    if (a->may_read && tag && starts(reason, "immutable tag points at")) {
+        snprintf(buf, cap, "immutable tag %s in %s points at this manifest (%s): it may not be "
+                 "deleted", tag, repo, a->rule);
+        return;
+    }
+    if (a->may_read && tag && starts(reason, "immutable tag")) {
+        if (is(a->action, "delete"))
+            snprintf(buf, cap, "tag %s in %s is immutable (%s): no one may delete it",
+                     tag, repo, a->rule);
+        else
+            snprintf(buf, cap, "tag %s already exists in %s and is immutable (%s): no one may "
+                     "overwrite it", tag, repo, a->rule);
+        return;
+    }
+    if (a->may_read && tag && is(reason, "tag exists: no grant for update")) {
+        snprintf(buf, cap, "tag %s already exists in %s and %s may not overwrite it",
+                 tag, repo, who);
+        return;
+    }
+    if (a->may_read && tag && starts(reason, "tag claimed by a concurrent push")) {
+        snprintf(buf, cap, "tag %s in %s is being pushed by another client right now and %s "
+                 "may not overwrite it", tag, repo, who);
+        return;
+    }
+    if (is(a->rule, "apikey scope")) {
+        snprintf(buf, cap, "%s is outside the repositories this API key may use", repo);
+        return;
+    }
+    if (tag && (is(a->action, "create") || is(a->action, "update")))
+        snprintf(buf, cap, "%s may not push tag %s to %s", who, tag, repo);
+    else
+        snprintf(buf, cap, "%s may not %s %s", who, verb_for(a->action), repo);
+}
+
+void og_answer_message(const struct og_answer *a, char *buf, size_t cap)
+{
+    const char *code, *fallback;
+    const char *reason = a->reason && a->reason[0] ? a->reason : NULL;
+
+    error_code(a->status, &code, &fallback);
+    switch (a->status) {
+    case 400:
+        snprintf(buf, cap, "request refused: %s", reason ? reason : "malformed or ambiguous");
+        return;
+    case 429:
+        snprintf(buf, cap, "too many failed logins from this address: try again in %d seconds",
+                 a->retry_after > 0 ? a->retry_after : 60);
+        return;
+    case 401:
+    case 403:
+        if (is(a->rule, "credentials")) {
+            snprintf(buf, cap, "authentication failed: %s", reason ? reason : "bad credentials");
+            return;
+        }
+        if (starts(reason, "cross-repository mount") || starts(reason, "no read on the mount")) {
+            snprintf(buf, cap, "%s", reason);
+            return;
+        }
+        if (a->repository && a->repository[0] && a->action && !is(a->rule, "route")) {
+            policy_message(a, buf, cap);
+            return;
+        }
+        if (a->status == 401 && (!reason || is(a->rule, "challenge"))) {
+            snprintf(buf, cap, "%s", fallback);
+            return;
+        }
+        snprintf(buf, cap, "%s%s", a->status == 401 ? "authentication required: " : "",
+                 reason ? reason : fallback);
+        return;
+    case 503:
+        snprintf(buf, cap, "%s%s: try again later", reason ? "could not decide: " : "",
+                 reason ? reason : fallback);
+        return;
+    default:
+        snprintf(buf, cap, "%s", reason ? reason : fallback);
+        return;
+    }
+}
+
 static void render_allow(struct out *o, const struct og_answer *a)
 {
     const char *pfx = a->role == OG_ROLE_AUTHORIZER ? "Variable-OCIGATE_" : "X-Ocigate-";
@@ -191,12 +330,52 @@ static void render_allow(struct out *o, const struct og_answer *a)
     puts_(o, "\r\n");
 }
 
-static void render_deny(struct out *o, const struct og_answer *a)
+/* The policy fields of the detail are for callers that may read the
+   repository, or that are known; an anonymous client that may not read it
+   learns what it asked (action, repository, tag) and nothing of the rules. */
+static bool detail_hides_policy(const struct og_answer *a)
+{
+    return !a->who && !a->may_read && a->repository && a->repository[0] &&
+           (a->status == 401 || a->status == 403) && !is(a->rule, "credentials") &&
+           !is(a->rule, "route") && !is(a->rule, "challenge");
+}
+
+static void render_body(struct out *o, const struct og_answer *a)
 {
     const char *code, *message;
+    char text[768];
     int first = 1;
 
     error_code(a->status, &code, &message);
+    og_answer_message(a, text, sizeof(text));
+    puts_(o, "{\"errors\":[{\"code\":\"");
+    puts_(o, code);
+    puts_(o, "\",\"message\":");
+    put_json_string(o, text, sizeof(text));
+    puts_(o, ",\"detail\":{");
+    put_detail_field(o, &first, "action", a->action);
+    put_detail_field(o, &first, "repository", a->repository);
+    put_detail_field(o, &first, "tag", a->tag);
+    if (!detail_hides_policy(a)) {
+        put_detail_field(o, &first, "rule", a->rule);
+        put_detail_field(o, &first, "reason", a->reason);
+    }
+    puts_(o, "}}]}");
+}
+
+/* X-Ocigate-Error carries at most this much (nginx: fastcgi_buffer_size). */
+#define ERROR_HEADER_MAX 3072
+
+static void render_deny(struct out *o, const struct og_answer *a)
+{
+    char body[16384];
+    struct out b = { body, sizeof(body), 0, 0 };
+
+    render_body(&b, a);
+    if (b.overflow) {
+        o->overflow = 1;
+        return;
+    }
     puts_(o, "Status: ");
     puts_(o, status_text(a->status));
     puts_(o, "\r\nContent-Type: application/json\r\n"
@@ -205,17 +384,14 @@ static void render_deny(struct out *o, const struct og_answer *a)
         put_challenge(o, a);
     if (a->status == 429)   /* without a known TTL: the whole throttling window */
         printf_(o, "Retry-After: %d\r\n", a->retry_after > 0 ? a->retry_after : 60);
-    puts_(o, "\r\n{\"errors\":[{\"code\":\"");
-    puts_(o, code);
-    puts_(o, "\",\"message\":");
-    put_json_string(o, message, 128);
-    puts_(o, ",\"detail\":{");
-    put_detail_field(o, &first, "action", a->action);
-    put_detail_field(o, &first, "repository", a->repository);
-    put_detail_field(o, &first, "tag", a->tag);
-    put_detail_field(o, &first, "rule", a->rule);
-    put_detail_field(o, &first, "reason", a->reason);
-    puts_(o, "}}]}\n");
+    if (a->role == OG_ROLE_RESPONDER && b.len <= ERROR_HEADER_MAX) {
+        puts_(o, "X-Ocigate-Error: ");
+        put_header_value(o, body, b.len);
+        puts_(o, "\r\n");
+    }
+    puts_(o, "\r\n");
+    put(o, body, b.len);
+    puts_(o, "\n");
 }
 
 size_t og_response_render(const struct og_answer *a, char *buf, size_t cap)

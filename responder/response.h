@@ -13,6 +13,7 @@
 #include "request.h"
 
 struct og_config;
+struct og_identity;
 
 #define OG_RESPONSE_MAX 131072  /* the largest answer: a page of the filtered catalog */
 
@@ -24,6 +25,10 @@ struct og_answer {
     const char *user, *groups, *auth;   /* groups comma-separated; NULLs are "" */
     /* deny: the detail of the OCI error body */
     const char *action, *repository, *rule, *reason, *tag;
+    /* deny: for the message a client reads (og_answer_about) */
+    const char *who;            /* the identified user; NULL or "" = anonymous */
+    int may_read;               /* the caller may read the repository: only then
+                                   may the message confirm that a tag exists */
     int retry_after;            /* seconds, for 429 */
     int basic_challenge;        /* 401 of the token endpoint: always Basic */
     /* 401 for an ocigate token that lacks the scope: the challenge names
@@ -32,7 +37,19 @@ struct og_answer {
     const char *scope_type, *scope_name, *scope_actions;
 };
 
-/* Render into buf (OG_RESPONSE_MAX is always enough). Returns the length. */
+/* Fill who/may_read of a denial from the identity the decision used (NULL:
+   none established) and the repository of the request (NULL or "": none). */
+void og_answer_about(struct og_answer *a, const struct og_identity *id, const char *repo);
+
+/* The sentence a denial's OCI error "message" carries, for a person reading
+   a CI log: what happened, in words, without telling an anonymous client
+   anything it may not learn by reading. Written into buf (NUL-terminated). */
+void og_answer_message(const struct og_answer *a, char *buf, size_t cap);
+
+/* Render into buf (OG_RESPONSE_MAX is always enough). Returns the length.
+   A denial in the RESPONDER role also carries its whole JSON body, on one
+   line, in the header X-Ocigate-Error: nginx's auth_request drops the body
+   of the subrequest and can only pass headers on (auth_request_set). */
 size_t og_response_render(const struct og_answer *a, char *buf, size_t cap);
 
 /* A JSON answer of an endpoint ocigate serves itself (RESPONDER role):

@@ -6,8 +6,8 @@ set -uo pipefail
 packages=(build-essential autoconf automake libtool pkg-config
           libfcgi-dev libjansson-dev libjwt-dev libcurl4-openssl-dev libhiredis-dev
           libssl-dev libcrypt-dev libcmocka-dev
-          redis-server docker-registry lighttpd lighttpd-modules-lua skopeo podman
-          curl jq apache2-utils python3 wrk clang libclang-rt-14-dev)
+          redis-server docker-registry lighttpd lighttpd-modules-lua nginx caddy apache2
+          skopeo podman curl jq apache2-utils python3 wrk clang libclang-rt-14-dev)
 
 missing=()
 # node and npm for the test IdP: this machine image ships them; Debian's own
@@ -24,7 +24,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null || exit 1
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || exit 1
+    # The tests start their own redis, lighttpd, nginx, Caddy and Apache on
+    # free loopback ports: no package may start its system service (it would
+    # take port 80 or 6379 and keep running). policy-rc.d exiting 101 tells
+    # invoke-rc.d/deb-systemd-invoke "not now"; it is removed afterwards,
+    # also when apt-get fails, and one that was there already is kept.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# tests/install-deps.sh: no service starts while it installs\nexit 101\n' > "$policy" &&
+            chmod 0755 "$policy" && own_policy=1
+        trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rc=$?
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; own_policy=0; fi
+    [ "$rc" = 0 ] || exit 1
 fi
 
 # npm may be missing on a machine that has node from elsewhere: only the IdP needs it.

@@ -13,8 +13,9 @@ cd "$here"
 
 bash "$here/tests/install-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 
-# lighttpd and redis packages start their system services on install; the
-# tests start their own instances on free loopback ports and need none of them.
+# install-deps.sh keeps the packages from starting their system services
+# (redis, lighttpd, nginx, Caddy, Apache): the tests start their own instances
+# on free loopback ports and need none of them.
 
 failed_steps=0
 build=${OCIGATE_BUILD_DIR:-$here/_build}

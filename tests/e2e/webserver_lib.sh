@@ -8,6 +8,9 @@
 #   deploy_copy SRC DEST KEY=VALUE...      a shipped file with its install
 #                                           paths replaced (the shipped file
 #                                           is what gets tested)
+#   need_door NAME COMMAND                 is this web server installed? If
+#                                           not: a TAP SKIP, or a failure
+#                                           when CI=true (CI must test them all)
 #   start_nginx / start_caddy / start_apache NAME PORT CONFIG
 #                                           one instance, in the foreground
 #                                           of a background job, config and
@@ -96,6 +99,21 @@ EOF
     RECORDER_PID=$!
     register_pid "$RECORDER_PID"
     wait_port "$port" 10 "$RECORDER_PID" || bail "recorder did not listen on $port"
+}
+
+# ------------------------------------------------------------ doors ---------
+
+# need_door NAME COMMAND: status 0 when COMMAND is installed. Otherwise one
+# TAP line and status 1: a SKIP, or with CI=true a failure (a CI machine
+# that lacks a door would otherwise pass without testing it).
+need_door() {
+    command -v "$2" >/dev/null 2>&1 && return 0
+    if [ "${CI:-}" = true ]; then
+        ok 1 "$1: $2 is not installed (CI=true: every door must be tested)"
+    else
+        echo "ok $((_tap_n += 1)) # SKIP $1: $2 not installed"
+    fi
+    return 1
 }
 
 # ------------------------------------------------------------ configs -------

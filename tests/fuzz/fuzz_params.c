@@ -5,9 +5,9 @@
  * Input: NAME=value entries separated by NUL bytes, as libfcgi hands them
  * over. They become a NULL-terminated envp array (each entry its own heap
  * block), read with og_request_from_params both ways (trustForwardedHeaders
- * off and on); then what a worker does next with the result: the
- * Authorization header is parsed, the target classified, and its query
- * walked with og_query_next. The whole input is also walked as one query.
+ * off and on: on, OCIGATE_METHOD/OCIGATE_URI are required); then what a
+ * worker does next with the result: the Authorization header is parsed, the
+ * target classified, and its query walked with og_query_next. The whole input is also walked as one query.
  */
 #include "fuzz_common.h"
 
@@ -78,7 +78,7 @@ static void judge(char *const *envp, bool trust)
     if (req.content_type)
         FZ_ASSERT(req.content_type_len == strlen(req.content_type));
     if (trust)
-        FZ_ASSERT(req.role == OG_ROLE_RESPONDER);
+        FZ_ASSERT(og_param(envp, "OCIGATE_METHOD") && og_param(envp, "OCIGATE_URI"));
 
     cred = malloc(sizeof *cred);
     if (!cred)

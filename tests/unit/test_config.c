@@ -234,6 +234,11 @@ static void defaults_fill_what_is_left_out(void **state)
     cfg = parse_ok("{'realm': 'r.example', " AC_EMPTY "}");
     assert_string_equal(cfg->token_service, "r.example");
     og_config_free(cfg);
+
+    /* true: the web server rewrites requests (OCIGATE_METHOD/URI required) */
+    cfg = parse_ok("{" AC_EMPTY ", 'trustForwardedHeaders': true}");
+    assert_true(cfg->trust_forwarded_headers);
+    og_config_free(cfg);
 }
 
 static void access_control_is_required(void **state)

@@ -195,6 +195,12 @@ static const struct tcase cases[] = {
     { "three: immutable tag of unknown state needs the state, even for admins", C_THREE, "PUT",
       "/v2/blumeops/app/manifests/v1.0", "admin", NOGROUPS, NOSCOPES, NOFACTS, 0, NULL, NULL,
       "v1.0", ANY_CLAIM },
+    { "three: anonymous push to an immutable tag is 401 without asking for the tag "
+      "(its existence must not show)", C_THREE, "PUT", "/v2/blumeops/app/manifests/v1.0",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "**", "no grant for create", "v1.0", ANY_CLAIM },
+    { "three: ... the same when the registry says it exists", C_THREE, "PUT",
+      "/v2/blumeops/app/manifests/v1.0", ANON, NOGROUPS, NOSCOPES, "E", 401, "**",
+      "no grant for create", "v1.0", ANY_CLAIM },
     { "three: a new immutable tag is a create the admin must claim", C_THREE, "PUT",
       "/v2/blumeops/app/manifests/v1.0", "admin", NOGROUPS, NOSCOPES, "A", 200, "adminPolicy",
       "adminPolicy grants create", "v1.0", 1 },

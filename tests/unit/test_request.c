@@ -132,30 +132,121 @@ static void params_authorizer(void **state)
     assert_string_equal(r.remote_addr, "127.0.0.1");
 }
 
+/* Caddy without the env lines: REQUEST_METHOD=GET, the real method only in
+   a client-made HTTP_* param. It is never believed; it disagrees: 400. */
 static void params_forwarded_mismatch_is_400(void **state)
 {
     char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/a/manifests/v1",
                     "HTTP_X_FORWARDED_METHOD=PUT", "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1", NULL };
     struct og_request r;
     (void)state;
-    og_request_from_params(env, false, &r);     /* Caddy without trustForwardedHeaders */
+    og_request_from_params(env, false, &r);
     assert_int_equal(r.status, 400);
-    og_request_from_params(env, true, &r);      /* Caddy with it */
+    og_request_from_params(env, true, &r);      /* trusting: OCIGATE_* required */
+    assert_int_equal(r.status, 400);
+}
+
+/* The attack of issue 8: a forged X-Forwarded_Method: GET that won Caddy's
+   header folding on a PUT must not make ocigate judge a GET. */
+static void params_forwarded_header_never_chooses_the_method(void **state)
+{
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/a/manifests/v1",
+                    "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                    "HTTP_X_FORWARDED_METHOD=GET", "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1", NULL };
+    char *uri[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/a/manifests/v1",
+                    "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                    "HTTP_X_FORWARDED_URI=/v2/a/tags/list", NULL };
+    struct og_request r;
+    (void)state;
+    for (int trust = 0; trust < 2; trust++) {
+        og_request_from_params(env, trust, &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(r.method, "PUT");       /* logged as what was judged */
+        og_request_from_params(uri, trust, &r);
+        assert_int_equal(r.status, 400);
+    }
+}
+
+/* Every copy of the client's param is checked, not only the first. */
+static void params_every_forwarded_copy_is_checked(void **state)
+{
+    char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT", "REQUEST_URI=/v2/a/manifests/v1",
+                    "HTTP_X_FORWARDED_METHOD=PUT", "HTTP_X_FORWARDED_METHOD=GET", NULL };
+    char *same[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT", "REQUEST_URI=/v2/a/manifests/v1",
+                     "HTTP_X_FORWARDED_METHOD=PUT", "HTTP_X_FORWARDED_METHOD=PUT",
+                     "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1", NULL };
+    struct og_request r;
+    (void)state;
+    og_request_from_params(env, false, &r);
+    assert_int_equal(r.status, 400);
+    og_request_from_params(same, false, &r);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.method, "PUT");
 }
 
+/* OCIGATE_METHOD/OCIGATE_URI (set by the server's config) are judged, in
+   any role, whatever REQUEST_METHOD says. */
+static void params_ocigate_method_uri_are_judged(void **state)
+{
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/_ocigate_auth",
+                    "OCIGATE_METHOD=DELETE", "OCIGATE_URI=/v2/a/manifests/v1?x=1",
+                    "HTTP_X_FORWARDED_METHOD=DELETE", "HTTP_X_FORWARDED_URI=/v2/a/manifests/v1?x=1",
+                    NULL };
+    char *authz[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                      "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1", NULL };
+    struct og_request r;
+    (void)state;
+    for (int trust = 0; trust < 2; trust++) {
+        og_request_from_params(env, trust, &r);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.method, "DELETE");
+        assert_string_equal(r.uri, "/v2/a/manifests/v1?x=1");
+        og_request_from_params(authz, trust, &r);
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.method, "PUT");
+        assert_string_equal(r.uri, "/v2/a/manifests/v1");
+    }
+}
+
+static void params_ocigate_pair_must_be_whole_and_single(void **state)
+{
+    char *half[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                     "OCIGATE_METHOD=PUT", NULL };
+    char *twice[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                      "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                      "OCIGATE_METHOD=GET", NULL };
+    char *twice_same[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                           "OCIGATE_METHOD=PUT", "OCIGATE_URI=/v2/a/manifests/v1",
+                           "OCIGATE_METHOD=PUT", NULL };
+    char *req_twice[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET",
+                          "REQUEST_URI=/v2/a/manifests/v1", "REQUEST_METHOD=PUT", NULL };
+    struct og_request r;
+    (void)state;
+    og_request_from_params(half, false, &r);
+    assert_int_equal(r.status, 400);
+    og_request_from_params(twice, false, &r);
+    assert_int_equal(r.status, 400);
+    og_request_from_params(twice_same, false, &r);
+    assert_int_equal(r.status, 0);
+    og_request_from_params(req_twice, false, &r);
+    assert_int_equal(r.status, 400);
+}
+
+/* trustForwardedHeaders: a request without OCIGATE_* is 400 (a Caddy config
+   that lost its env lines fails loudly), whatever HTTP_* params say. */
 static void params_forwarded_required_when_trusted(void **state)
 {
     char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/", NULL };
-    char *authz[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
-                      "HTTP_X_FORWARDED_METHOD=GET", "HTTP_X_FORWARDED_URI=/v2/", NULL };
+    char *fwd[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "REQUEST_URI=/v2/",
+                    "HTTP_X_FORWARDED_METHOD=GET", "HTTP_X_FORWARDED_URI=/v2/", NULL };
     struct og_request r;
     (void)state;
     og_request_from_params(env, true, &r);
     assert_int_equal(r.status, 400);
-    og_request_from_params(authz, true, &r);    /* only in the RESPONDER role */
+    og_request_from_params(fwd, true, &r);
     assert_int_equal(r.status, 400);
+    og_request_from_params(fwd, false, &r);     /* agreeing: fine */
+    assert_int_equal(r.status, 0);
 }
 
 static void params_redirect_uri_is_recorded(void **state)
@@ -208,7 +299,7 @@ static void response_deny_401_basic(void **state)
     struct og_config cfg;
     struct og_answer a = { .status = 401, .role = OG_ROLE_AUTHORIZER, .cfg = &cfg,
                            .action = "create", .repository = "a/b", .rule = "**",
-                           .reason = "no \"grant\"" };
+                           .reason = "no \"grant\"", .may_read = 1 };
     (void)state;
     memset(&cfg, 0, sizeof(cfg));
     cfg.challenge = OG_CHALLENGE_BASIC;
@@ -315,6 +406,100 @@ static void response_deny_403_no_challenge(void **state)
     assert_null(strstr(buf, "WWW-Authenticate"));
     assert_non_null(strstr(buf, "\"code\":\"DENIED\""));
     assert_non_null(strstr(buf, "\"detail\":{\"action\":\"update\",\"repository\":\"a\",\"tag\":\"v1\""));
+}
+
+/* The message of a denial says what happened, in words. */
+static void expect_message(const struct og_answer *a, const char *want)
+{
+    char buf[OG_RESPONSE_MAX], line[1024];
+    (void)og_response_render(a, buf, sizeof(buf));
+    snprintf(line, sizeof(line), "\"message\":\"%s\"", want);
+    if (!strstr(buf, line))
+        fail_msg("want %s in\n%s", line, buf);
+}
+
+static void response_messages_say_what_happened(void **state)
+{
+    struct og_answer ci = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "update",
+                            .repository = "demo/app", .tag = "v1", .rule = "**",
+                            .reason = "tag exists: no grant for update", .who = "ci",
+                            .may_read = 1 };
+    struct og_answer imm = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "update",
+                             .repository = "demo/app", .tag = "v1",
+                             .rule = "immutableTags[0] (demo/** : v*)",
+                             .reason = "immutable tag: it exists and may not be overwritten",
+                             .who = "admin", .may_read = 1 };
+    struct og_answer anon = { .status = 401, .role = OG_ROLE_AUTHORIZER, .action = "create",
+                              .repository = "demo/app", .tag = "v1", .rule = "**",
+                              .reason = "no grant for create", .may_read = 1 };
+    struct og_answer del = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "delete",
+                             .repository = "demo/app", .rule = "**",
+                             .reason = "no grant for delete", .who = "ci", .may_read = 1 };
+    struct og_answer thr = { .status = 429, .role = OG_ROLE_AUTHORIZER, .rule = "throttle",
+                             .reason = "too many failed attempts", .retry_after = 42 };
+    (void)state;
+    expect_message(&ci, "tag v1 already exists in demo/app and ci may not overwrite it");
+    expect_message(&imm, "tag v1 already exists in demo/app and is immutable "
+                         "(immutableTags[0] (demo/** : v*)): no one may overwrite it");
+    expect_message(&anon, "anonymous clients may only pull from demo/app: log in to push to it");
+    expect_message(&del, "ci may not delete from demo/app");
+    expect_message(&thr, "too many failed logins from this address: try again in 42 seconds");
+}
+
+/* Whether a tag exists is told only to a caller that may read the repository;
+   an anonymous one that may not read it learns nothing of the rules either. */
+static void response_messages_do_not_leak(void **state)
+{
+    char buf[OG_RESPONSE_MAX];
+    struct og_answer ci = { .status = 403, .role = OG_ROLE_AUTHORIZER, .action = "update",
+                            .repository = "secret/app", .tag = "v1", .rule = "secret/**",
+                            .reason = "tag exists: no grant for update", .who = "ci" };
+    struct og_answer anon = { .status = 401, .role = OG_ROLE_AUTHORIZER, .action = "create",
+                              .repository = "secret/app", .tag = "v1", .rule = "secret/**",
+                              .reason = "no grant for create" };
+    (void)state;
+    expect_message(&ci, "ci may not push tag v1 to secret/app");
+    og_response_render(&ci, buf, sizeof(buf));
+    assert_null(strstr(buf, "exists in"));
+    expect_message(&anon, "authentication required to push to secret/app");
+    og_response_render(&anon, buf, sizeof(buf));
+    assert_null(strstr(buf, "secret/**"));
+    assert_null(strstr(buf, "no grant"));
+}
+
+/* RESPONDER role: the whole body again in X-Ocigate-Error, on one line (for
+   nginx's auth_request); never in the AUTHORIZER role, never on an allow. */
+static void response_error_header_in_responder_role(void **state)
+{
+    char buf[OG_RESPONSE_MAX], hdr[4096];
+    const char *h, *body, *eol;
+    struct og_answer a = { .status = 403, .role = OG_ROLE_RESPONDER, .action = "update",
+                           .repository = "demo/app", .tag = "v1", .rule = "**",
+                           .reason = "tag exists: no grant for update", .who = "c\"i",
+                           .may_read = 1 };
+    (void)state;
+    og_response_render(&a, buf, sizeof(buf));
+    h = strstr(buf, "\r\nX-Ocigate-Error: ");
+    body = strstr(buf, "\r\n\r\n");
+    assert_non_null(h);
+    assert_non_null(body);
+    assert_true(h < body);
+    h += strlen("\r\nX-Ocigate-Error: ");
+    eol = strstr(h, "\r\n");
+    assert_true(eol - h < (long)sizeof(hdr));
+    memcpy(hdr, h, (size_t)(eol - h));
+    hdr[eol - h] = '\0';
+    assert_null(strchr(hdr, '\n'));
+    body += 4;
+    assert_int_equal(strncmp(body, hdr, strlen(hdr)), 0);   /* the same JSON */
+    assert_string_equal(body + strlen(hdr), "\n");
+    a.role = OG_ROLE_AUTHORIZER;
+    og_response_render(&a, buf, sizeof(buf));
+    assert_null(strstr(buf, "X-Ocigate-Error"));
+    a.role = OG_ROLE_RESPONDER;
+    a.status = 200;
+    og_response_render(&a, buf, sizeof(buf));
+    assert_null(strstr(buf, "X-Ocigate-Error"));
 }
 
 static void response_header_injection_is_neutralised(void **state)
@@ -481,6 +666,10 @@ int main(void)
         cmocka_unit_test(cred_bearer),
         cmocka_unit_test(params_authorizer),
         cmocka_unit_test(params_forwarded_mismatch_is_400),
+        cmocka_unit_test(params_forwarded_header_never_chooses_the_method),
+        cmocka_unit_test(params_every_forwarded_copy_is_checked),
+        cmocka_unit_test(params_ocigate_method_uri_are_judged),
+        cmocka_unit_test(params_ocigate_pair_must_be_whole_and_single),
         cmocka_unit_test(params_forwarded_required_when_trusted),
         cmocka_unit_test(params_redirect_uri_is_recorded),
         cmocka_unit_test(params_missing_method_is_400),
@@ -489,6 +678,9 @@ int main(void)
         cmocka_unit_test(response_deny_401_basic),
         cmocka_unit_test(response_deny_401_bearer_scope),
         cmocka_unit_test(response_deny_403_no_challenge),
+        cmocka_unit_test(response_messages_say_what_happened),
+        cmocka_unit_test(response_messages_do_not_leak),
+        cmocka_unit_test(response_error_header_in_responder_role),
         cmocka_unit_test(response_header_injection_is_neutralised),
         cmocka_unit_test(response_overflow_fails_closed),
         cmocka_unit_test(handle_anonymous_pull_allowed),
