@@ -496,7 +496,7 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
        at: the answer must not depend on whether a tag exists (an anonymous
        client would learn it from 401 against 403 under immutableTags). */
     if (!create.granted && !update.granted) {
-        decide_by_verdict(out, id, OG_ACT_CREATE, &create);
+        decide_by_verdict(out, r, id, OG_ACT_CREATE, &create);
         out->tag = put_tag(r, 0);
         return;
     }
