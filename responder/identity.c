@@ -73,6 +73,7 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
     store->user[0] = '\0';
     store->groups_csv[0] = '\0';
     store->key_id[0] = '\0';
+    store->backend = OG_BACKEND_REDIS;          /* failure counters; set below per credential */
     *reason = "";
     if (cache_hit)
         *cache_hit = 0;
@@ -86,26 +87,31 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
         if (is_api_key(cred->secret, cred->secret_len)) {
             if (!ctx->apikeys)
                 return bad(reason, "API keys are not enabled");
+            store->backend = OG_BACKEND_REDIS;
             return og_apikey_identify(ctx->apikeys, NULL, cred->secret, cred->secret_len, id,
                                       store, reason, cache_hit);
         }
         if (!looks_like_jwt(cred->secret, cred->secret_len))
             return bad(reason, "unknown Bearer token");
+        store->backend = OG_BACKEND_REDIS;      /* what a token's live checks may ask */
         if (ctx->tokens && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len))
             return og_token_identify(ctx->tokens, cred->secret, cred->secret_len, id, store,
                                      reason);
         if (!ctx->oidc)
             return bad(reason, "OpenID Connect tokens are not enabled");
+        store->backend = OG_BACKEND_JWKS;
         return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
                                 cache_hit);
     case OG_CRED_BASIC:
         if (is_api_key(cred->secret, cred->secret_len)) {
             if (!ctx->apikeys)
                 return bad(reason, "API keys are not enabled");
+            store->backend = OG_BACKEND_REDIS;
             return og_apikey_identify(ctx->apikeys, cred->user, cred->secret, cred->secret_len,
                                       id, store, reason, cache_hit);
         }
         /* docker login -u anything -p $JWT: the username is not checked */
+        store->backend = OG_BACKEND_JWKS;
         if (ctx->oidc && looks_like_jwt(cred->secret, cred->secret_len))
             return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
                                     cache_hit);
