@@ -108,7 +108,9 @@ static void cred_malformed(void **state)
    callee frames of a just-finished call were: reads leftovers on purpose.) */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 static __attribute__((noinline)) int stack_holds(const char *needle, size_t n)
 {
     volatile unsigned char area[1 << 16];
