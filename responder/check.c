@@ -123,6 +123,8 @@ int og_cmd_check(int argc, char **argv)
            "per %d s (0: no limit)\n", cfg->fail_delay_ms, cfg->throttle_per_address,
            cfg->throttle_per_subject, cfg->throttle_window_s);
     printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers ? "true" : "false");
+    printf("limits: request bodies within %d ms; a filtered catalog request examines at most "
+           "%d repositories\n", cfg->body_timeout_ms, cfg->catalog_max_repositories);
     printf("repositories (%zu, in decision order: longest pattern first):\n", cfg->nrules);
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct og_repo_rule *r = &cfg->rules[i];
