@@ -26,7 +26,7 @@ OCI_MT=application/vnd.oci.image.manifest.v1+json
 ROUTES_DIRECT=("POST /ocigate/apikey" "POST /zot/auth/apikey")
 ROUTES_HTTP=("POST /ocigate/apikey")
 
-plan $(( 3 + 3 + (${#ROUTES_HTTP[@]} + ${#ROUTES_DIRECT[@]}) * 3 + 4 ))
+plan $(( 3 + 3 + (${#ROUTES_HTTP[@]} + ${#ROUTES_DIRECT[@]}) * 3 + 6 ))
 
 read -r REDIS_PORT REG_PORT LT_PORT <<<"$(free_ports 3)"
 make_htpasswd "$T/htpasswd" admin ci
@@ -138,6 +138,17 @@ for r in "${ROUTES_DIRECT[@]}"; do
     check_answers "FastCGI straight to the socket, $r" "${files[@]}"
     idx=$((idx + 1))
 done
+
+# a body larger than any endpoint takes (6 MiB, ocigate stops at 4 MiB): refused at once
+head -c $((6 * 1024 * 1024)) /dev/zero | tr '\0' 'x' > "$T/big.json"
+t0=$(now_ms)
+st=$(req big -u "admin:$PASS_admin" -H 'Content-Type: application/json' \
+     --data-binary @"$T/big.json" "$U/ocigate/apikey")
+is "$st" 400 "a 6 MiB body to POST /ocigate/apikey: 400 ($(($(now_ms) - t0)) ms)"
+# an anonymous slow body: its answer too (401), after the deadline at most
+$SLOW http 127.0.0.1 "$LT_PORT" POST /ocigate/apikey --length 400 --interval 0.2 --limit 30 \
+    --out "$T/slow-anon.out"
+like "$(head -1 "$T/slow-anon.out")" '^status=401 complete=1 ' "an anonymous slow body: a complete 401"
 
 # afterwards: the pool is whole, no key was made from a slow body
 read -r st ms <<<"$(pull p9)"
