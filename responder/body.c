@@ -22,23 +22,26 @@
 #include <sys/time.h>
 
 #define FILL_BOUND_MS   200     /* the longest one read of an arrived record may take */
+#define PARAMS_BOUND_MS 1000    /* the longest the request's params may take to arrive */
 #define LINGER_MS       200     /* the longest a finished connection is drained */
 #define TICK_MS         20      /* SIGALRM interval once a bound has passed */
 #define TICKS_TO_SHUT   50      /* ticks before the read side is shut */
 #define FIRST_CAP       16384
 
-static volatile sig_atomic_t guarded_fd = -1;
+static FCGX_Request *volatile guarded;
 static volatile sig_atomic_t ticks;
 
 static void on_alarm(int sig)
 {
+    FCGX_Request *req = guarded;
     (void)sig;
-    if (guarded_fd >= 0 && ++ticks > TICKS_TO_SHUT)
-        shutdown(guarded_fd, SHUT_RD);
+    if (req && req->ipcFd >= 0 && ++ticks > TICKS_TO_SHUT)
+        shutdown(req->ipcFd, SHUT_RD);
 }
 
-/* Interrupt blocking I/O on fd after ms (at least 1), then every TICK_MS. */
-static void guard(int fd, long ms)
+/* Interrupt blocking I/O on req's connection after ms (at least 1), then
+   every TICK_MS. */
+static void guard(FCGX_Request *req, long ms)
 {
     static bool installed;
     struct itimerval it;
@@ -58,7 +61,7 @@ static void guard(int fd, long ms)
     it.it_value.tv_usec = (ms % 1000) * 1000;
     it.it_interval.tv_usec = TICK_MS * 1000;
     ticks = 0;
-    guarded_fd = fd;
+    guarded = req;
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -67,7 +70,7 @@ static void unguard(void)
     struct itimerval it;
     memset(&it, 0, sizeof(it));
     setitimer(ITIMER_REAL, &it, NULL);
-    guarded_fd = -1;
+    guarded = NULL;
 }
 
 static long ms_until(const struct timespec *t)
@@ -77,6 +80,19 @@ static long ms_until(const struct timespec *t)
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
     return ms < 0 ? 0 : ms;
+}
+
+int og_fcgi_accept(FCGX_Request *req, bool *truncated)
+{
+    int rc;
+
+    guard(req, PARAMS_BOUND_MS);
+    rc = FCGX_Accept_r(req);
+    unguard();
+    /* libfcgi ends the params at a failed read as if they were complete;
+       the error stays on the stream */
+    *truncated = rc >= 0 && req->in && FCGX_GetError(req->in) != 0;
+    return rc;
 }
 
 void og_fcgi_body_init(struct og_fcgi_body *b, FCGX_Request *req, int timeout_ms)
@@ -205,7 +221,7 @@ bool og_fcgi_body_collect(struct og_fcgi_body *b)
                 b->state = OG_BODY_OVERSIZE;
             break;
         }
-        guard(pfd.fd, left < FILL_BOUND_MS ? left : FILL_BOUND_MS);
+        guard(b->req, left < FILL_BOUND_MS ? left : FILL_BOUND_MS);
         got = FCGX_GetStr(b->data + b->len, 1, in);
         unguard();
         if (got == 1)
@@ -251,7 +267,7 @@ void og_fcgi_body_finish(struct og_fcgi_body *b)
             FCGX_Detach(b->req);
             b->req->keepConnection = 0;
         }
-        guard(b->req->ipcFd, LINGER_MS);
+        guard(b->req, LINGER_MS);
         FCGX_Finish_r(b->req);
         unguard();
         b->req->detached = 0;               /* FCGX_Attach needs an open connection */

@@ -44,6 +44,13 @@ struct og_fcgi_body {
     size_t len, cap, pos;       /* pos: how far the endpoint has read */
 };
 
+/* FCGX_Accept_r on a non-blocking listening socket, but the wait for a
+   connection's FCGI_BEGIN_REQUEST and params (libfcgi reads them with
+   blocking reads) ends after a second. Returns what FCGX_Accept_r does;
+   *truncated says that a request was accepted whose params did not all
+   arrive (libfcgi hands it over as if they had): never decide it. */
+int og_fcgi_accept(FCGX_Request *req, bool *truncated);
+
 /* Start the clock for a request just accepted. RESPONDER requests get their
    body collected; in the AUTHORIZER role stdin is never read. */
 void og_fcgi_body_init(struct og_fcgi_body *b, FCGX_Request *req, int timeout_ms);

@@ -280,6 +280,7 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
     open_connections(&w);
 
     while (!stopping) {
+        bool truncated;
         int rc;
 
         if (nparked > 0 || ncollecting > 0)
@@ -291,7 +292,7 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
             continue;
         }
         slot = free_slot();
-        rc = FCGX_Accept_r(&slot->req);
+        rc = og_fcgi_accept(&slot->req, &truncated);
         if (rc < 0) {
             if (stopping)
                 break;
@@ -310,6 +311,12 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
             continue;
         }
         og_fcgi_body_init(&slot->body, &slot->req, w.cfg->body_timeout_ms);
+        if (truncated) {                   /* never decided on part of its params */
+            og_log(OG_LOG_WARN, "worker %d: a request's FastCGI params did not all arrive "
+                   "within a second: 503", (int)getpid());
+            answer(slot, og_response_unavailable, strlen(og_response_unavailable));
+            continue;
+        }
         if (!og_fcgi_body_collect(&slot->body)) {
             if (ncollecting < MAX_COLLECTING) {
                 slot->state = SLOT_COLLECTING;  /* handled when its body is in */

@@ -8,7 +8,9 @@
 # Meanwhile an anonymous pull through lighttpd is decided within 1 s, again
 # and again; each slow request gets its complete error answer (408 in the
 # OCI error shape) once limits.bodyTimeoutMs has passed, and nothing hangs
-# past it. A body that arrives whole still works.
+# past it. A body that arrives whole still works; a body larger than 4 MiB
+# is refused at once; a connection whose FastCGI params never arrive is
+# closed after a second.
 #
 # TAP on stdout; everything it starts is stopped and its temp dir removed.
 
@@ -26,7 +28,7 @@ OCI_MT=application/vnd.oci.image.manifest.v1+json
 ROUTES_DIRECT=("POST /ocigate/apikey" "POST /zot/auth/apikey")
 ROUTES_HTTP=("POST /ocigate/apikey")
 
-plan $(( 3 + 3 + (${#ROUTES_HTTP[@]} + ${#ROUTES_DIRECT[@]}) * 3 + 6 ))
+plan $(( 3 + 3 + (${#ROUTES_HTTP[@]} + ${#ROUTES_DIRECT[@]}) * 3 + 8 ))
 
 read -r REDIS_PORT REG_PORT LT_PORT <<<"$(free_ports 3)"
 make_htpasswd "$T/htpasswd" admin ci
@@ -149,6 +151,41 @@ is "$st" 400 "a 6 MiB body to POST /ocigate/apikey: 400 ($(($(now_ms) - t0)) ms)
 $SLOW http 127.0.0.1 "$LT_PORT" POST /ocigate/apikey --length 400 --interval 0.2 --limit 30 \
     --out "$T/slow-anon.out"
 like "$(head -1 "$T/slow-anon.out")" '^status=401 complete=1 ' "an anonymous slow body: a complete 401"
+
+# FastCGI connections whose params never come (straight to the socket: a
+# web server that hangs mid-request): each closed by ocigate within about a
+# second, and a pull meanwhile still answered
+cat > "$T/silent.py" <<'PY'
+import socket, struct, sys, threading, time
+path, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+res = []
+def one():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    t0 = time.monotonic()
+    s.sendall(struct.pack(">BBHHBx", 1, 1, 1, 8, 0) + struct.pack(">HB5x", 1, 0))
+    s.settimeout(20)
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    res.append(int((time.monotonic() - t0) * 1000))
+ts = [threading.Thread(target=one) for _ in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+open(out, "w").write(" ".join(map(str, sorted(res))) + "\n")
+PY
+python3 "$T/silent.py" "$T/ocigate.sock" "$N" "$T/silent.out" &
+SILENT=$!
+register_pid "$SILENT"
+sleep 0.2
+read -r st ms <<<"$(pull p8)"
+is "$st" 200 "$N FastCGI connections that never send their params: an anonymous pull still 200 (${ms} ms)"
+wait "$SILENT" 2>/dev/null
+silent_max=$(awk '{ print $NF }' "$T/silent.out" 2>/dev/null)
+ok "$([ -n "$silent_max" ] && [ "$silent_max" -lt 2500 ] && echo 0 || echo 1)" \
+    "... and each of them closed by ocigate within 2.5 s (${silent_max:-never} ms)"
 
 # afterwards: the pool is whole, no key was made from a slow body
 read -r st ms <<<"$(pull p9)"
