@@ -1102,6 +1102,28 @@ static bool read_endpoints(struct parser *p, json_t *v, void *t)
     return parse_object(p, v, endpoint_fields, NFIELDS(endpoint_fields), t);
 }
 
+/* limits */
+
+static bool read_body_timeout(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 600000, &CFG(t)->body_timeout_ms);
+}
+
+static bool read_catalog_repositories(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 100000, &CFG(t)->catalog_max_repositories);
+}
+
+static const struct field limits_fields[] = {
+    { "bodyTimeoutMs", read_body_timeout, NULL },
+    { "catalogRepositories", read_catalog_repositories, NULL },
+};
+
+static bool read_limits(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, limits_fields, NFIELDS(limits_fields), t);
+}
+
 static bool read_log_level(struct parser *p, json_t *v, void *t)
 {
     static const char *const names[] = { "debug", "info", "warn", "error", NULL };
@@ -1142,6 +1164,7 @@ static const struct field root_fields[] = {
     { "token", read_token, NULL },
     { "trustForwardedHeaders", read_trust_forwarded, NULL },
     { "endpoints", read_endpoints, NULL },
+    { "limits", read_limits, NULL },
     { "log", read_log, NULL },
 };
 
@@ -1166,6 +1189,8 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
     cfg->challenge = OG_CHALLENGE_BEARER;
     cfg->token_lifetime_s = 300;
     cfg->endpoint_catalog = true;
+    cfg->body_timeout_ms = 5000;
+    cfg->catalog_max_repositories = 5000;
     return set_default(p, &cfg->realm, "ocigate") &&
            set_default(p, &cfg->registry_url, "http://127.0.0.1:5000") &&
            set_default(p, &cfg->redis_url, "redis://127.0.0.1:6379/0") &&

@@ -114,6 +114,11 @@ struct og_config {
     struct og_strlist endpoint_apikey; /* default ["/zot/auth/apikey", "/ocigate/apikey"] */
     bool endpoint_catalog;         /* default true */
 
+    int body_timeout_ms;           /* limits.bodyTimeoutMs: a request body must be all
+                                      there this long after the request (default 5000) */
+    int catalog_max_repositories;  /* limits.catalogRepositories: registry catalog entries
+                                      one filtered catalog request examines (default 5000) */
+
     char *log_level;               /* "debug","info","warn","error"; default "info" */
     char *log_format;              /* "json" or "text"; default "json" */
 };

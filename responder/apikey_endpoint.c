@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "apikey.h"
+#include "body.h"
 #include "decide.h"
 #include "endpoints.h"
 #include "glob.h"
@@ -100,27 +101,6 @@ static void collect(const struct og_apikey_record *rec, void *arg)
     json_array_append_new((json_t *)arg, record_json(rec));
 }
 
-static long read_body(const struct og_body *body, char *buf, size_t cap)
-{
-    size_t used = 0;
-    if (!body || !body->read)
-        return -1;
-    while (used < cap) {
-        int n = body->read(body->ctx, buf + used, (int)(cap - used));
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    if (used == cap) {                  /* more than we take: refuse, don't truncate */
-        char extra;
-        if (body->read(body->ctx, &extra, 1) > 0)
-            return -2;
-    }
-    return (long)used;
-}
-
 static size_t create_key(struct og_worker_state *w, const struct og_request *req,
                          const struct og_identity *id, const char *const *groups, size_t ngroups,
                          const struct og_body *body, char *buf, size_t cap,
@@ -136,10 +116,13 @@ static size_t create_key(struct og_worker_state *w, const struct og_request *req
     const char *label = "", *expiry = NULL;
     time_t expires = 0;
     size_t nrepos = 0, i;
-    long n = read_body(body, in, sizeof(in));
+    long n = og_body_read_all(body, in, sizeof(in));
 
-    if (n == -2)
+    if (n == OG_BODY_TOO_LARGE)
         return deny(w, req, 400, "request body larger than 8 KiB", buf, cap, log);
+    if (n == OG_BODY_TIMEOUT)
+        return deny(w, req, 408, "request body not received within limits.bodyTimeoutMs",
+                    buf, cap, log);
     if (n < 0)
         return deny(w, req, 400, "request body unreadable", buf, cap, log);
     doc = json_loadb(in, (size_t)n, JSON_REJECT_DUPLICATES, NULL);

@@ -9,9 +9,16 @@
  * registry, keeps the repositories the caller may read (zot's Can(read):
  * longest pattern, adminPolicy readers, API key scopes), and applies the
  * n/last pagination after filtering, with a Link header to the next page.
+ * An anonymous request must not cost a walk of the whole catalog: one
+ * request examines at most limits.catalogRepositories of the registry's
+ * repositories (fetched in pages of up to 1000). Where that bound ends the
+ * walk, the answer holds what was kept so far with a Link to continue after
+ * the last repository kept (never after one the caller may not read: that
+ * would name it); when nothing was kept, it is 503.
  * The marker is required so that an auth_request/forward_auth location
  * can never turn this body-carrying 200 into an "allow".
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +40,19 @@ struct filter {
     const struct og_identity *id;
     size_t want;                 /* n + 1: one more tells whether a next page exists */
     json_t *names;
-    char last_kept[OG_REPO_MAX + 1];
+    size_t examined, max_examined;
+    bool capped;                 /* more repositories follow than this request may examine */
 };
 
 static int keep_readable(const char *repo, size_t len, void *arg)
 {
     struct filter *f = arg;
 
+    if (f->examined == f->max_examined) {
+        f->capped = true;                /* this one is beyond the bound */
+        return 1;
+    }
+    f->examined++;
     if (!og_valid_repo(repo, len))
         return 0;
     if (!og_can(f->cfg, f->id, OG_ACT_READ, repo, len, NULL))
@@ -115,10 +128,15 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
     f.cfg = cfg;
     f.id = &id;
     f.want = n + 1;
+    f.max_examined = cfg->catalog_max_repositories > 0 ? (size_t)cfg->catalog_max_repositories
+                                                       : 5000;
     f.names = json_array();
     if (!f.names)
         return deny(w, req, 503, "out of memory", buf, cap, log);
-    if (og_registry_catalog(w->registry, last[0] ? last : NULL, keep_readable, &f) != 0) {
+    /* pages just large enough to see whether one more follows the bound */
+    if (og_registry_catalog(w->registry, last[0] ? last : NULL,
+                            f.max_examined < 1000 ? f.max_examined + 1 : 1000,
+                            keep_readable, &f) != 0) {
         json_decref(f.names);
         return deny(w, req, 503, "the registry's catalog could not be read", buf, cap, log);
     }
@@ -126,6 +144,13 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
         json_array_remove(f.names, n);
         snprintf(link, sizeof(link), "Link: </v2/_catalog?last=%s&n=%zu>; rel=\"next\"\r\n",
                  json_string_value(json_array_get(f.names, n - 1)), n);
+    } else if (f.capped && json_array_size(f.names) > 0) {   /* continue after the last kept */
+        snprintf(link, sizeof(link), "Link: </v2/_catalog?last=%s&n=%zu>; rel=\"next\"\r\n",
+                 json_string_value(json_array_get(f.names, json_array_size(f.names) - 1)), n);
+    } else if (f.capped) {
+        json_decref(f.names);
+        return deny(w, req, 503, "no repository you may read among the next "
+                    "limits.catalogRepositories of the registry's catalog", buf, cap, log);
     }
     {
         json_t *doc = json_pack("{s:o}", "repositories", f.names);

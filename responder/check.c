@@ -12,6 +12,7 @@
 #include "decide.h"
 #include "glob.h"
 #include "htpasswd.h"
+#include "redis.h"
 
 const char *og_default_config_path(const char *given)
 {
@@ -21,29 +22,6 @@ const char *og_default_config_path(const char *given)
     if (env && *env)
         return env;
     return "/etc/ocigate/ocigate.json";
-}
-
-/* A URL as printable: the password of "scheme://user:password@host" hidden. */
-static void print_url_redacted(const char *url)
-{
-    const char *p = strstr(url, "://"), *at, *colon, *slash;
-    if (!p) {
-        printf("%s", url);
-        return;
-    }
-    p += 3;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    if (!at || (slash && at > slash)) {
-        printf("%s", url);
-        return;
-    }
-    colon = memchr(p, ':', (size_t)(at - p));
-    if (!colon) {
-        printf("%s", url);
-        return;
-    }
-    printf("%.*s:***%s", (int)(colon - url), url, at);
 }
 
 static void print_list(const char *label, const struct og_strlist *l)
@@ -86,6 +64,7 @@ int og_cmd_check(int argc, char **argv)
     };
     const char *config = NULL, *path;
     struct og_config *cfg;
+    struct og_redis *redis;
     char err[1024];
     int c;
 
@@ -124,12 +103,21 @@ int og_cmd_check(int argc, char **argv)
         printf("htpasswd: %s (%zu users)\n", cfg->htpasswd_path, og_htpasswd_count(h));
         og_htpasswd_free(h);
     }
+    /* redis.url by the rule serve applies (redis.c); shown without a password */
+    redis = og_redis_new(cfg, err, sizeof(err));
+    if (!redis) {
+        fprintf(stderr, "%s: %s\n", path, err);
+        fprintf(stderr, "ocigate: configuration %s is invalid\n", path);
+        og_config_free(cfg);
+        return 2;
+    }
     printf("realm: %s\n", cfg->realm);
     printf("registry: %s (timeout %d ms)\n", cfg->registry_url, cfg->registry_timeout_ms);
-    printf("redis: ");
-    print_url_redacted(cfg->redis_url);
-    printf(" prefix \"%s\" (timeout %d ms)%s\n", cfg->redis_prefix, cfg->redis_timeout_ms,
-           cfg->redis_password ? " password from the config" : "");
+    printf("redis: %s prefix \"%s\" (timeout %d ms)%s\n", og_redis_describe(redis),
+           cfg->redis_prefix, cfg->redis_timeout_ms,
+           cfg->redis_password ? ", password from the config"
+           : og_redis_has_password(redis) ? ", password from redis.url" : "");
+    og_redis_free(redis);
     printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
     printf("credential failures: delay %d ms; throttled past %d per address, %d per subject, "
            "per %d s (0: no limit)\n", cfg->fail_delay_ms, cfg->throttle_per_address,
@@ -139,6 +127,8 @@ int og_cmd_check(int argc, char **argv)
              "params OCIGATE_METHOD and OCIGATE_URI, else 400)"
            : "false (judged: OCIGATE_METHOD/OCIGATE_URI when the web server sets them, "
              "else REQUEST_METHOD/REQUEST_URI)");
+    printf("limits: request bodies within %d ms; a filtered catalog request examines at most "
+           "%d repositories\n", cfg->body_timeout_ms, cfg->catalog_max_repositories);
     printf("repositories (%zu, in decision order: longest pattern first):\n", cfg->nrules);
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct og_repo_rule *r = &cfg->rules[i];

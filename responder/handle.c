@@ -326,8 +326,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         ans.status = 503;
         dec.rule = "credentials";
         dec.reason = reason;
-        og_metrics_backend_error(cred.kind == OG_CRED_BEARER || !w->apikeys ? OG_BACKEND_JWKS
-                                                                             : OG_BACKEND_REDIS);
+        og_metrics_backend_error(store.backend);   /* the one og_identify asked */
         goto answer;
     }
     og_credentials_wipe(&cred);

@@ -146,7 +146,8 @@ struct og_htpasswd *og_htpasswd_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: read error", path);
         goto fail;
     }
-    qsort(h->users, h->nusers, sizeof(*h->users), compare_users);
+    if (h->nusers > 0)                      /* qsort(NULL, 0, ...) is undefined */
+        qsort(h->users, h->nusers, sizeof(*h->users), compare_users);
     for (size_t i = 1; i < h->nusers; i++)
         if (strcmp(h->users[i - 1].name, h->users[i].name) == 0) {
             snprintf(err, errlen, "%s: user \"%s\" appears twice", path, h->users[i].name);
@@ -169,6 +170,8 @@ fail:
 static const struct ht_user *find_user(const struct og_htpasswd *h, const char *user)
 {
     struct ht_user k = { (char *)user, NULL };
+    if (h->nusers == 0)                     /* a file without users: users is NULL */
+        return NULL;
     return bsearch(&k, h->users, h->nusers, sizeof(*h->users), compare_users);
 }
 

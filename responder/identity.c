@@ -122,6 +122,7 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
     store->groups_csv[0] = '\0';
     store->key_id[0] = '\0';
     store->key_origin = 0;
+    store->backend = OG_BACKEND_REDIS;          /* failure counters; set below per credential */
     *reason = "";
     if (cache_hit)
         *cache_hit = 0;
@@ -132,21 +133,28 @@ static enum og_identify_result identify(const struct og_identify_ctx *ctx,
     case OG_CRED_MALFORMED:
         return bad(reason, cred->reason ? cred->reason : "malformed Authorization header");
     case OG_CRED_BEARER:
-        if (is_api_key(cred->secret, cred->secret_len))
+        if (is_api_key(cred->secret, cred->secret_len)) {
+            store->backend = OG_BACKEND_REDIS;
             return apikey(ctx, NULL, cred, id, store, reason, cache_hit);
+        }
         if (!looks_like_jwt(cred->secret, cred->secret_len))
             return bad(reason, "unknown Bearer token");
+        store->backend = OG_BACKEND_REDIS;      /* what a token's live checks may ask */
         if (ctx->tokens && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len))
             return og_token_identify(ctx->tokens, cred->secret, cred->secret_len, id, store,
                                      reason);
         if (!ctx->oidc)
             return bad(reason, "OpenID Connect tokens are not enabled");
+        store->backend = OG_BACKEND_JWKS;
         return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
                                 cache_hit);
     case OG_CRED_BASIC:
-        if (is_api_key(cred->secret, cred->secret_len))
+        if (is_api_key(cred->secret, cred->secret_len)) {
+            store->backend = OG_BACKEND_REDIS;
             return apikey(ctx, cred->user, cred, id, store, reason, cache_hit);
+        }
         /* docker login -u anything -p $JWT: the username is not checked */
+        store->backend = OG_BACKEND_JWKS;
         if (ctx->oidc && looks_like_jwt(cred->secret, cred->secret_len))
             return og_oidc_identify(ctx->oidc, cred->secret, cred->secret_len, id, store, reason,
                                     cache_hit);

@@ -5,6 +5,7 @@
 #define OCIGATE_IDENTITY_H
 
 #include "decide.h"
+#include "metrics.h"
 #include "request.h"
 
 struct og_htpasswd;
@@ -39,6 +40,7 @@ struct og_identity_store {
     const char *group_ptrs[OG_ID_MAX_GROUPS];
     int retry_after;                  /* OG_ID_THROTTLED: seconds */
     int failed;                       /* credentials were presented and refused */
+    enum og_metric_backend backend;   /* OG_ID_UNAVAILABLE: the backend that failed */
 };
 
 enum og_identify_result { OG_ID_OK = 0, OG_ID_BAD_CREDENTIALS, OG_ID_UNAVAILABLE,

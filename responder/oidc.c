@@ -795,6 +795,11 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         json_string_length(user) > OG_USER_MAX ||
         has_ctl(json_string_value(user), json_string_length(user)))
         return "JWT has no usable username claim";
+    /* an address the IdP says it has not verified names nobody: anyone may
+       have typed it into their profile */
+    if (strcmp(cfg->openid_claim_username, "email") == 0 &&
+        json_is_false(json_object_get(c, "email_verified")))
+        return "JWT email is not verified (email_verified is false)";
     memcpy(cl->user, json_string_value(user), json_string_length(user) + 1);
     cl->until = exp + leeway;
     cl->groups_len = cl->ngroups = 0;

@@ -5,10 +5,14 @@
  * who may scrape is accessControl.metrics (anonymous needs
  * metrics.anonymousPolicy read, identities must be in metrics.users).
  * GET endpoints.health: 200 with the worker count and whether the backends
- * answer (Redis, the registry, the JWKS age); it does not need credentials.
+ * answer (Redis, the registry, the JWKS age); it does not need credentials,
+ * so what it asks the backends is remembered for a second per worker: a
+ * flood of health checks costs each backend at most one probe per second
+ * per worker.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "decide.h"
 #include "endpoints.h"
@@ -79,22 +83,44 @@ size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *r
     }
 }
 
+#define PROBE_CACHE_MS 1000
+
+/* The backends' state, probed at most once per PROBE_CACHE_MS (per worker). */
+static void probe_backends(struct og_worker_state *w, bool *redis_up, bool *registry_up)
+{
+    static struct timespec last;
+    static bool probed, redis_ok, registry_ok;
+    struct timespec now;
+    long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (long)(now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
+    if (!probed || ms < 0 || ms >= PROBE_CACHE_MS) {
+        long status = 0;
+        redis_ok = w->redis && og_redis_ping(w->redis);
+        /* any HTTP answer from the registry's base route means it is there */
+        og_registry_tag_exists(w->registry, "ocigate-health-check", "probe", &status);
+        registry_ok = status == 200 || status == 401 || status == 404;
+        last = now;
+        probed = true;
+    }
+    *redis_up = redis_ok;
+    *registry_up = registry_ok;
+}
+
 size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *req,
                           char *buf, size_t cap, struct og_log_decision *log)
 {
     char body[512];
-    long status = 0, jwks_age = og_oidc_jwks_age(w->oidc);
-    bool redis_up = w->redis && og_redis_ping(w->redis);
-    bool registry_up;
+    long jwks_age = og_oidc_jwks_age(w->oidc);
+    bool redis_up, registry_up;
     char jwks[32];
     int n;
 
     log->action = "health";
     if (!is_get(req))
         return deny(w, req, 405, "health", "GET only", buf, cap, log);
-    /* any HTTP answer from the registry's base route means it is there */
-    og_registry_tag_exists(w->registry, "ocigate-health-check", "probe", &status);
-    registry_up = status == 200 || status == 401 || status == 404;
+    probe_backends(w, &redis_up, &registry_up);
     if (!w->cfg->openid_enabled)
         snprintf(jwks, sizeof(jwks), "null");
     else

@@ -524,6 +524,11 @@ const char *og_redis_prefix(const struct og_redis *r)
     return r && r->prefix ? r->prefix : "ocigate:";
 }
 
+bool og_redis_has_password(const struct og_redis *r)
+{
+    return r && r->password;
+}
+
 const char *og_redis_describe(const struct og_redis *r)
 {
     return r ? r->describe : "(none)";

@@ -52,6 +52,9 @@ bool og_redis_reachable(const struct og_redis *r);
 bool og_redis_ping(struct og_redis *r);
 
 /* Where Redis is ("HOST:PORT/DB" or "unix:PATH?db=N"), never with the password. */
+/* Does the connection authenticate (a password from redis.url or the config)? */
+bool og_redis_has_password(const struct og_redis *r);
+
 const char *og_redis_describe(const struct og_redis *r);
 
 /* Why the last attempt failed (no secrets), "" after a success. */

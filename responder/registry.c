@@ -293,19 +293,21 @@ int og_registry_list_tags(struct og_registry *r, const char *repo,
     return list_strings(r, "tags", OG_REGISTRY_MAX_TAGS, fn, arg);
 }
 
-int og_registry_catalog(struct og_registry *r, const char *last,
+int og_registry_catalog(struct og_registry *r, const char *last, size_t page,
                         int (*fn)(const char *repo, size_t len, void *arg), void *arg)
 {
     int n;
 
     if (!r || (last && *last && !og_valid_repo(last, strlen(last))))
         return -1;
+    if (page < 1 || page > 1000)
+        page = 1000;
     /* the registry skips to `last` in its own order (distribution sorts by
        path component, zot by string): never compare names here */
     if (last && *last)
-        n = snprintf(r->url, sizeof(r->url), "%s/v2/_catalog?n=1000&last=%s", r->base, last);
+        n = snprintf(r->url, sizeof(r->url), "%s/v2/_catalog?n=%zu&last=%s", r->base, page, last);
     else
-        n = snprintf(r->url, sizeof(r->url), "%s/v2/_catalog?n=1000", r->base);
+        n = snprintf(r->url, sizeof(r->url), "%s/v2/_catalog?n=%zu", r->base, page);
     if (n < 0 || (size_t)n >= sizeof(r->url))
         return -1;
     return list_strings(r, "repositories", OG_REGISTRY_MAX_REPOS, fn, arg);

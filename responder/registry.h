@@ -33,11 +33,12 @@ enum og_reg_answer og_registry_tag_digest(struct og_registry *r, const char *rep
 int og_registry_list_tags(struct og_registry *r, const char *repo,
                           int (*fn)(const char *tag, size_t len, void *arg), void *arg);
 
-/* GET /v2/_catalog (starting after `last` when given, in the registry's own
-   order), all pages, calling fn for each repository (at most
-   OG_REGISTRY_MAX_REPOS); -1 on any error or past the bound. */
+/* GET /v2/_catalog?n=PAGE (starting after `last` when given, in the
+   registry's own order), page after page, calling fn for each repository
+   (at most OG_REGISTRY_MAX_REPOS) until fn returns non-zero or the catalog
+   ends; -1 on any error or past the bound. page: 1..1000. */
 #define OG_REGISTRY_MAX_REPOS 100000
-int og_registry_catalog(struct og_registry *r, const char *last,
+int og_registry_catalog(struct og_registry *r, const char *last, size_t page,
                         int (*fn)(const char *repo, size_t len, void *arg), void *arg);
 
 #endif

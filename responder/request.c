@@ -169,23 +169,27 @@ static void parse_basic(const char *b64, size_t len, struct og_credentials *out)
         out->kind = OG_CRED_NONE;
         return;
     }
+    /* Every way out below goes through cleanup: buf may hold a password
+       (whole, or decoded up to a bad byte). */
     n = og_base64_decode(b64, len, buf, sizeof(buf), false);
-    if (n < 0)
-        return malformed(out, "Basic credentials are not valid base64");
+    if (n < 0) {
+        malformed(out, "Basic credentials are not valid base64");
+        goto cleanup;
+    }
     colon = memchr(buf, ':', (size_t)n);
     if (!colon) {
-        explicit_bzero(buf, sizeof(buf));
-        return malformed(out, "Basic credentials without ':'");
+        malformed(out, "Basic credentials without ':'");
+        goto cleanup;
     }
     ulen = (size_t)(colon - buf);
     slen = (size_t)n - ulen - 1;
     if (ulen == 0 && slen == 0) {
         out->kind = OG_CRED_NONE;
-        return;
+        goto cleanup;
     }
     if (ulen > OG_USER_MAX || slen > OG_SECRET_MAX || has_control_bytes((char *)buf, (size_t)n)) {
-        explicit_bzero(buf, sizeof(buf));
-        return malformed(out, "Basic credentials too long or with control bytes");
+        malformed(out, "Basic credentials too long or with control bytes");
+        goto cleanup;
     }
     memcpy(out->user, buf, ulen);
     out->user[ulen] = '\0';
@@ -193,6 +197,7 @@ static void parse_basic(const char *b64, size_t len, struct og_credentials *out)
     out->secret[slen] = '\0';
     out->secret_len = slen;
     out->kind = OG_CRED_BASIC;
+cleanup:
     explicit_bzero(buf, sizeof(buf));
 }
 

@@ -119,6 +119,7 @@ static const char *status_text(int status)
     case 403: return "403 Forbidden";
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
+    case 408: return "408 Request Timeout";
     case 429: return "429 Too Many Requests";
     default:  return "503 Service Unavailable";
     }
@@ -132,6 +133,7 @@ static void error_code(int status, const char **code, const char **message)
     case 403: *code = "DENIED";       *message = "requested access to the resource is denied"; break;
     case 404: *code = "NAME_UNKNOWN"; *message = "not a registry route"; break;
     case 405: *code = "UNSUPPORTED";  *message = "method not supported"; break;
+    case 408: *code = "UNSUPPORTED";  *message = "request body not received in time"; break;
     case 429: *code = "TOOMANYREQUESTS"; *message = "too many failed authentication attempts"; break;
     default:  *code = "UNAVAILABLE";  *message = "a backend the decision needs could not be asked"; break;
     }

@@ -36,6 +36,7 @@
 #include "htpasswd.h"
 #include "log.h"
 #include "metrics.h"
+#include "redis.h"
 #include "token.h"
 #include "worker.h"
 
@@ -264,6 +265,15 @@ static int load_everything(const char *path, struct og_worker_state *out)
         return -1;
     }
     s.cfg = c;
+    {   /* redis.url: the rule `ocigate check` applies too (redis.c parses it) */
+        char rerr[256];
+        struct og_redis *r = og_redis_new(c, rerr, sizeof(rerr));
+        if (!r) {
+            snprintf(err, sizeof(err), "%s: %s", c->path, rerr);
+            goto fail;
+        }
+        og_redis_free(r);
+    }
     if (c->htpasswd_path) {
         s.htpasswd = og_htpasswd_load(c->htpasswd_path, err, sizeof(err));
         if (!s.htpasswd)

@@ -1,8 +1,10 @@
 /*
  * worker.c - one worker: accept a FastCGI request, answer it, repeat.
  *
- * The worker owns its registry handle and its caches; it never reads
- * FCGI_STDIN (in the AUTHORIZER role the web server never ends it). SIGTERM
+ * The worker owns its registry handle and its caches. It never reads
+ * FCGI_STDIN in the AUTHORIZER role (the web server never ends it); in the
+ * RESPONDER role it collects the body before handling the request, while it
+ * goes on serving others (body.c), so a slow body holds no worker. SIGTERM
  * lets the request in hand finish, then the worker exits; the kernel sends
  * SIGTERM too when the master dies (PR_SET_PDEATHSIG), so no worker outlives
  * the pool it belongs to.
@@ -24,6 +26,7 @@
 #include <fcgiapp.h>
 
 #include "apikey.h"
+#include "body.h"
 #include "decide.h"
 #include "handle.h"
 #include "log.h"
@@ -33,11 +36,6 @@
 #include "response.h"
 
 static volatile sig_atomic_t stopping;
-
-static int read_fcgi_stdin(void *ctx, char *buf, int n)
-{
-    return FCGX_GetStr(buf, n, (FCGX_Stream *)ctx);
-}
 
 static void on_stop(int sig)
 {
@@ -91,31 +89,39 @@ static void close_connections(struct og_worker_state *w)
     og_registry_free(w->registry);
 }
 
-/* ------------------------------------------------- delayed credential failures */
+/* ------------------------------------------ slow bodies, delayed failures */
 
 /*
- * auth.failDelayMs: a refused credential is answered only after the delay,
- * without holding the worker's other work hostage. The request is parked
- * (its FastCGI connection stays open, its answer already rendered) and the
- * worker goes on accepting; parked answers go out when due. While anything
- * is parked the worker waits in poll() on the listening socket (made
- * non-blocking) with the nearest due time as timeout.
+ * Two kinds of request wait in a slot while the worker goes on accepting.
+ * A RESPONDER request whose body has not all arrived is collected (body.c)
+ * until it is complete or its deadline passes, then handled. A refused
+ * credential is answered only after auth.failDelayMs: the request is parked
+ * (its FastCGI connection stays open, its answer already rendered) and goes
+ * out when due. While anything waits, the worker polls the listening socket
+ * (non-blocking) and the connections being collected, with the nearest due
+ * time or deadline as timeout.
  */
-#define MAX_PARKED    64
-#define PARKED_ANSWER 8192
+#define MAX_PARKED     64
+#define MAX_COLLECTING 16     /* bodies in flight per worker (at most 4 MiB each) */
+#define NSLOTS         (MAX_PARKED + MAX_COLLECTING + 1)
+#define PARKED_ANSWER  8192
+
+enum slot_state { SLOT_FREE = 0, SLOT_COLLECTING, SLOT_PARKED };
 
 /* libfcgi's streams point back at their FCGX_Request, so a request is never
    copied: each slot owns one, and the worker accepts into a free slot. */
 struct parked {
-    bool used;                /* parked, waiting for its due time */
+    enum slot_state state;
     FCGX_Request req;
+    struct og_fcgi_body body;
     struct timespec due;
     size_t n;
     char answer[PARKED_ANSWER];
 };
 
-static struct parked parked[MAX_PARKED + 1];
-static int nparked;
+static struct parked parked[NSLOTS];
+static int nparked, ncollecting;
+static char buf[OG_RESPONSE_MAX];
 
 static long ms_until(const struct timespec *due)
 {
@@ -126,56 +132,67 @@ static long ms_until(const struct timespec *due)
     return ms < 0 ? 0 : ms;
 }
 
-static void answer(FCGX_Request *req, const char *buf, size_t n)
+static void answer(struct parked *p, const char *out, size_t n)
 {
-    if (n == 0 || FCGX_PutStr(buf, (int)n, req->out) != (int)n)
-        FCGX_PutS(og_response_unavailable, req->out);
-    FCGX_Finish_r(req);
+    if (n == 0 || FCGX_PutStr(out, (int)n, p->req.out) != (int)n)
+        FCGX_PutS(og_response_unavailable, p->req.out);
+    og_fcgi_body_finish(&p->body);
+    p->state = SLOT_FREE;
 }
 
-/* A slot to accept the next request into (never a parked one). */
+/* A slot to accept the next request into (never a busy one). */
 static struct parked *free_slot(void)
 {
-    for (int i = 0; i <= MAX_PARKED; i++)
-        if (!parked[i].used)
+    for (int i = 0; i < NSLOTS; i++)
+        if (parked[i].state == SLOT_FREE)
             return &parked[i];
-    return NULL;                      /* cannot happen: one more slot than may park */
+    return NULL;                      /* cannot happen: one more slot than may wait */
 }
 
 /* Park the request of slot p; false if it cannot be (then answer it now). */
-static bool park(struct parked *p, const char *buf, size_t n, int delay_ms)
+static bool park(struct parked *p, const char *out, size_t n, int delay_ms)
 {
     if (nparked >= MAX_PARKED || n > sizeof(p->answer))
         return false;
-    {
-        memcpy(p->answer, buf, n);
-        p->n = n;
-        clock_gettime(CLOCK_MONOTONIC, &p->due);
-        p->due.tv_sec += delay_ms / 1000;
-        p->due.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
-        if (p->due.tv_nsec >= 1000000000L) {
-            p->due.tv_sec++;
-            p->due.tv_nsec -= 1000000000L;
-        }
-        p->used = true;
-        nparked++;
-        return true;
+    memcpy(p->answer, out, n);
+    p->n = n;
+    clock_gettime(CLOCK_MONOTONIC, &p->due);
+    p->due.tv_sec += delay_ms / 1000;
+    p->due.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
+    if (p->due.tv_nsec >= 1000000000L) {
+        p->due.tv_sec++;
+        p->due.tv_nsec -= 1000000000L;
     }
+    p->state = SLOT_PARKED;
+    nparked++;
+    return true;
+}
+
+/* Handle the request of slot p (its body collected) and answer or park it. */
+static void serve(struct og_worker_state *w, struct parked *p)
+{
+    struct og_body body = { og_fcgi_body_read, &p->body };
+    int delay_ms = w->cfg->fail_delay_ms;
+    /* og_handle reads the body only for RESPONDER endpoints that take one */
+    size_t n = og_handle(w, p->req.envp, &body, buf, sizeof(buf));
+
+    if (w->request_failed && delay_ms > 0 && park(p, buf, n, delay_ms))
+        return;                       /* answered when due */
+    answer(p, buf, n);
 }
 
 /* Answer the parked requests that are due (all of them when flush_all). */
 static long release_due(bool flush_all)
 {
     long next = -1;
-    for (int i = 0; i <= MAX_PARKED && nparked > 0; i++) {
+    for (int i = 0; i < NSLOTS && nparked > 0; i++) {
         struct parked *p = &parked[i];
         long ms;
-        if (!p->used)
+        if (p->state != SLOT_PARKED)
             continue;
         ms = ms_until(&p->due);
         if (flush_all || ms == 0) {
-            answer(&p->req, p->answer, p->n);
-            p->used = false;
+            answer(p, p->answer, p->n);
             nparked--;
         } else if (next < 0 || ms < next) {
             next = ms;
@@ -184,12 +201,51 @@ static long release_due(bool flush_all)
     return next;
 }
 
-/* Wait until the listening socket is readable or a parked answer is due. */
-static void wait_for_work(int listen_fd)
+/* Collect what has arrived of the bodies in flight; handle the finished ones
+   (all of them, whatever they hold, when flush_all). */
+static long collect_bodies(struct og_worker_state *w, bool flush_all)
 {
-    struct pollfd pfd = { listen_fd, POLLIN, 0 };
-    long next = release_due(false);
-    poll(&pfd, 1, next < 0 ? 1000 : (int)next);
+    long next = -1;
+    for (int i = 0; i < NSLOTS && ncollecting > 0; i++) {
+        struct parked *p = &parked[i];
+        if (p->state != SLOT_COLLECTING)
+            continue;
+        if (flush_all || og_fcgi_body_collect(&p->body)) {
+            ncollecting--;
+            p->state = SLOT_FREE;
+            serve(w, p);
+        } else {
+            long ms = og_fcgi_body_ms_left(&p->body);
+            if (next < 0 || ms < next)
+                next = ms;
+        }
+    }
+    return next;
+}
+
+/* Wait until the listening socket or a body in flight is readable, or a
+   parked answer or a body's deadline is due. */
+static void wait_for_work(struct og_worker_state *w, int listen_fd)
+{
+    struct pollfd pfd[1 + NSLOTS];
+    nfds_t nfds = 0;
+    long next = release_due(false), c = collect_bodies(w, false);
+
+    if (c >= 0 && (next < 0 || c < next))
+        next = c;
+    if (ncollecting < MAX_COLLECTING || nparked < MAX_PARKED) {
+        pfd[nfds].fd = listen_fd;
+        pfd[nfds].events = POLLIN;
+        pfd[nfds++].revents = 0;
+    }
+    for (int i = 0; i < NSLOTS; i++)
+        if (parked[i].state == SLOT_COLLECTING) {
+            pfd[nfds].fd = og_fcgi_body_fd(&parked[i].body);
+            pfd[nfds].events = POLLIN;
+            pfd[nfds++].revents = 0;
+        }
+    poll(pfd, nfds, next < 0 ? 1000 : (int)next);
+    collect_bodies(w, false);
     release_due(false);
 }
 
@@ -206,8 +262,6 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
 {
     struct og_worker_state w = *shared;
     struct parked *slot;
-    static char buf[OG_RESPONSE_MAX];
-    int delay_ms = shared->cfg->fail_delay_ms;
 
     install_signals();
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -218,29 +272,33 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
         og_log(OG_LOG_ERROR, "worker %d: cannot initialise libfcgi", (int)getpid());
         _exit(1);
     }
-    for (int i = 0; i <= MAX_PARKED; i++)
+    for (int i = 0; i < NSLOTS; i++)
         FCGX_InitRequest(&parked[i].req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
-    /* Delays need a worker that never sleeps in accept(): non-blocking
-       listening socket plus poll(). Without them, a plain blocking accept. */
-    set_blocking(listen_fd, delay_ms <= 0);
+    /* Waiting bodies and delayed answers need a worker that never sleeps in
+       accept(): non-blocking listening socket plus poll(). */
+    set_blocking(listen_fd, false);
     open_connections(&w);
 
     while (!stopping) {
+        bool truncated;
         int rc;
-        size_t n;
 
-        if (nparked > 0)
-            wait_for_work(listen_fd);
+        if (nparked > 0 || ncollecting > 0)
+            wait_for_work(&w, listen_fd);
         if (stopping)
             break;
+        if (ncollecting >= MAX_COLLECTING && nparked >= MAX_PARKED) {
+            wait_for_work(&w, listen_fd);      /* every slot busy: let them progress */
+            continue;
+        }
         slot = free_slot();
-        rc = FCGX_Accept_r(&slot->req);
+        rc = og_fcgi_accept(&slot->req, &truncated);
         if (rc < 0) {
             if (stopping)
                 break;
             if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
-                /* another worker took it, or the socket is non-blocking */
-                wait_for_work(listen_fd);
+                /* another worker took it, or nothing is there yet */
+                wait_for_work(&w, listen_fd);
                 continue;
             }
             if (rc == -EINTR || rc == -ECONNABORTED)
@@ -252,15 +310,25 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
             }
             continue;
         }
-        {
-            struct og_body body = { read_fcgi_stdin, slot->req.in };
-            /* og_handle reads the body only for RESPONDER endpoints that take one */
-            n = og_handle(&w, slot->req.envp, &body, buf, sizeof(buf));
+        og_fcgi_body_init(&slot->body, &slot->req, w.cfg->body_timeout_ms);
+        if (truncated) {                   /* never decided on part of its params */
+            og_log(OG_LOG_WARN, "worker %d: a request's FastCGI params did not all arrive "
+                   "within a second: 503", (int)getpid());
+            answer(slot, og_response_unavailable, strlen(og_response_unavailable));
+            continue;
         }
-        if (w.request_failed && delay_ms > 0 && park(slot, buf, n, delay_ms))
-            continue;                 /* answered when due; the next accept takes another slot */
-        answer(&slot->req, buf, n);
+        if (!og_fcgi_body_collect(&slot->body)) {
+            if (ncollecting < MAX_COLLECTING) {
+                slot->state = SLOT_COLLECTING;  /* handled when its body is in */
+                ncollecting++;
+                continue;
+            }
+            og_log(OG_LOG_WARN, "worker %d: %d request bodies in flight already; "
+                   "this one is handled with what has arrived", (int)getpid(), MAX_COLLECTING);
+        }
+        serve(&w, slot);
     }
+    collect_bodies(&w, true);
     release_due(true);
     close_connections(&w);
     curl_global_cleanup();

@@ -504,6 +504,26 @@ static void throttle_limits_are_read(void **state)
                         "ocigate.json: auth.throttle.windowSeconds: ");
 }
 
+static void limits_are_read(void **state)
+{
+    struct og_config *cfg = parse_ok("{" AC_EMPTY "}");
+
+    (void)state;
+    assert_int_equal(cfg->body_timeout_ms, 5000);
+    assert_int_equal(cfg->catalog_max_repositories, 5000);
+    og_config_free(cfg);
+    cfg = parse_ok("{'limits': {'bodyTimeoutMs': 750, 'catalogRepositories': 20}, " AC_EMPTY "}");
+    assert_int_equal(cfg->body_timeout_ms, 750);
+    assert_int_equal(cfg->catalog_max_repositories, 20);
+    og_config_free(cfg);
+    expect_error("{'limits': {'bodyTimeout': 3}, " AC_EMPTY "}",
+                 "ocigate.json: limits.bodyTimeout: unknown key");
+    expect_error_prefix("{'limits': {'bodyTimeoutMs': 0}, " AC_EMPTY "}",
+                        "ocigate.json: limits.bodyTimeoutMs: ");
+    expect_error_prefix("{'limits': {'catalogRepositories': 0}, " AC_EMPTY "}",
+                        "ocigate.json: limits.catalogRepositories: ");
+}
+
 static void write_file(const char *path, const char *content)
 {
     FILE *fp = fopen(path, "w");
@@ -617,6 +637,7 @@ int main(void)
         cmocka_unit_test(full_example_is_read),
         cmocka_unit_test(defaults_fill_what_is_left_out),
         cmocka_unit_test(throttle_limits_are_read),
+        cmocka_unit_test(limits_are_read),
         cmocka_unit_test(access_control_is_required),
         cmocka_unit_test(empty_access_control_is_valid),
         cmocka_unit_test(unknown_action_names_its_path),

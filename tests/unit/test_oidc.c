@@ -459,6 +459,77 @@ static void username_claim_required(void **state)
     free(c);
 }
 
+/* claimMapping.username picks the claim: "sub" (unique per issuer) and
+   "email" work; preferred_username is then ignored, never a fallback; an
+   email the IdP marks unverified is refused. */
+static enum og_identify_result verify_mapped(const char *claim, const char *claims)
+{
+    char conf[512], err[256];
+    struct og_config *c2;
+    struct og_oidc *o2;
+    char *t = jwt(hdr("ES256", "ec256"), claims, "ES256", ec256);
+    enum og_identify_result r;
+
+    snprintf(conf, sizeof conf, "{\"accessControl\": {}, \"auth\": {\"openid\": {\"issuer\": "
+             "\"" ISS "\", \"audiences\": [\"registry\"], \"claimMapping\": "
+             "{\"username\": \"%s\"}}}}", claim);
+    c2 = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    assert_non_null(c2);
+    assert_string_equal(c2->openid_claim_username, claim);
+    o2 = og_oidc_new(c2);
+    assert_non_null(o2);
+    og_oidc_set_fetcher(o2, fake_get, NULL);
+    memset(&id, 0, sizeof id);
+    memset(&store, 0, sizeof store);
+    reason = NULL;
+    r = og_oidc_identify(o2, t, strlen(t), &id, &store, &reason, &hit);
+    if (r == OG_ID_OK)
+        snprintf(store.key_id, sizeof store.key_id, "%s", id.user);   /* outlives o2 */
+    og_oidc_free(o2);
+    og_config_free(c2);
+    free(t);
+    return r;
+}
+
+static void username_claim_mapping_sub_and_email(void **state)
+{
+    char *c;
+    (void)state;
+
+    c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,\"sub\":\"f81d4fae-7dec\","
+            "\"preferred_username\":\"admin\",\"email\":\"eve@example.test\"}", now + 60);
+    assert_int_equal(verify_mapped("sub", c), OG_ID_OK);
+    assert_string_equal(store.key_id, "f81d4fae-7dec");
+    assert_int_equal(verify_mapped("email", c), OG_ID_OK);
+    assert_string_equal(store.key_id, "eve@example.test");
+    assert_int_equal(verify_mapped("preferred_username", c), OG_ID_OK);
+    assert_string_equal(store.key_id, "admin");
+    free(c);
+
+    /* the mapped claim is missing: refused, preferred_username is no fallback */
+    c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,"
+            "\"preferred_username\":\"admin\"}", now + 60);
+    assert_int_equal(verify_mapped("sub", c), OG_ID_BAD_CREDENTIALS);
+    assert_non_null(strstr(reason, "username"));
+    assert_int_equal(verify_mapped("email", c), OG_ID_BAD_CREDENTIALS);
+    free(c);
+
+    /* email: verified or silent passes; marked unverified is refused */
+    c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,"
+            "\"email\":\"eve@example.test\",\"email_verified\":true}", now + 60);
+    assert_int_equal(verify_mapped("email", c), OG_ID_OK);
+    free(c);
+    c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,"
+            "\"sub\":\"x1\",\"email\":\"admin@example.test\",\"email_verified\":false}",
+            now + 60);
+    assert_int_equal(verify_mapped("email", c), OG_ID_BAD_CREDENTIALS);
+    assert_non_null(strstr(reason, "email_verified"));
+    /* ... which matters for "email" only */
+    assert_int_equal(verify_mapped("sub", c), OG_ID_OK);
+    assert_string_equal(store.key_id, "x1");
+    free(c);
+}
+
 /* libjwt trap 3: typ at+jwt (RFC 9068) must pass. */
 static void typ_values(void **state)
 {
@@ -1120,6 +1191,7 @@ int main(void)
         T(valid_tokens_with_every_key_kind),
         T(groups_claim_forms),
         T(username_claim_required),
+        T(username_claim_mapping_sub_and_email),
         T(typ_values),
         T(single_key_jwks_without_kid),
         T(alg_none_refused),

@@ -105,6 +105,63 @@ static void cred_malformed(void **state)
     free(big);
 }
 
+/* Does the stack below the caller's frame still hold needle? (Where the
+   callee frames of a just-finished call were: reads leftovers on purpose.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+static __attribute__((noinline)) int stack_holds(const char *needle, size_t n)
+{
+    volatile unsigned char area[1 << 16];
+    for (size_t i = 0; i + n <= sizeof(area); i++) {
+        size_t j = 0;
+        while (j < n && area[i + j] == (unsigned char)needle[j])
+            j++;
+        if (j == n)
+            return 1;
+    }
+    return 0;
+}
+#pragma GCC diagnostic pop
+
+/* The control: a callee that leaves s on its stack. */
+static __attribute__((noinline)) void leave_on_stack(const char *s, size_t n)
+{
+    volatile char scratch[8192];
+    for (size_t i = 0; i < sizeof(scratch); i++)
+        scratch[i] = s[i % n];
+}
+
+/* A password decoded before the base64 turned out bad is wiped, as on every
+   other way out of the Basic parser. */
+static void cred_basic_bad_base64_leaves_no_password(void **state)
+{
+    static const char plain[] = "alice:WIPE-CHECK-7f3a9c2e-0123456789";
+    const char *marker = plain + 6;
+    size_t mlen = 19;                       /* "WIPE-CHECK-7f3a9c2e" */
+    char *value = malloc(512);
+    struct og_credentials *c = malloc(sizeof(*c));
+    long n;
+    (void)state;
+
+    assert_non_null(value);
+    assert_non_null(c);
+    memcpy(value, "Basic ", 6);
+    n = og_base64_encode((const unsigned char *)plain, sizeof(plain) - 1, value + 6, 500, false);
+    assert_true(n > 8);
+    value[6 + n - 1] = '!';                 /* the last byte is not base64 */
+    og_credentials_parse(value, (size_t)(6 + n), c);
+    assert_int_equal(c->kind, OG_CRED_MALFORMED);
+    assert_false(stack_holds(marker, mlen));
+    /* the probe finds what a callee leaves behind */
+    leave_on_stack("CONTROL-MARK-5d1e", 17);
+    assert_true(stack_holds("CONTROL-MARK-5d1e", 17));
+    free(value);
+    free(c);
+}
+
 static void cred_bearer(void **state)
 {
     struct og_credentials c;
@@ -664,6 +721,7 @@ int main(void)
         cmocka_unit_test(cred_anonymous_forms),
         cmocka_unit_test(cred_malformed),
         cmocka_unit_test(cred_bearer),
+        cmocka_unit_test(cred_basic_bad_base64_leaves_no_password),
         cmocka_unit_test(params_authorizer),
         cmocka_unit_test(params_forwarded_mismatch_is_400),
         cmocka_unit_test(params_forwarded_header_never_chooses_the_method),
