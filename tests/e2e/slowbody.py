@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""slowbody.py - a client that sends its request body one byte at a time.
+"""slowbody.py - a client that sends its request body one byte (or --chunk bytes) at a time.
 
     slowbody.py http HOST PORT METHOD PATH [-H 'Name: value']... [options]
     slowbody.py fcgi SOCKET METHOD PATH [-p NAME=VALUE]... [options]
@@ -113,8 +113,9 @@ def run(sock, first, trickle, length, interval, parse, limit):
     while time.monotonic() - t0 < limit:
         if sending and sent < length:
             try:
-                sock.sendall(trickle(sent))
-                sent += 1
+                piece = trickle(sent)
+                sock.sendall(piece[0])
+                sent += piece[1]
             except OSError:
                 sending = False
         r, _, _ = select.select([sock], [], [], interval)
@@ -141,12 +142,15 @@ def main():
     ap.add_argument("--length", type=int, default=200)
     ap.add_argument("--interval", type=float, default=0.2)
     ap.add_argument("--limit", type=float, default=30.0, help="seconds before giving up")
+    ap.add_argument("--chunk", type=int, default=1, help="body bytes per send (at most 65535)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
     prefix = b'{"label":"'
     def byte_at(i):
-        return prefix[i:i + 1] if i < len(prefix) else b"x"
+        n = max(1, min(a.chunk, 65535, a.length - i))
+        head = prefix[i:i + n]
+        return head + b"x" * (n - len(head))
 
     if a.mode == "http":
         host, port, method, path = a.where
@@ -154,7 +158,8 @@ def main():
         head = "%s %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n" \
                "Content-Length: %d\r\nConnection: close\r\n" % (method, path, host, port, a.length)
         head += "".join(h + "\r\n" for h in a.headers) + "\r\n"
-        raw, sent, ms = run(sock, head.encode(), byte_at, a.length, a.interval, http_done,
+        raw, sent, ms = run(sock, head.encode(), lambda i: (byte_at(i), len(byte_at(i))), a.length,
+                            a.interval, http_done,
                             a.limit)
         complete, status, body = http_done(raw)
     else:
@@ -171,7 +176,8 @@ def main():
         body_nv = b"".join(nv(k.encode(), v.encode()) for k, v in params.items())
         first = record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0)) + \
             record(FCGI_PARAMS, body_nv) + record(FCGI_PARAMS, b"")
-        raw, sent, ms = run(sock, first, lambda i: record(FCGI_STDIN, byte_at(i)), a.length,
+        raw, sent, ms = run(sock, first, lambda i: (record(FCGI_STDIN, byte_at(i)), len(byte_at(i))),
+                            a.length,
                             a.interval, fcgi_parse, a.limit)
         complete, stdout = fcgi_parse(raw)
         status, body = fcgi_status(stdout)
