@@ -702,6 +702,11 @@ static bool read_throttle_subject(struct parser *p, json_t *v, void *t)
     return read_int(p, v, 0, 1000000, &CFG(t)->throttle_per_subject);
 }
 
+static bool read_throttle_subject_total(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 1000000, &CFG(t)->throttle_per_subject_total);
+}
+
 static bool read_throttle_window(struct parser *p, json_t *v, void *t)
 {
     return read_int(p, v, 1, 86400, &CFG(t)->throttle_window_s);
@@ -710,6 +715,7 @@ static bool read_throttle_window(struct parser *p, json_t *v, void *t)
 static const struct field throttle_fields[] = {
     { "perAddress", read_throttle_address, NULL },
     { "perSubject", read_throttle_subject, NULL },
+    { "perSubjectTotal", read_throttle_subject_total, NULL },
     { "windowSeconds", read_throttle_window, NULL },
 };
 
@@ -1185,6 +1191,7 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
     cfg->apikey_max_per_user = 100;
     cfg->throttle_per_address = 30;
     cfg->throttle_per_subject = 10;
+    cfg->throttle_per_subject_total = 100;
     cfg->throttle_window_s = 60;
     cfg->challenge = OG_CHALLENGE_BEARER;
     cfg->token_lifetime_s = 300;

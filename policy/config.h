@@ -70,7 +70,11 @@ struct og_config {
     int fail_delay_ms;          /* auth.failDelayMs, default 0 */
     int throttle_per_address;   /* auth.throttle.perAddress: failures per client address
                                    per window before 429 (default 30; 0 = no limit) */
-    int throttle_per_subject;   /* auth.throttle.perSubject: per username/token (default 10) */
+    int throttle_per_subject;   /* auth.throttle.perSubject: per (username, client address)
+                                   (default 10) */
+    int throttle_per_subject_total; /* auth.throttle.perSubjectTotal: per username from all
+                                   addresses; refuses only addresses that failed for it
+                                   (default 100) */
     int throttle_window_s;      /* auth.throttle.windowSeconds (default 60) */
     bool openid_enabled;        /* auth.openid present */
     char *openid_issuer;

@@ -119,9 +119,11 @@ int og_cmd_check(int argc, char **argv)
            : og_redis_has_password(redis) ? ", password from redis.url" : "");
     og_redis_free(redis);
     printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
-    printf("credential failures: delay %d ms; throttled past %d per address, %d per subject, "
-           "per %d s (0: no limit)\n", cfg->fail_delay_ms, cfg->throttle_per_address,
-           cfg->throttle_per_subject, cfg->throttle_window_s);
+    printf("credential failures: delay %d ms; throttled past %d per address, %d per subject "
+           "and address, %d per subject in total (then only where it failed), distinct "
+           "credentials per %d s (0: no limit)\n", cfg->fail_delay_ms,
+           cfg->throttle_per_address, cfg->throttle_per_subject,
+           cfg->throttle_per_subject_total, cfg->throttle_window_s);
     printf("trustForwardedHeaders: %s\n", cfg->trust_forwarded_headers
            ? "true (the web server rewrites requests: every request must carry the FastCGI "
              "params OCIGATE_METHOD and OCIGATE_URI, else 400)"

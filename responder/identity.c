@@ -169,34 +169,36 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
                                     const char **reason, int *cache_hit)
 {
     int hit = 0;
-    enum og_identify_result r = identify(ctx, cred, id, store, reason, &hit);
+    enum og_identify_result r;
+    /* ocigate's own signed tokens cannot be guessed: never throttled nor counted */
+    bool own_token = ctx->tokens && cred->kind == OG_CRED_BEARER &&
+                     og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len);
 
     store->retry_after = 0;
     store->failed = 0;
     if (cache_hit)
+        *cache_hit = 0;
+    /* Throttled: answered before the credential is looked at (no crypt, no
+       cache lookup), from the username and the address alone, so a right and
+       a wrong password get the same answer in the same time. It is not a
+       refused credential either (no auth.failDelayMs) for the same reason. */
+    if (!own_token &&
+        og_throttle_limited(ctx->cfg, ctx->redis, ctx->remote, cred, &store->retry_after)) {
+        memset(id, 0, sizeof(*id));
+        id->auth = OG_AUTH_ANONYMOUS;
+        store->user[0] = store->groups_csv[0] = store->key_id[0] = '\0';
+        *reason = "too many failed attempts";
+        return OG_ID_THROTTLED;
+    }
+    r = identify(ctx, cred, id, store, reason, &hit);
+    if (cache_hit)
         *cache_hit = hit;
-    if (cred->kind == OG_CRED_NONE)
-        return r;
-    if (r == OG_ID_BAD_CREDENTIALS || r == OG_ID_THROTTLED) {
+    if (cred->kind != OG_CRED_NONE && r == OG_ID_BAD_CREDENTIALS) {
         store->failed = 1;
         if (ctx->failed)
             *ctx->failed = 1;
-        if (og_throttle_failure(ctx->cfg, ctx->redis, ctx->remote, cred, &store->retry_after)) {
-            *reason = "too many failed attempts";
-            return OG_ID_THROTTLED;
-        }
-        return r;
-    }
-    /* A verified credential (cached or not; only ocigate's own signed tokens,
-       which cannot be guessed, are exempt) is trusted only outside a
-       throttling window: else a correct guess would be told apart from the
-       wrong ones, even through the cache of the user's own recent login. */
-    if (r == OG_ID_OK && id->auth != OG_AUTH_ANONYMOUS && !(ctx->tokens &&
-        cred->kind == OG_CRED_BEARER && og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len)) &&
-        og_throttle_limited(ctx->cfg, ctx->redis, ctx->remote, cred, &store->retry_after)) {
-        memset(id, 0, sizeof(*id));
-        *reason = "too many failed attempts";
-        return OG_ID_THROTTLED;
+        if (!own_token)
+            og_throttle_failure(ctx->cfg, ctx->redis, ctx->remote, cred);
     }
     return r;
 }

@@ -49,8 +49,9 @@ enum og_identify_result { OG_ID_OK = 0, OG_ID_BAD_CREDENTIALS, OG_ID_UNAVAILABLE
 /*
  * Turn credentials into an identity. No credentials (and "Basic Og==") are
  * anonymous. Bad credentials are OG_ID_BAD_CREDENTIALS with *reason set, and
- * never fall back to anonymous. Failures are counted (throttle.c); past the
- * limit every fresh verification is OG_ID_THROTTLED until the window passes.
+ * never fall back to anonymous. Failures are counted (throttle.c); past a
+ * limit the request is OG_ID_THROTTLED before its credential is looked at,
+ * until the window passes.
  */
 enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
                                     const struct og_credentials *cred,

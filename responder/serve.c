@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
+#include "throttle.h"
 #include "token.h"
 #include "worker.h"
 
@@ -274,6 +275,7 @@ static int load_everything(const char *path, struct og_worker_state *out)
         }
         og_redis_free(r);
     }
+    og_throttle_init();               /* before the workers fork: one key for all */
     if (c->htpasswd_path) {
         s.htpasswd = og_htpasswd_load(c->htpasswd_path, err, sizeof(err));
         if (!s.htpasswd)

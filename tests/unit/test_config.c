@@ -204,6 +204,7 @@ static void defaults_fill_what_is_left_out(void **state)
     assert_int_equal(cfg->fail_delay_ms, 0);
     assert_int_equal(cfg->throttle_per_address, 30);
     assert_int_equal(cfg->throttle_per_subject, 10);
+    assert_int_equal(cfg->throttle_per_subject_total, 100);
     assert_int_equal(cfg->throttle_window_s, 60);
     assert_false(cfg->openid_enabled);
     assert_null(cfg->openid_issuer);
@@ -491,11 +492,13 @@ static int make_tmpdir(void **state)
 static void throttle_limits_are_read(void **state)
 {
     struct og_config *cfg = parse_ok("{'auth': {'throttle': {'perAddress': 0, 'perSubject': 3,"
-                                     " 'windowSeconds': 600}}, " AC_EMPTY "}");
+                                     " 'perSubjectTotal': 0, 'windowSeconds': 600}}, "
+                                     AC_EMPTY "}");
 
     (void)state;
     assert_int_equal(cfg->throttle_per_address, 0);
     assert_int_equal(cfg->throttle_per_subject, 3);
+    assert_int_equal(cfg->throttle_per_subject_total, 0);
     assert_int_equal(cfg->throttle_window_s, 600);
     og_config_free(cfg);
     expect_error("{'auth': {'throttle': {'perUser': 3}}, " AC_EMPTY "}",
