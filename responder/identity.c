@@ -187,6 +187,7 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
         memset(id, 0, sizeof(*id));
         id->auth = OG_AUTH_ANONYMOUS;
         store->user[0] = store->groups_csv[0] = store->key_id[0] = '\0';
+        store->key_origin = 0;
         *reason = "too many failed attempts";
         return OG_ID_THROTTLED;
     }

@@ -45,7 +45,10 @@ struct og_redis_cmd {
 struct redisReply *og_redis_transaction(struct og_redis *r, size_t ncmds,
                                         const struct og_redis_cmd *cmds);
 
-/* Was the last command answered (false after a connection/timeout failure)? */
+/* Was the last command answered (false after a connection/timeout failure)?
+   False as well before the first command: a process that has not talked to
+   Redis yet must send a command (which connects) before it concludes that
+   Redis is down. */
 bool og_redis_reachable(const struct og_redis *r);
 
 /* PING (connecting if allowed): for the health endpoint. */
