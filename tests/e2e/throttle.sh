@@ -128,6 +128,15 @@ c1=$(ncmds)
 ok "[ $((c1 - c0 - 1)) -le $((secs + 1)) ]" \
     "20 requests of a cached password in ${secs}s: $((c1 - c0 - 1)) Redis commands (at most one a second)"
 
+# A lockout written to Redis by another worker or host is seen within a second.
+sa_admin="ocigate:thr:user:$(sha admin):127.0.0.1"
+R SADD "$sa_admin" m1 m2 m3 m4 m5 m6 m7 m8 m9 m10 > /dev/null
+R EXPIRE "$sa_admin" 60 > /dev/null
+sleep 1.1
+is "$(req c2 -u "admin:$PASS_admin" "$U/v2/")" 429 \
+    "admin locked out in Redis from elsewhere: 429 within a second, with no failure seen here"
+reset_counters
+
 # ------------------------------ one wrong password repeated counts once -----
 : > "$T/same.out"
 pids=()
