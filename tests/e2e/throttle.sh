@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# throttle.sh - what happens to repeated credential failures (SPEC §4, §6):
+# throttle.sh - what happens to repeated credential failures:
 # auth.failDelayMs delays each refusal without holding the worker's other
 # requests hostage. Failures are distinct failing credentials counted in
 # Redis across workers: per (username, client address) (perSubject), per
