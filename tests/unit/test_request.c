@@ -14,10 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
 #include "base64.h"
 #include "decide.h"
 #include "handle.h"
 #include "log.h"
+#include "registry.h"
 #include "request.h"
 #include "response.h"
 
@@ -712,6 +719,170 @@ static void handle_filter_role_is_refused(void **state)
     og_config_free(cfg);
 }
 
+/* ------------------------------- manifest PUTs that need a claim (issue 8) */
+
+/* A stand-in registry on loopback that answers every request with 404 (no
+   such tag), in a child process. Returns its port; *pid to kill. */
+static int fake_registry_404(pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        static const char answer[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        for (;;) {
+            char req[4096];
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            /* one request per connection is enough for a HEAD */
+            if (read(c, req, sizeof(req)) > 0 && write(c, answer, sizeof(answer) - 1) < 0)
+                _exit(1);
+            close(c);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void stop_child(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* anonymous may create but not update (the tag is new): the allow would need
+   a claim, which only the manifest route (OCIGATE_SERVE=manifest) can hold */
+static const char claim_config[] =
+    "{\"registry\":{\"url\":\"http://127.0.0.1:1\",\"timeoutMs\":1000},"
+    " \"token\":{\"challenge\":\"basic\"},"
+    " \"accessControl\":{\"repositories\":{\"**\":{\"anonymousPolicy\":[\"read\",\"create\"]},"
+    "   \"free/**\":{\"anonymousPolicy\":[\"read\",\"create\",\"update\"]}}}}";
+
+static void check_claimed_put_refused(char **env)
+{
+    char err[256], url[64];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    pid_t pid;
+    int port;
+
+    assert_non_null(cfg);
+    port = fake_registry_404(&pid);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    w.registry = og_registry_new(url, 1000);
+    assert_non_null(w.registry);
+    og_handle(&w, env, NULL, buf, sizeof(buf));
+    og_registry_free(w.registry);
+    stop_child(pid);
+    assert_int_equal(strncmp(buf, "Status: 403", 11), 0);
+    assert_non_null(strstr(buf, "\"code\":\"DENIED\""));
+    /* the OCI error message itself tells the operator what to fix */
+    assert_non_null(strstr(buf, "\"message\":\"this manifest write must claim its tag"));
+    assert_non_null(strstr(buf, "OCIGATE_SERVE=manifest"));
+    assert_null(strstr(buf, "Variable-OCIGATE"));
+    assert_null(strstr(buf, "X-Ocigate-"));
+    og_config_free(cfg);
+}
+
+static void handle_authorizer_refuses_put_that_needs_a_claim(void **state)
+{
+    char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT",
+                    "REQUEST_URI=/v2/lib/a/manifests/v1", NULL };
+    (void)state;
+    check_claimed_put_refused(env);
+}
+
+static void handle_auth_request_refuses_put_that_needs_a_claim(void **state)
+{
+    /* nginx auth_request / Caddy forward_auth: RESPONDER role, no OCIGATE_SERVE */
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT",
+                    "REQUEST_URI=/v2/lib/a/manifests/sha256:"
+                    "0000000000000000000000000000000000000000000000000000000000000000?tag=v1&tag=v2",
+                    NULL };
+    (void)state;
+    check_claimed_put_refused(env);
+}
+
+static void handle_authorizer_allows_put_that_needs_no_claim(void **state)
+{
+    /* update granted, no immutableTags: no claim, no registry call needed */
+    char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", NULL };
+    char err[256];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    assert_non_null(cfg);
+    og_handle(&w, env, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 200", 11), 0);
+    og_config_free(cfg);
+}
+
+static void handle_manifest_route_refuses_other_requests(void **state)
+{
+    /* OCIGATE_SERVE=manifest on anything but a manifest PUT: 400, nothing forwarded */
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "OCIGATE_SERVE=manifest",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", NULL };
+    char *env2[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                     "REQUEST_URI=/v2/free/a/blobs/uploads/x", NULL };
+    char err[256];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    assert_non_null(cfg);
+    og_handle(&w, env, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
+    og_handle(&w, env2, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
+    og_config_free(cfg);
+}
+
+static int read_nothing(void *ctx, char *b, int n)
+{
+    (void)ctx; (void)b; (void)n;
+    return -1;                          /* a body read that failed (or hit its deadline) */
+}
+
+static void handle_manifest_route_body_failure_is_refused(void **state)
+{
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", "CONTENT_LENGTH=100", NULL };
+    char *env_big[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                        "REQUEST_URI=/v2/free/a/manifests/v1", "CONTENT_LENGTH=4194305", NULL };
+    struct og_body body = { read_nothing, NULL };
+    char err[256];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    assert_non_null(cfg);
+    og_handle(&w, env, &body, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 408", 11), 0);
+    assert_non_null(strstr(buf, "\"errors\":[{"));
+    og_handle(&w, env_big, &body, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 413", 11), 0);
+    assert_non_null(strstr(buf, "\"code\":\"SIZE_INVALID\""));
+    og_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -747,6 +918,11 @@ int main(void)
         cmocka_unit_test(handle_registry_down_is_503),
         cmocka_unit_test(handle_bypass_attempt_is_400),
         cmocka_unit_test(handle_redirect_uri_differs_is_400),
+        cmocka_unit_test(handle_authorizer_refuses_put_that_needs_a_claim),
+        cmocka_unit_test(handle_auth_request_refuses_put_that_needs_a_claim),
+        cmocka_unit_test(handle_authorizer_allows_put_that_needs_no_claim),
+        cmocka_unit_test(handle_manifest_route_refuses_other_requests),
+        cmocka_unit_test(handle_manifest_route_body_failure_is_refused),
         cmocka_unit_test(handle_filter_role_is_refused),
         cmocka_unit_test(response_deny_401_insufficient_scope),
         cmocka_unit_test(log_201_is_allow),
