@@ -113,12 +113,13 @@ static bool header_value(const char *line, size_t len, const char *name, char *o
 
 /* Headers of a forwarded answer a client never gets from ocigate: hop-by-hop
    ones (RFC 9110 7.6.1), Status (the CGI status line's name: the web server
-   would take it for ocigate's) and Content-Length (ocigate sets its own). */
+   would take it for ocigate's), Content-Length (ocigate sets its own) and
+   Date (the web server sets its own; two would be one too many). */
 static bool header_dropped(const char *line, size_t len)
 {
     static const char *const drop[] = {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-        "upgrade", "proxy-authenticate", "proxy-authorization", "status", "content-length",
+        "upgrade", "proxy-authenticate", "proxy-authorization", "status", "content-length", "date",
     };
     const char *colon = memchr(line, ':', len);
     size_t nlen;
