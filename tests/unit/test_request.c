@@ -883,6 +883,124 @@ static void handle_manifest_route_body_failure_is_refused(void **state)
     og_config_free(cfg);
 }
 
+/* A stand-in registry for forwarded writes: HEAD -> 404, PUT -> put_answer
+   (read the whole request first), or no answer at all when put_answer is
+   NULL. Returns its port. */
+static int fake_registry_put(const char *put_answer, pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        static const char head404[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        for (;;) {
+            char req[8192];
+            ssize_t n;
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            n = read(c, req, sizeof(req) - 1);
+            if (n > 0 && strncmp(req, "PUT ", 4) == 0) {
+                if (!put_answer) {
+                    sleep(30);          /* never answers in time */
+                } else if (write(c, put_answer, strlen(put_answer)) < 0) {
+                    _exit(1);
+                }
+            } else if (n > 0 && write(c, head404, sizeof(head404) - 1) < 0) {
+                _exit(1);
+            }
+            close(c);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct mem_body { const char *p; size_t left; };
+
+static int read_mem(void *ctx, char *b, int n)
+{
+    struct mem_body *m = ctx;
+    int k = (size_t)n < m->left ? n : (int)m->left;
+    memcpy(b, m->p, (size_t)k);
+    m->p += k;
+    m->left -= (size_t)k;
+    return k;
+}
+
+static void forward_free_put(const char *put_answer, char *buf, size_t cap)
+{
+    static const char conf[] =
+        "{\"registry\":{\"url\":\"http://127.0.0.1:1\",\"timeoutMs\":1000,\"writeTimeoutMs\":700},"
+        " \"token\":{\"challenge\":\"basic\"},"
+        " \"accessControl\":{\"repositories\":{\"**\":{\"anonymousPolicy\":[\"read\",\"create\",\"update\"]}}}}";
+    static const char manifest[] = "{\"schemaVersion\":2}";
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", "CONTENT_LENGTH=19",
+                    "CONTENT_TYPE=application/vnd.oci.image.manifest.v1+json",
+                    "HTTP_HOST=registry.example.org", NULL };
+    struct mem_body mb = { manifest, sizeof(manifest) - 1 };
+    struct og_body body = { read_mem, &mb };
+    char err[256], url[64];
+    struct og_config *cfg = og_config_parse(conf, sizeof(conf) - 1, "t.json", err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    pid_t pid;
+    int port;
+
+    assert_non_null(cfg);
+    port = fake_registry_put(put_answer, &pid);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    w.registry = og_registry_new(url, 1000);
+    assert_non_null(w.registry);
+    og_handle(&w, env, &body, buf, cap);
+    og_registry_free(w.registry);
+    stop_child(pid);
+    og_config_free(cfg);
+}
+
+static void handle_manifest_route_passes_the_registry_answer_on(void **state)
+{
+    /* hop-by-hop headers, a "Status" header and the registry's own framing
+       never reach the client; what a client needs does */
+    static const char answer[] =
+        "HTTP/1.1 201 Created\r\n"
+        "Location: http://registry.example.org/v2/free/a/manifests/sha256:ab\r\n"
+        "Docker-Content-Digest: sha256:ab\r\n"
+        "Docker-Distribution-Api-Version: registry/2.0\r\n"
+        "Connection: keep-alive\r\n"
+        "Status: 500 Oops\r\n"
+        "Content-Length: 2\r\n\r\nok";
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    forward_free_put(answer, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 201 Created\r\n", 21), 0);
+    assert_non_null(strstr(buf, "\r\nLocation: http://registry.example.org/v2/free/a/manifests/sha256:ab\r\n"));
+    assert_non_null(strstr(buf, "\r\nDocker-Content-Digest: sha256:ab\r\n"));
+    assert_non_null(strstr(buf, "\r\nContent-Length: 2\r\n\r\nok"));
+    assert_null(strstr(buf, "Status: 500"));
+    assert_null(strstr(buf, "Connection:"));
+}
+
+static void handle_manifest_route_registry_timeout_is_504(void **state)
+{
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    forward_free_put(NULL, buf, sizeof(buf));   /* registry.writeTimeoutMs 700 */
+    assert_int_equal(strncmp(buf, "Status: 504", 11), 0);
+    assert_non_null(strstr(buf, "\"code\":\"UNAVAILABLE\""));
+    assert_non_null(strstr(buf, "writeTimeoutMs"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -923,6 +1041,8 @@ int main(void)
         cmocka_unit_test(handle_authorizer_allows_put_that_needs_no_claim),
         cmocka_unit_test(handle_manifest_route_refuses_other_requests),
         cmocka_unit_test(handle_manifest_route_body_failure_is_refused),
+        cmocka_unit_test(handle_manifest_route_passes_the_registry_answer_on),
+        cmocka_unit_test(handle_manifest_route_registry_timeout_is_504),
         cmocka_unit_test(handle_filter_role_is_refused),
         cmocka_unit_test(response_deny_401_insufficient_scope),
         cmocka_unit_test(log_201_is_allow),
