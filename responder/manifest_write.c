@@ -98,6 +98,12 @@ static size_t refuse(struct mw *m, int status, const char *rule, const char *rea
     a.reason = m->dec.reason;
     a.tag = m->dec.tag;
     a.retry_after = retry_after;
+    if (status == m->dec.status) {    /* a token that lacks the scope: say which */
+        a.insufficient_scope = m->dec.insufficient_scope;
+        a.scope_type = m->dec.scope_type;
+        a.scope_name = m->dec.scope_name;
+        a.scope_actions = m->dec.scope_actions;
+    }
     n = og_response_render(&a, buf, cap);
     finish_log(m, status);
     return n;
