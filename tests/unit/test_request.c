@@ -1001,6 +1001,97 @@ static void handle_manifest_route_registry_timeout_is_504(void **state)
     assert_non_null(strstr(buf, "writeTimeoutMs"));
 }
 
+/* A fake registry with two pages of tags (a Link to the second) and 404 for
+   every HEAD. */
+static int fake_registry_pages(pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        static const char page1[] =
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "Link: </v2/r/tags/list?n=1000&last=a>; rel=\"next\"\r\nContent-Length: 14\r\n\r\n"
+            "{\"tags\":[\"a\"]}";
+        static const char page2[] =
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "Content-Length: 14\r\n\r\n{\"tags\":[\"b\"]}";
+        static const char head404[] =
+            "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        for (;;) {
+            char req[4096];
+            const char *ans;
+            ssize_t n;
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            n = read(c, req, sizeof(req) - 1);
+            if (n <= 0) {
+                close(c);
+                continue;
+            }
+            req[n] = '\0';
+            if (strncmp(req, "GET /v2/r/tags/list?n=1000&last=a ", 34) == 0)
+                ans = page2;
+            else if (strncmp(req, "GET /v2/r/tags/list?n=1000 ", 27) == 0)
+                ans = page1;
+            else
+                ans = head404;
+            if (write(c, ans, strlen(ans)) < 0)
+                _exit(1);
+            close(c);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct seen { struct og_registry *r; char tags[8]; size_t n; };
+
+static int ask_about_each(const char *tag, size_t len, void *arg)
+{
+    struct seen *sn = arg;
+    char t[8];
+    if (len == 1 && sn->n < sizeof(sn->tags) - 1)
+        sn->tags[sn->n++] = tag[0];
+    snprintf(t, sizeof(t), "%.*s", (int)len, tag);
+    /* what the delete-by-digest walk does: ask the registry on the same handle */
+    og_registry_tag_exists(sn->r, "r", t, NULL);
+    return 0;
+}
+
+static void registry_tag_walk_survives_questions_between_pages(void **state)
+{
+    /* a DELETE by digest resolves each protected tag while the tag list is
+       being walked: every page must still be read (a tag on page 2 that
+       points at the digest must protect it) */
+    char url[64];
+    struct seen sn = { 0 };
+    pid_t pid;
+    int port, rc;
+
+    (void)state;
+    port = fake_registry_pages(&pid);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    sn.r = og_registry_new(url, 1000);
+    assert_non_null(sn.r);
+    rc = og_registry_list_tags(sn.r, "r", ask_about_each, &sn);
+    og_registry_free(sn.r);
+    stop_child(pid);
+    assert_int_equal(rc, 0);
+    assert_string_equal(sn.tags, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1043,6 +1134,7 @@ int main(void)
         cmocka_unit_test(handle_manifest_route_body_failure_is_refused),
         cmocka_unit_test(handle_manifest_route_passes_the_registry_answer_on),
         cmocka_unit_test(handle_manifest_route_registry_timeout_is_504),
+        cmocka_unit_test(registry_tag_walk_survives_questions_between_pages),
         cmocka_unit_test(handle_filter_role_is_refused),
         cmocka_unit_test(response_deny_401_insufficient_scope),
         cmocka_unit_test(log_201_is_allow),
