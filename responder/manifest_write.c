@@ -55,6 +55,7 @@ struct mw {
     struct og_decision dec;
     struct og_log_decision log;
     char claim_value[OG_MAX_TAGS][OG_CLAIM_VALUE_MAX];
+    bool identified;                  /* id holds the caller (for the message) */
     struct timespec t0;
 };
 
@@ -98,6 +99,7 @@ static size_t refuse(struct mw *m, int status, const char *rule, const char *rea
     a.reason = m->dec.reason;
     a.tag = m->dec.tag;
     a.retry_after = retry_after;
+    og_answer_about(&a, m->identified ? &m->id : NULL, m->route.repo);
     if (status == m->dec.status) {    /* a token that lacks the scope: say which */
         a.insufficient_scope = m->dec.insufficient_scope;
         a.scope_type = m->dec.scope_type;
@@ -309,6 +311,7 @@ size_t og_manifest_write(struct og_worker_state *w, char *const *envp,
                                                                             : OG_BACKEND_REDIS);
         return refuse(&m, 503, "credentials", reason, 0, buf, cap);
     }
+    m.identified = true;
     og_identity_groups_csv(cfg, &m.id, &m.store);
     m.log.user = m.id.user ? m.id.user : "";
     m.log.auth = og_auth_name(m.id.auth);
