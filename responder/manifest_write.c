@@ -91,7 +91,10 @@ static size_t refuse(struct mw *m, int status, const char *rule, const char *rea
         m->dec.reason = reason;
     memset(&a, 0, sizeof(a));
     a.status = status;
-    a.role = OG_ROLE_RESPONDER;
+    /* rendered as for the AUTHORIZER role: this answer goes to the client as
+       it is, so without the X-Ocigate-Error copy that nginx's auth_request
+       needs (a denial carries no identity headers in either role) */
+    a.role = OG_ROLE_AUTHORIZER;
     a.cfg = m->w->cfg;
     a.action = m->dec.action ? og_action_name(m->dec.action) : NULL;
     a.repository = m->route.repo;
