@@ -505,9 +505,15 @@ static bool read_registry_timeout(struct parser *p, json_t *v, void *t)
     return read_int(p, v, 1, 600000, &CFG(t)->registry_timeout_ms);
 }
 
+static bool read_registry_write_timeout(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 600000, &CFG(t)->registry_write_timeout_ms);
+}
+
 static const struct field registry_fields[] = {
     { "url", read_registry_url, NULL },
     { "timeoutMs", read_registry_timeout, NULL },
+    { "writeTimeoutMs", read_registry_write_timeout, NULL },
 };
 
 static bool read_registry(struct parser *p, json_t *v, void *t)
@@ -1185,6 +1191,7 @@ static bool set_default(struct parser *p, char **dst, const char *value)
 static bool set_defaults(struct parser *p, struct og_config *cfg)
 {
     cfg->registry_timeout_ms = 2000;
+    cfg->registry_write_timeout_ms = 30000;
     cfg->redis_timeout_ms = 200;
     cfg->openid_leeway_s = 60;
     cfg->apikey_cache_s = 30;

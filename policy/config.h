@@ -61,6 +61,8 @@ struct og_config {
 
     char *registry_url;         /* default "http://127.0.0.1:5000", no trailing '/' */
     int registry_timeout_ms;    /* default 2000 */
+    int registry_write_timeout_ms; /* registry.writeTimeoutMs: a manifest PUT forwarded by
+                                      ocigate (default 30000) */
 
     char *redis_url;            /* default "redis://127.0.0.1:6379/0" */
     char *redis_prefix;         /* default "ocigate:" */

@@ -586,7 +586,10 @@ static void decide_manifest_delete(const struct og_config *cfg, const struct og_
                 out->tag = f->digest_tag;
                 if (immutable) {
                     deny(out, 403, OG_ACT_DELETE, immutable->text,
-                         "immutable tag points at this digest: it may not be deleted");
+                         f->digest_in_index
+                             ? "immutable tag points at an index that lists this digest: "
+                               "it may not be deleted"
+                             : "immutable tag points at this digest: it may not be deleted");
                     return;
                 }
             }
@@ -604,6 +607,41 @@ static void decide_manifest_delete(const struct og_config *cfg, const struct og_
         }
     }
     decide_action(cfg, r, id, OG_ACT_DELETE, out);
+}
+
+/*
+ * A blob may be all or part of what an immutable tag points at, and the
+ * registry cannot say which blobs a tag needs without walking every manifest:
+ * where any immutableTags rule covers the repository, no blob is deleted
+ * (garbage collection in the registry removes unreferenced ones).
+ */
+static void decide_blob(const struct og_config *cfg, const struct og_route *r,
+                        const struct og_identity *id, struct og_decision *out)
+{
+    const struct og_immutable_rule *rule = NULL;
+
+    decide_action(cfg, r, id, r->action, out);
+    if (out->status != 200 || r->method != OG_M_DELETE)
+        return;
+    for (size_t i = 0; i < cfg->nimmutable && !rule; i++)
+        for (size_t j = 0; j < cfg->immutable[i].nrepos && !rule; j++)
+            if (og_glob_match(cfg->immutable[i].repos[j], r->repo, r->repo_len))
+                rule = &cfg->immutable[i];
+    if (rule)
+        deny(out, 403, OG_ACT_DELETE, rule->text,
+             "blob delete in a repository with immutable tags: the blob may belong to one");
+}
+
+void og_decide_without_claims(struct og_decision *out)
+{
+    if (!out || out->status != 200 || !out->claim)
+        return;
+    out->status = 403;
+    out->claim = 0;
+    out->rule = "route";
+    out->reason = "this manifest write must claim its tag, which ocigate can only do when it "
+                  "forwards the write itself: the deployment must route manifest PUTs to "
+                  "ocigate (FastCGI param OCIGATE_SERVE=manifest)";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -821,8 +859,10 @@ void og_decide(const struct og_config *cfg, const struct og_route *r,
     case OG_R_UPLOAD_START:
         decide_upload_start(cfg, r, id, out);
         return;
-    case OG_R_TAGS_LIST:
     case OG_R_BLOB:
+        decide_blob(cfg, r, id, out);
+        return;
+    case OG_R_TAGS_LIST:
     case OG_R_UPLOAD:
     case OG_R_REFERRERS:
         decide_action(cfg, r, id, r->action, out);

@@ -60,6 +60,8 @@ struct og_facts {
        rule matches, and reports the first that points at the digest. */
     bool digest_tags_known;
     const char *digest_tag;              /* NULL: no protected tag points at it */
+    bool digest_in_index;                /* digest_tag points at an index that
+                                            lists the digest (not at it directly) */
 };
 
 enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE, OG_NEED_DIGEST_TAGS };
@@ -93,6 +95,17 @@ struct og_decision {
 void og_decide(const struct og_config *cfg, const struct og_route *r,
                const struct og_identity *id, const struct og_facts *f,
                struct og_decision *out);
+
+/*
+ * Where ocigate only decides and the web server forwards the write (the
+ * AUTHORIZER role, nginx auth_request, Caddy forward_auth), ocigate never
+ * sees the write end, so it cannot hold a tag's claim for exactly as long as
+ * the write is in flight. A manifest PUT whose allow depends on a claim
+ * (out->claim != 0) is therefore refused there (403, saying that the
+ * deployment must route manifest writes to ocigate); every other decision
+ * is left as it is. Call after the final og_decide().
+ */
+void og_decide_without_claims(struct og_decision *out);
 
 /* The identity's groups as the decision sees them: the credential's own,
    then the config groups that list the user (deviation 3), without

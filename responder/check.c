@@ -112,7 +112,8 @@ int og_cmd_check(int argc, char **argv)
         return 2;
     }
     printf("realm: %s\n", cfg->realm);
-    printf("registry: %s (timeout %d ms)\n", cfg->registry_url, cfg->registry_timeout_ms);
+    printf("registry: %s (timeout %d ms, manifest writes %d ms)\n", cfg->registry_url,
+           cfg->registry_timeout_ms, cfg->registry_write_timeout_ms);
     printf("redis: %s prefix \"%s\" (timeout %d ms)%s\n", og_redis_describe(redis),
            cfg->redis_prefix, cfg->redis_timeout_ms,
            cfg->redis_password ? ", password from the config"

@@ -1,15 +1,18 @@
 /*
  * claims.c - tag claims in Redis: of two concurrent first pushes of one tag,
- * exactly one wins (SPEC §5), across workers and across ocigate hosts that
- * share one Redis.
+ * exactly one wins, across workers and across ocigate hosts that share one
+ * Redis.
  *
  * The registry alone cannot tell: both pushes ask "does v1 exist?" before
  * either has written it, and both hear "no". So a create of a tag by an
- * identity that may not update it is allowed only to the request that sets
- * PREFIX tag:REPO:TAG first (SET NX EX 300); everyone after it sees the
- * claim and is treated as an update. A push that was allowed but failed at
- * the registry leaves a claim behind; once it is 30 s old and the registry
- * still has no such tag, it is stale and the next push may take it over.
+ * identity that may not update it is written only by the request that sets
+ * PREFIX tag:REPO:TAG first (SET NX EX TTL, with a unique value); everyone
+ * after it sees the claim and is treated as an update. ocigate forwards
+ * that write itself (manifest_write.c), so it sees the write end: the claim
+ * is released (compare-and-delete of its own value) as soon as the write
+ * failed or succeeded. Its TTL only cleans up after a crashed worker and
+ * outlives the forward's deadline, so no timer ends a claim while its
+ * write is in flight, and a held claim is never taken over.
  *
  * Also the operator commands: `ocigate tag claims` and `ocigate tag unclaim`.
  */
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -26,12 +30,11 @@
 #include "commands.h"
 #include "decide.h"
 #include "redis.h"
-#include "registry.h"
 
-/* Take over a stale claim only if it is still exactly the one we saw. */
-static const char takeover_script[] =
+/* Delete the claim only if it is still exactly ours. */
+static const char release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) else return false end";
+    "return redis.call('DEL', KEYS[1]) else return 0 end";
 
 static int claim_key(struct og_redis *redis, const char *repo, const char *tag, char *out,
                      size_t cap)
@@ -45,65 +48,71 @@ static bool reply_is_ok(const redisReply *r)
     return r && r->type == REDIS_REPLY_STATUS && r->str && strcmp(r->str, "OK") == 0;
 }
 
-enum og_claim_result og_claim_tag(struct og_redis *redis, struct og_registry *registry,
-                                  const char *repo, const char *tag, const char *who)
+int og_claim_ttl_s(int write_timeout_ms)
 {
-    char key[512], value[OG_REPO_MAX + 64], held[OG_REPO_MAX + 64], ttl[16];
+    return (write_timeout_ms + 999) / 1000 + OG_CLAIM_GRACE_S;
+}
+
+/* A printable copy of who: no spaces or control bytes (the value is split on
+   spaces by `ocigate tag claims`). */
+static void who_token(const char *who, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; who && *who && n + 1 < cap; who++)
+        out[n++] = (unsigned char)*who <= 0x20 || (unsigned char)*who == 0x7f ? '?' : *who;
+    if (n == 0 && cap > 1)
+        out[n++] = '-';
+    out[n] = '\0';
+}
+
+enum og_claim_result og_claim_tag(struct og_redis *redis, const char *repo, const char *tag,
+                                  const char *who, int ttl_s, char *value, size_t cap)
+{
+    char key[512], user[257];
+    unsigned char nonce[8];
     redisReply *r;
-    long taken_at;
-    time_t now = time(NULL);
     enum og_claim_result result;
+    int n;
 
-    if (!redis || claim_key(redis, repo, tag, key, sizeof(key)) != 0)
+    if (cap)
+        value[0] = '\0';
+    if (!redis || claim_key(redis, repo, tag, key, sizeof(key)) != 0 || ttl_s <= 0)
         return OG_CLAIM_UNAVAILABLE;
-    snprintf(value, sizeof(value), "%ld %.256s", (long)now, who && *who ? who : "-");
-    snprintf(ttl, sizeof(ttl), "%d", OG_CLAIM_TTL_S);
+    if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+        return OG_CLAIM_UNAVAILABLE;
+    who_token(who, user, sizeof(user));
+    n = snprintf(value, cap, "%ld %02x%02x%02x%02x%02x%02x%02x%02x %s", (long)time(NULL),
+                 nonce[0], nonce[1], nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7],
+                 user);
+    if (n < 0 || (size_t)n >= cap)
+        return OG_CLAIM_UNAVAILABLE;
 
-    r = og_redis_command(redis, "SET %s %s NX EX %d", key, value, OG_CLAIM_TTL_S);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        og_redis_reply_free(r);
-        return OG_CLAIM_UNAVAILABLE;
-    }
-    if (reply_is_ok(r)) {
-        og_redis_reply_free(r);
-        return OG_CLAIM_TAKEN;
-    }
-    og_redis_reply_free(r);
-
-    /* Held. Is it stale: old enough, and the tag still not in the registry? */
-    r = og_redis_command(redis, "GET %s", key);
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-        og_redis_reply_free(r);
-        return OG_CLAIM_UNAVAILABLE;
-    }
-    if (r->type == REDIS_REPLY_NIL) {          /* expired in between: try once more */
-        og_redis_reply_free(r);
-        r = og_redis_command(redis, "SET %s %s NX EX %d", key, value, OG_CLAIM_TTL_S);
-        result = !r || r->type == REDIS_REPLY_ERROR ? OG_CLAIM_UNAVAILABLE
-                 : reply_is_ok(r) ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;
-        og_redis_reply_free(r);
-        return result;
-    }
-    snprintf(held, sizeof(held), "%.*s", (int)r->len, r->str);
-    og_redis_reply_free(r);
-    taken_at = strtol(held, NULL, 10);
-    if (taken_at <= 0 || now - taken_at < OG_CLAIM_STALE_S)
-        return OG_CLAIM_HELD;
-    switch (og_registry_tag_exists(registry, repo, tag, NULL)) {
-    case OG_REG_EXISTS:
-        return OG_CLAIM_HELD;                  /* the claimed push landed */
-    case OG_REG_ERROR:
-        return OG_CLAIM_UNAVAILABLE;
-    case OG_REG_ABSENT:
-        break;
-    }
-    r = og_redis_command(redis, "EVAL %s 1 %s %s %s %s", takeover_script, key, held, value, ttl);
+    r = og_redis_command(redis, "SET %s %s NX EX %d", key, value, ttl_s);
     if (!r || r->type == REDIS_REPLY_ERROR)
         result = OG_CLAIM_UNAVAILABLE;
     else
-        result = reply_is_ok(r) ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;
+        result = reply_is_ok(r) ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;   /* nil: held */
     og_redis_reply_free(r);
+    if (result != OG_CLAIM_TAKEN)
+        value[0] = '\0';
     return result;
+}
+
+int og_claim_release(struct og_redis *redis, const char *repo, const char *tag,
+                     const char *value)
+{
+    char key[512];
+    redisReply *r;
+    int rc;
+
+    if (!value || !*value)
+        return 0;                   /* nothing taken */
+    if (!redis || claim_key(redis, repo, tag, key, sizeof(key)) != 0)
+        return -1;
+    r = og_redis_command(redis, "EVAL %s 1 %s %s", release_script, key, value);
+    rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    og_redis_reply_free(r);
+    return rc;
 }
 
 /* ------------------------------------------------------- operator commands */
@@ -111,7 +120,7 @@ enum og_claim_result og_claim_tag(struct og_redis *redis, struct og_registry *re
 static void tag_usage(FILE *f)
 {
     fprintf(f, "usage: ocigate tag claims  [-c FILE]            list the claims held in Redis\n"
-               "       ocigate tag unclaim [-c FILE] REPO:TAG   release a claim (e.g. a stale one)\n");
+               "       ocigate tag unclaim [-c FILE] REPO:TAG   release a claim (e.g. of a crashed worker)\n");
 }
 
 int og_cmd_tag(int argc, char **argv)
@@ -198,6 +207,8 @@ int og_cmd_tag(int argc, char **argv)
                 redisReply *t = og_redis_command(redis, "TTL %s", k);
                 long at = v && v->type == REDIS_REPLY_STRING ? strtol(v->str, NULL, 10) : 0;
                 const char *whop = v && v->type == REDIS_REPLY_STRING ? strchr(v->str, ' ') : NULL;
+                if (whop && strchr(whop + 1, ' '))      /* skip the nonce */
+                    whop = strchr(whop + 1, ' ');
                 printf("%s  taken %lds ago by %s  expires in %llds\n",
                        k + strlen(og_redis_prefix(redis)) + 4, at ? (long)(time(NULL) - at) : -1L,
                        whop ? whop + 1 : "?",

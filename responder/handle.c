@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "claims.h"
 #include "decide.h"
 #include "endpoints.h"
 #include "htpasswd.h"
@@ -40,7 +39,7 @@ static size_t path_length(const char *uri, size_t len)
 }
 
 /* Facts: ask the registry about every tag whose state the decision needs. */
-static bool gather_tag_facts(struct og_worker_state *w, const struct og_route *route,
+bool og_gather_tag_facts(struct og_worker_state *w, const struct og_route *route,
                              struct og_facts *facts)
 {
     for (size_t i = 0; i < route->ntags; i++) {
@@ -80,6 +79,7 @@ struct digest_walk {
     size_t found_cap;
     int resolved;
     int error;
+    int via_index;        /* out: found points at an index listing the digest */
 };
 
 #define MAX_RESOLVED_TAGS 256
@@ -87,7 +87,7 @@ struct digest_walk {
 static int check_tag_for_digest(const char *tag, size_t len, void *arg)
 {
     struct digest_walk *dw = arg;
-    char t[OG_TAG_MAX + 1], digest[OG_DIGEST_MAX + 1];
+    char t[OG_TAG_MAX + 1];
 
     if (len > OG_TAG_MAX || !og_valid_tag(tag, len))
         return 0;
@@ -99,13 +99,11 @@ static int check_tag_for_digest(const char *tag, size_t len, void *arg)
         dw->error = 1;                      /* too many to check: fail closed */
         return 1;
     }
-    switch (og_registry_tag_digest(dw->w->registry, dw->route->repo, t, digest, sizeof(digest))) {
-    case OG_REG_EXISTS:
-        if (strcmp(digest, dw->route->reference) == 0) {
-            snprintf(dw->found, dw->found_cap, "%s", t);
-            return 1;
-        }
-        return 0;
+    switch (og_registry_tag_covers(dw->w->registry, dw->route->repo, t, dw->route->reference,
+                                   &dw->via_index)) {
+    case OG_REG_EXISTS:             /* the tag points at it, or at an index listing it */
+        snprintf(dw->found, dw->found_cap, "%s", t);
+        return 1;
     case OG_REG_ABSENT:
         return 0;                           /* deleted meanwhile */
     default:
@@ -117,7 +115,7 @@ static int check_tag_for_digest(const char *tag, size_t len, void *arg)
 static bool gather_digest_facts(struct og_worker_state *w, const struct og_route *route,
                                 struct og_facts *facts, char *found, size_t cap)
 {
-    struct digest_walk dw = { w, route, found, cap, 0, 0 };
+    struct digest_walk dw = { w, route, found, cap, 0, 0, 0 };
 
     found[0] = '\0';
     if (og_registry_list_tags(w->registry, route->repo, check_tag_for_digest, &dw) != 0 || dw.error) {
@@ -126,31 +124,7 @@ static bool gather_digest_facts(struct og_worker_state *w, const struct og_route
     }
     facts->digest_tags_known = true;
     facts->digest_tag = found[0] ? found : NULL;
-    return true;
-}
-
-/* Claim every tag the decision marked; a claim held by another push makes
-   that tag an update, decided again. Returns false when Redis could not say. */
-static bool claim_tags(struct og_worker_state *w, const struct og_route *route,
-                       const struct og_identity *id, struct og_facts *facts,
-                       struct og_decision *dec, bool *lost)
-{
-    *lost = false;
-    for (size_t i = 0; i < route->ntags && i < OG_MAX_TAGS; i++) {
-        if (!(dec->claim & (1u << i)))
-            continue;
-        switch (og_claim_tag(w->redis, w->registry, route->repo, route->tags[i], id->user)) {
-        case OG_CLAIM_TAKEN:
-            break;
-        case OG_CLAIM_HELD:
-            facts->tag[i] = OG_TAG_EXISTS;  /* another push got there first */
-            *lost = true;
-            break;
-        default:
-            og_metrics_backend_error(OG_BACKEND_REDIS);
-            return false;
-        }
-    }
+    facts->digest_in_index = found[0] && dw.via_index;
     return true;
 }
 
@@ -260,6 +234,8 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
                 n = og_catalog_endpoint(w, &req, buf, cap, &log);
                 goto endpoint_done;
             }
+            if (strcmp(req.serve, "manifest") == 0)   /* logs and counts itself */
+                return og_manifest_write(w, envp, &req, body, buf, cap);
             ans.status = 400;
             dec.rule = "request";
             dec.reason = "unknown OCIGATE_SERVE value";
@@ -338,7 +314,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     /* decision, with facts only when it needs them */
     og_decide(cfg, &route, &id, NULL, &dec);
     if (dec.need == OG_NEED_TAG_STATE) {
-        if (!gather_tag_facts(w, &route, &facts)) {
+        if (!og_gather_tag_facts(w, &route, &facts)) {
             ans.status = 503;
             dec.rule = "registry";
             dec.reason = "the registry could not say whether the tag exists";
@@ -359,20 +335,8 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
         dec.reason = "decision incomplete";
         goto answer;
     }
-    if (dec.status == 200 && dec.claim) {
-        bool lost;
-        if (!claim_tags(w, &route, &id, &facts, &dec, &lost)) {
-            ans.status = 503;
-            dec.rule = "claim";
-            dec.reason = "Redis could not claim the tag";
-            goto answer;
-        }
-        if (lost) {
-            og_decide(cfg, &route, &id, &facts, &dec);
-            if (dec.status != 200)
-                dec.reason = "tag claimed by a concurrent push: this one is an update";
-        }
-    }
+    /* A claimed write can be served only by manifest_write.c (OCIGATE_SERVE=manifest). */
+    og_decide_without_claims(&dec);
     ans.status = dec.status;
     ans.user = id.user ? id.user : "";
     ans.groups = store.groups_csv;

@@ -4,6 +4,7 @@
 #ifndef OCIGATE_HANDLE_H
 #define OCIGATE_HANDLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct og_apikeys;
@@ -40,5 +41,22 @@ struct og_body {
  */
 size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
                  char *buf, size_t cap);
+
+struct og_route;
+struct og_facts;
+struct og_request;
+
+/* Ask the registry about every tag of route whose state facts leaves
+   unknown (a few brief retries on a 5xx). false: it could not say (503). */
+bool og_gather_tag_facts(struct og_worker_state *w, const struct og_route *route,
+                         struct og_facts *facts);
+
+/* A manifest PUT served by ocigate itself (OCIGATE_SERVE=manifest,
+   RESPONDER role): read the body, decide, claim, forward to the registry,
+   answer with the registry's answer (manifest_write.c). Logs and counts
+   the request. */
+size_t og_manifest_write(struct og_worker_state *w, char *const *envp,
+                         const struct og_request *req, const struct og_body *body,
+                         char *buf, size_t cap);
 
 #endif

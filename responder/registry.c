@@ -21,9 +21,12 @@
 
 #define PAGE_MAX (4u << 20)
 
+#define FWD_HEADERS_MAX 8192
+
 struct og_registry {
     CURL *curl;
     struct curl_slist *accept;
+    int timeout_ms;
     char base[1024];
     char url[2048 + 2 * OG_REPO_MAX + 64];
     /* what the last request brought back */
@@ -32,6 +35,14 @@ struct og_registry {
     char *body;
     size_t body_len, body_cap;
     int body_overflow;
+    /* a forwarded write (og_registry_put_manifest) also keeps its headers,
+       and a bounded body whose excess is dropped rather than an error */
+    int forwarding;
+    char fwd_headers[FWD_HEADERS_MAX];
+    size_t fwd_headers_len;
+    int fwd_headers_overflow;
+    size_t fwd_body_max;
+    int fwd_body_truncated;
 };
 
 static const char *const manifest_types[] = {
@@ -49,6 +60,14 @@ static size_t keep_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 
     if (!r->body_cap)                 /* HEAD, or a body nobody wants */
         return n;
+    if (r->forwarding && r->body_len + n > r->fwd_body_max) {
+        size_t keep = r->fwd_body_max - r->body_len;
+        r->fwd_body_truncated = 1;    /* keep reading: the status counts, not the rest */
+        if (keep == 0)
+            return n;
+        keep_body(ptr, 1, keep, userdata);
+        return n;
+    }
     if (r->body_len + n + 1 > r->body_cap) {
         size_t want = r->body_len + n + 1;
         char *nb;
@@ -92,11 +111,62 @@ static bool header_value(const char *line, size_t len, const char *name, char *o
     return true;
 }
 
+/* Headers of a forwarded answer a client never gets from ocigate: hop-by-hop
+   ones (RFC 9110 7.6.1), Status (the CGI status line's name: the web server
+   would take it for ocigate's), Content-Length (ocigate sets its own) and
+   Date (the web server sets its own; two would be one too many). */
+static bool header_dropped(const char *line, size_t len)
+{
+    static const char *const drop[] = {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+        "upgrade", "proxy-authenticate", "proxy-authorization", "status", "content-length", "date",
+    };
+    const char *colon = memchr(line, ':', len);
+    size_t nlen;
+
+    if (!colon)
+        return true;
+    nlen = (size_t)(colon - line);
+    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+        if (strlen(drop[i]) == nlen && strncasecmp(line, drop[i], nlen) == 0)
+            return true;
+    return false;
+}
+
+static void keep_forwarded_header(struct og_registry *r, const char *line, size_t n)
+{
+    size_t len = n;
+
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        r->fwd_headers_len = 0;       /* a new (e.g. after 100 Continue) answer */
+        r->fwd_headers[0] = '\0';
+        return;
+    }
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+        len--;
+    if (len == 0 || line[0] == ' ' || line[0] == '\t' || header_dropped(line, len))
+        return;                       /* the blank line, obsolete folding, dropped */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 && line[i] != '\t')
+            return;                   /* never pass a control byte on */
+    if (r->fwd_headers_len + len + 3 > sizeof(r->fwd_headers)) {
+        r->fwd_headers_overflow = 1;
+        return;
+    }
+    memcpy(r->fwd_headers + r->fwd_headers_len, line, len);
+    r->fwd_headers_len += len;
+    memcpy(r->fwd_headers + r->fwd_headers_len, "\r\n", 3);
+    r->fwd_headers_len += 2;
+}
+
 static size_t keep_headers(char *line, size_t size, size_t nmemb, void *userdata)
 {
     struct og_registry *r = userdata;
     size_t n = size * nmemb;
     char link[sizeof(r->next) + 64];
+
+    if (r->forwarding)
+        keep_forwarded_header(r, line, n);
 
     header_value(line, n, "Docker-Content-Digest", r->digest, sizeof(r->digest));
     if (header_value(line, n, "Link", link, sizeof(link))) {
@@ -117,6 +187,7 @@ struct og_registry *og_registry_new(const char *base_url, int timeout_ms)
     if (!r || strlen(base_url) >= sizeof(r->base))
         goto fail;
     snprintf(r->base, sizeof(r->base), "%s", base_url);
+    r->timeout_ms = timeout_ms;
     r->curl = curl_easy_init();
     if (!r->curl)
         goto fail;
@@ -220,6 +291,47 @@ enum og_reg_answer og_registry_tag_digest(struct og_registry *r, const char *rep
     return OG_REG_EXISTS;
 }
 
+enum og_reg_answer og_registry_tag_covers(struct og_registry *r, const char *repo,
+                                          const char *tag, const char *target,
+                                          int *via_index)
+{
+    json_t *doc, *list, *m;
+    size_t i;
+    long code;
+    int n;
+    enum og_reg_answer a = OG_REG_ABSENT;
+
+    *via_index = 0;
+    if (!r)
+        return OG_REG_ERROR;
+    n = snprintf(r->url, sizeof(r->url), "%s/v2/%s/manifests/%s", r->base, repo, tag);
+    if (n < 0 || (size_t)n >= sizeof(r->url))
+        return OG_REG_ERROR;
+    code = perform(r, r->url, true);
+    if (code == 404)
+        return OG_REG_ABSENT;
+    if (code != 200 || !og_valid_digest(r->digest, strlen(r->digest)))
+        return OG_REG_ERROR;
+    if (strcmp(r->digest, target) == 0)
+        return OG_REG_EXISTS;
+    doc = json_loadb(r->body, r->body_len, 0, NULL);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return OG_REG_ERROR;
+    }
+    list = json_object_get(doc, "manifests");       /* an index (or a manifest list) */
+    json_array_foreach(list, i, m) {
+        const char *d = json_string_value(json_object_get(m, "digest"));
+        if (d && strcmp(d, target) == 0) {
+            *via_index = 1;
+            a = OG_REG_EXISTS;
+            break;
+        }
+    }
+    json_decref(doc);
+    return a;
+}
+
 /* The next page's URL: absolute, or a path on the registry. */
 static bool next_page(struct og_registry *r)
 {
@@ -246,6 +358,7 @@ static int list_strings(struct og_registry *r, const char *key, size_t max,
 {
     size_t total = 0;
     size_t pages = 0;
+    char next[sizeof(r->next)];
 
     for (;;) {
         json_t *doc, *items, *t;
@@ -257,6 +370,8 @@ static int list_strings(struct og_registry *r, const char *key, size_t max,
             return 0;                       /* no such repository: nothing listed */
         if (code != 200)
             return -1;
+        /* fn may ask the registry itself (on this handle): keep the next page */
+        memcpy(next, r->next, sizeof(next));
         doc = json_loadb(r->body, r->body_len, 0, NULL);
         items = doc ? json_object_get(doc, key) : NULL;
         if (!doc || !(json_is_array(items) || json_is_null(items))) {
@@ -273,6 +388,7 @@ static int list_strings(struct og_registry *r, const char *key, size_t max,
                 stop = 1;
         }
         json_decref(doc);
+        memcpy(r->next, next, sizeof(next));
         if (stop || !next_page(r))
             return 0;
         if (++pages > max / 100 + 1)
@@ -311,4 +427,97 @@ int og_registry_catalog(struct og_registry *r, const char *last, size_t page,
     if (n < 0 || (size_t)n >= sizeof(r->url))
         return -1;
     return list_strings(r, "repositories", OG_REGISTRY_MAX_REPOS, fn, arg);
+}
+
+/* ------------------------------------------------- forwarded manifest PUT */
+
+int og_registry_put_manifest(struct og_registry *r, const char *repo, const char *reference,
+                             const char (*tags)[OG_TAG_MAX + 1], size_t ntags,
+                             const char *const *headers, size_t nheaders,
+                             const char *body, size_t body_len, int timeout_ms,
+                             struct og_reg_reply *out)
+{
+    struct curl_slist *hl = NULL, *t;
+    CURLcode rc;
+    size_t off;
+    int n, result = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!r || nheaders > OG_REGISTRY_MAX_EXTRA_HEADERS)
+        return -1;
+    n = snprintf(r->url, sizeof(r->url), "%s/v2/%s/manifests/%s", r->base, repo, reference);
+    if (n < 0 || (size_t)n >= sizeof(r->url))
+        return -1;
+    off = (size_t)n;
+    for (size_t i = 0; i < ntags; i++) {   /* only the tags that were judged */
+        n = snprintf(r->url + off, sizeof(r->url) - off, "%stag=%s", i ? "&" : "?", tags[i]);
+        if (n < 0 || (size_t)n >= sizeof(r->url) - off)
+            return -1;
+        off += (size_t)n;
+    }
+    /* no Accept list of the HEAD requests, no Expect: 100-continue */
+    hl = curl_slist_append(NULL, "Accept:");
+    if (hl && (t = curl_slist_append(hl, "Expect:")))
+        hl = t;
+    for (size_t i = 0; hl && i < nheaders; i++) {
+        t = curl_slist_append(hl, headers[i]);
+        if (!t) {
+            curl_slist_free_all(hl);
+            hl = NULL;
+        } else {
+            hl = t;
+        }
+    }
+    if (!hl)
+        return -1;
+    if (!r->body) {
+        r->body = malloc(16384);
+        if (!r->body)
+            goto out;
+        r->body_cap = 16384;
+    }
+    r->digest[0] = r->next[0] = '\0';
+    r->body_len = 0;
+    r->body[0] = '\0';
+    r->body_overflow = 0;
+    r->forwarding = 1;
+    r->fwd_headers_len = 0;
+    r->fwd_headers[0] = '\0';
+    r->fwd_headers_overflow = 0;
+    r->fwd_body_max = OG_REGISTRY_REPLY_BODY_MAX;
+    r->fwd_body_truncated = 0;
+
+    curl_easy_setopt(r->curl, CURLOPT_URL, r->url);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(r->curl, CURLOPT_NOBODY, 0L);      /* the handle was last a HEAD */
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    rc = curl_easy_perform(r->curl);
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &out->status);
+    out->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    out->maybe_sent = !(rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                        rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_URL_MALFORMAT);
+    if (rc == CURLE_OK && out->status > 0 && !r->body_overflow && !r->fwd_headers_overflow) {
+        out->headers = r->fwd_headers;
+        out->headers_len = r->fwd_headers_len;
+        out->body = r->body;
+        out->body_len = r->body_len;
+        out->body_truncated = r->fwd_body_truncated;
+        result = 0;
+    } else if (rc == CURLE_OK) {
+        out->status = 0;              /* an answer too large to pass on: none */
+    }
+out:
+    /* back to what the HEAD/GET questions expect */
+    r->forwarding = 0;
+    curl_easy_setopt(r->curl, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(r->curl, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->accept);
+    curl_easy_setopt(r->curl, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+    curl_slist_free_all(hl);
+    return result;
 }

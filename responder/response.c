@@ -120,6 +120,9 @@ static const char *status_text(int status)
     case 404: return "404 Not Found";
     case 405: return "405 Method Not Allowed";
     case 408: return "408 Request Timeout";
+    case 413: return "413 Payload Too Large";
+    case 502: return "502 Bad Gateway";
+    case 504: return "504 Gateway Timeout";
     case 429: return "429 Too Many Requests";
     default:  return "503 Service Unavailable";
     }
@@ -135,6 +138,9 @@ static void error_code(int status, const char **code, const char **message)
     case 405: *code = "UNSUPPORTED";  *message = "method not supported"; break;
     case 408: *code = "UNSUPPORTED";  *message = "request body not received in time"; break;
     case 429: *code = "TOOMANYREQUESTS"; *message = "too many failed authentication attempts"; break;
+    case 413: *code = "SIZE_INVALID"; *message = "manifest too large (at most 4 MiB)"; break;
+    case 502: *code = "UNAVAILABLE";  *message = "the registry could not be asked to write the manifest"; break;
+    case 504: *code = "UNAVAILABLE";  *message = "the registry did not answer the manifest write in time"; break;
     default:  *code = "UNAVAILABLE";  *message = "a backend the decision needs could not be asked"; break;
     }
 }

@@ -18,7 +18,8 @@ struct og_identity;
 #define OG_RESPONSE_MAX 131072  /* the largest answer: a page of the filtered catalog */
 
 struct og_answer {
-    int status;                 /* 200, 400, 401, 403, 404, 405, 408, 429, 503 */
+    int status;                 /* 200, 400, 401, 403, 404, 405, 408, 413, 429, 502,
+                                   503, 504 */
     enum og_role role;
     const struct og_config *cfg;   /* for the challenge; may be NULL (Basic realm "ocigate") */
     /* allow: the identity handed to the registry */

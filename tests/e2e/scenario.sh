@@ -155,6 +155,13 @@ run_scenario() {
           -H "Content-Type: $OCI_MT" --data-binary "@$manifest2" \
           "$u/v2/$p/forged/manifests/v1")" "$SCN_FWD_STATUS" \
         "$n: anonymous PUT with a forged 'X-Forwarded-Method: GET': $SCN_FWD_STATUS"
+    # the same on a route the web server asks ocigate about (manifest PUTs
+    # are served by ocigate itself)
+    is "$(req scn-fwd2 -X PUT -H 'X-Forwarded-Method: GET' -H "X-Forwarded-Uri: /v2/$p/base/tags/list" \
+          -H 'Content-Type: application/octet-stream' --data-binary "@$manifest2" \
+          "$u/v2/$p/forged/blobs/uploads/00000000-0000-0000-0000-000000000000?digest=sha256:$(printf %064d 0)")" \
+        "$SCN_FWD_STATUS" \
+        "$n: anonymous PUT with a forged 'X-Forwarded-Method: GET' (blob upload): $SCN_FWD_STATUS"
 
     # -------------------------------- spoofed identity headers (SPEC §3) ---
     is "$(req scn-spoof1 -u "$SCN_CI" -H "X-Scenario-Mark: ci-$run" \

@@ -233,6 +233,7 @@ LoadModule proxy_module $m/mod_proxy.so
 LoadModule proxy_http_module $m/mod_proxy_http.so
 LoadModule proxy_fcgi_module $m/mod_proxy_fcgi.so
 LoadModule authnz_fcgi_module $m/mod_authnz_fcgi.so
+LoadModule rewrite_module $m/mod_rewrite.so
 Listen 127.0.0.1:$port
 TypesConfig /etc/mime.types
 StartServers 1

@@ -121,6 +121,7 @@ static void full_example_is_read(void **state)
     assert_int_equal(cfg->workers, 4);
     assert_string_equal(cfg->registry_url, "http://127.0.0.1:5000");
     assert_int_equal(cfg->registry_timeout_ms, 2000);
+    assert_int_equal(cfg->registry_write_timeout_ms, 30000);
     assert_string_equal(cfg->redis_url, "redis://127.0.0.1:6379/0");
     assert_string_equal(cfg->redis_prefix, "ocigate:");
     assert_null(cfg->redis_password);
@@ -186,6 +187,20 @@ static void full_example_is_read(void **state)
     assert_string_equal(cfg->log_level, "info");
     assert_string_equal(cfg->log_format, "json");
     og_config_free(cfg);
+}
+
+/* registry.writeTimeoutMs: the deadline of a manifest PUT ocigate forwards. */
+static void registry_write_timeout(void **state)
+{
+    struct og_config *cfg = parse_ok("{'registry': {'writeTimeoutMs': 5000}, " AC_EMPTY "}");
+
+    (void)state;
+    assert_int_equal(cfg->registry_write_timeout_ms, 5000);
+    og_config_free(cfg);
+    expect_error_prefix("{'registry': {'writeTimeoutMs': 0}, " AC_EMPTY "}",
+                        "ocigate.json: registry.writeTimeoutMs");
+    expect_error_prefix("{'registry': {'writeTimeoutMs': 'slow'}, " AC_EMPTY "}",
+                        "ocigate.json: registry.writeTimeoutMs");
 }
 
 static void defaults_fill_what_is_left_out(void **state)
@@ -639,6 +654,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_example_is_read),
         cmocka_unit_test(defaults_fill_what_is_left_out),
+        cmocka_unit_test(registry_write_timeout),
         cmocka_unit_test(throttle_limits_are_read),
         cmocka_unit_test(limits_are_read),
         cmocka_unit_test(access_control_is_required),

@@ -717,7 +717,109 @@ static void held_claim_turns_create_into_update(void **state)
     assert_int_equal(d.claim, 0u);
 }
 
-static struct CMUnitTest tests[NCASES + 6];
+/* An index an immutable tag points at protects its children (issue 8). */
+static void index_child_delete_under_immutable_rule(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity admin = { .user = "admin", .auth = OG_AUTH_HTPASSWD };
+    const char *uri = "/v2/blumeops/app/manifests/" D2;
+    struct og_route r;
+    struct og_decision d;
+    struct og_facts f;
+
+    (void)state;
+    og_route_classify("DELETE", 6, uri, strlen(uri), NULL, 0, &r);
+    memset(&f, 0, sizeof(f));
+    f.digest_tags_known = true;
+    f.digest_tag = "v2.0";
+    f.digest_in_index = true;
+    og_decide(cfg, &r, &admin, &f, &d);
+    assert_int_equal(d.status, 403);
+    assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
+    assert_string_equal(d.tag, "v2.0");
+    assert_non_null(strstr(d.reason, "index"));
+    /* the same child under an index tagged outside the rule: allowed */
+    f.digest_tag = "latest";
+    og_decide(cfg, &r, &admin, &f, &d);
+    assert_int_equal(d.status, 200);
+}
+
+/* Blob DELETE where an immutableTags rule covers the repository (issue 8). */
+static void blob_delete_under_immutable_rule(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity admin = { .user = "admin", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    const char *uri = "/v2/blumeops/app/blobs/" D1;
+    struct og_route r;
+    struct og_decision d;
+
+    (void)state;
+    og_route_classify("DELETE", 6, uri, strlen(uri), NULL, 0, &r);
+    assert_int_equal(r.status, 0);
+    og_decide(cfg, &r, &admin, NULL, &d);
+    assert_int_equal(d.need, OG_NEED_NOTHING);
+    assert_int_equal(d.status, 403);
+    assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
+    /* without a delete grant: the usual denial (anonymous 401, others 403) */
+    og_decide(cfg, &r, &ci, NULL, &d);
+    assert_int_equal(d.status, 403);
+    assert_string_equal(d.rule, "**");
+    og_decide(cfg, &r, NULL, NULL, &d);
+    assert_int_equal(d.status, 401);
+    /* reading the blob is untouched */
+    og_route_classify("GET", 3, uri, strlen(uri), NULL, 0, &r);
+    og_decide(cfg, &r, NULL, NULL, &d);
+    assert_int_equal(d.status, 200);
+    /* outside every rule's repositories: the admin deletes */
+    uri = "/v2/team/app/blobs/" D1;
+    og_route_classify("DELETE", 6, uri, strlen(uri), NULL, 0, &r);
+    og_decide(cfg, &r, &admin, NULL, &d);
+    assert_int_equal(d.status, 200);
+}
+
+/* Where ocigate does not forward the write itself, an allow that needs a
+   claim is refused; one that needs none stands (issue 8). */
+static void claim_needs_the_manifest_route(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity admin = { .user = "admin", .auth = OG_AUTH_HTPASSWD };
+    const char *uri = "/v2/team/app/manifests/v7";
+    const char *imm = "/v2/blumeops/app/manifests/v7";
+    struct og_route r;
+    struct og_decision d;
+    struct og_facts f;
+
+    (void)state;
+    memset(&f, 0, sizeof(f));
+    f.tag[0] = OG_TAG_ABSENT;
+    og_route_classify("PUT", 3, uri, strlen(uri), NULL, 0, &r);
+    og_decide(cfg, &r, &ci, &f, &d);
+    assert_int_equal(d.status, 200);
+    og_decide_without_claims(&d);
+    assert_int_equal(d.status, 403);
+    assert_int_equal(d.claim, 0u);
+    assert_non_null(strstr(d.reason, "OCIGATE_SERVE=manifest"));
+    /* admin, update granted, no rule: no claim, still allowed */
+    og_decide(cfg, &r, &admin, &f, &d);
+    og_decide_without_claims(&d);
+    assert_int_equal(d.status, 200);
+    /* admin under immutableTags: a new tag needs the claim */
+    og_route_classify("PUT", 3, imm, strlen(imm), NULL, 0, &r);
+    og_decide(cfg, &r, &admin, &f, &d);
+    assert_int_equal(d.claim, 1u);
+    og_decide_without_claims(&d);
+    assert_int_equal(d.status, 403);
+    /* a denial stays the denial it was */
+    f.tag[0] = OG_TAG_EXISTS;
+    og_decide(cfg, &r, &admin, &f, &d);
+    og_decide_without_claims(&d);
+    assert_int_equal(d.status, 403);
+    assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
+}
+
+static struct CMUnitTest tests[NCASES + 9];
 
 int main(void)
 {
@@ -732,5 +834,8 @@ int main(void)
     tests[NCASES + 3] = (struct CMUnitTest)cmocka_unit_test(auth_names);
     tests[NCASES + 4] = (struct CMUnitTest)cmocka_unit_test(digest_delete_under_immutable_rule);
     tests[NCASES + 5] = (struct CMUnitTest)cmocka_unit_test(held_claim_turns_create_into_update);
+    tests[NCASES + 6] = (struct CMUnitTest)cmocka_unit_test(index_child_delete_under_immutable_rule);
+    tests[NCASES + 7] = (struct CMUnitTest)cmocka_unit_test(blob_delete_under_immutable_rule);
+    tests[NCASES + 8] = (struct CMUnitTest)cmocka_unit_test(claim_needs_the_manifest_route);
     return cmocka_run_group_tests(tests, load_configs, free_configs);
 }

@@ -14,10 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
 #include "base64.h"
 #include "decide.h"
 #include "handle.h"
 #include "log.h"
+#include "registry.h"
 #include "request.h"
 #include "response.h"
 
@@ -712,6 +719,379 @@ static void handle_filter_role_is_refused(void **state)
     og_config_free(cfg);
 }
 
+/* ------------------------------- manifest PUTs that need a claim (issue 8) */
+
+/* A stand-in registry on loopback that answers every request with 404 (no
+   such tag), in a child process. Returns its port; *pid to kill. */
+static int fake_registry_404(pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        static const char answer[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        for (;;) {
+            char req[4096];
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            /* one request per connection is enough for a HEAD */
+            if (read(c, req, sizeof(req)) > 0 && write(c, answer, sizeof(answer) - 1) < 0)
+                _exit(1);
+            close(c);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void stop_child(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* anonymous may create but not update (the tag is new): the allow would need
+   a claim, which only the manifest route (OCIGATE_SERVE=manifest) can hold */
+static const char claim_config[] =
+    "{\"registry\":{\"url\":\"http://127.0.0.1:1\",\"timeoutMs\":1000},"
+    " \"token\":{\"challenge\":\"basic\"},"
+    " \"accessControl\":{\"repositories\":{\"**\":{\"anonymousPolicy\":[\"read\",\"create\"]},"
+    "   \"free/**\":{\"anonymousPolicy\":[\"read\",\"create\",\"update\"]}}}}";
+
+static void check_claimed_put_refused(char **env)
+{
+    char err[256], url[64];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    pid_t pid;
+    int port;
+
+    assert_non_null(cfg);
+    port = fake_registry_404(&pid);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    w.registry = og_registry_new(url, 1000);
+    assert_non_null(w.registry);
+    og_handle(&w, env, NULL, buf, sizeof(buf));
+    og_registry_free(w.registry);
+    stop_child(pid);
+    assert_int_equal(strncmp(buf, "Status: 403", 11), 0);
+    assert_non_null(strstr(buf, "\"code\":\"DENIED\""));
+    /* the OCI error message itself tells the operator what to fix */
+    assert_non_null(strstr(buf, "\"message\":\"this manifest write must claim its tag"));
+    assert_non_null(strstr(buf, "OCIGATE_SERVE=manifest"));
+    assert_null(strstr(buf, "Variable-OCIGATE"));
+    assert_null(strstr(buf, "X-Ocigate-User"));   /* no allow (X-Ocigate-Error is the denial) */
+    og_config_free(cfg);
+}
+
+static void handle_authorizer_refuses_put_that_needs_a_claim(void **state)
+{
+    char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT",
+                    "REQUEST_URI=/v2/lib/a/manifests/v1", NULL };
+    (void)state;
+    check_claimed_put_refused(env);
+}
+
+static void handle_auth_request_refuses_put_that_needs_a_claim(void **state)
+{
+    /* nginx auth_request / Caddy forward_auth: RESPONDER role, no OCIGATE_SERVE */
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT",
+                    "REQUEST_URI=/v2/lib/a/manifests/sha256:"
+                    "0000000000000000000000000000000000000000000000000000000000000000?tag=v1&tag=v2",
+                    NULL };
+    (void)state;
+    check_claimed_put_refused(env);
+}
+
+static void handle_authorizer_allows_put_that_needs_no_claim(void **state)
+{
+    /* update granted, no immutableTags: no claim, no registry call needed */
+    char *env[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=PUT",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", NULL };
+    char err[256];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    assert_non_null(cfg);
+    og_handle(&w, env, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 200", 11), 0);
+    og_config_free(cfg);
+}
+
+static void handle_manifest_route_refuses_other_requests(void **state)
+{
+    /* OCIGATE_SERVE=manifest on anything but a manifest PUT: 400, nothing forwarded */
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=GET", "OCIGATE_SERVE=manifest",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", NULL };
+    char *env2[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                     "REQUEST_URI=/v2/free/a/blobs/uploads/x", NULL };
+    char err[256];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    assert_non_null(cfg);
+    og_handle(&w, env, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
+    og_handle(&w, env2, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
+    og_config_free(cfg);
+}
+
+static int read_nothing(void *ctx, char *b, int n)
+{
+    (void)ctx; (void)b; (void)n;
+    return -1;                          /* a body read that failed (or hit its deadline) */
+}
+
+static void handle_manifest_route_body_failure_is_refused(void **state)
+{
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", "CONTENT_LENGTH=100", NULL };
+    char *env_big[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                        "REQUEST_URI=/v2/free/a/manifests/v1", "CONTENT_LENGTH=4194305", NULL };
+    struct og_body body = { read_nothing, NULL };
+    char err[256];
+    struct og_config *cfg = og_config_parse(claim_config, sizeof(claim_config) - 1, "t.json",
+                                            err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    assert_non_null(cfg);
+    og_handle(&w, env, &body, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 408", 11), 0);
+    assert_non_null(strstr(buf, "\"errors\":[{"));
+    og_handle(&w, env_big, &body, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 413", 11), 0);
+    assert_non_null(strstr(buf, "\"code\":\"SIZE_INVALID\""));
+    og_config_free(cfg);
+}
+
+/* A stand-in registry for forwarded writes: HEAD -> 404, PUT -> put_answer
+   (read the whole request first), or no answer at all when put_answer is
+   NULL. Returns its port. */
+static int fake_registry_put(const char *put_answer, pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        static const char head404[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        for (;;) {
+            char req[8192];
+            ssize_t n;
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            n = read(c, req, sizeof(req) - 1);
+            if (n > 0 && strncmp(req, "PUT ", 4) == 0) {
+                if (!put_answer) {
+                    sleep(30);          /* never answers in time */
+                } else if (write(c, put_answer, strlen(put_answer)) < 0) {
+                    _exit(1);
+                }
+            } else if (n > 0 && write(c, head404, sizeof(head404) - 1) < 0) {
+                _exit(1);
+            }
+            close(c);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct mem_body { const char *p; size_t left; };
+
+static int read_mem(void *ctx, char *b, int n)
+{
+    struct mem_body *m = ctx;
+    int k = (size_t)n < m->left ? n : (int)m->left;
+    memcpy(b, m->p, (size_t)k);
+    m->p += k;
+    m->left -= (size_t)k;
+    return k;
+}
+
+static void forward_free_put(const char *put_answer, char *buf, size_t cap)
+{
+    static const char conf[] =
+        "{\"registry\":{\"url\":\"http://127.0.0.1:1\",\"timeoutMs\":1000,\"writeTimeoutMs\":700},"
+        " \"token\":{\"challenge\":\"basic\"},"
+        " \"accessControl\":{\"repositories\":{\"**\":{\"anonymousPolicy\":[\"read\",\"create\",\"update\"]}}}}";
+    static const char manifest[] = "{\"schemaVersion\":2}";
+    char *env[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=PUT", "OCIGATE_SERVE=manifest",
+                    "REQUEST_URI=/v2/free/a/manifests/v1", "CONTENT_LENGTH=19",
+                    "CONTENT_TYPE=application/vnd.oci.image.manifest.v1+json",
+                    "HTTP_HOST=registry.example.org", NULL };
+    struct mem_body mb = { manifest, sizeof(manifest) - 1 };
+    struct og_body body = { read_mem, &mb };
+    char err[256], url[64];
+    struct og_config *cfg = og_config_parse(conf, sizeof(conf) - 1, "t.json", err, sizeof(err));
+    struct og_worker_state w = { .cfg = cfg };
+    pid_t pid;
+    int port;
+
+    assert_non_null(cfg);
+    port = fake_registry_put(put_answer, &pid);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    w.registry = og_registry_new(url, 1000);
+    assert_non_null(w.registry);
+    og_handle(&w, env, &body, buf, cap);
+    og_registry_free(w.registry);
+    stop_child(pid);
+    og_config_free(cfg);
+}
+
+static void handle_manifest_route_passes_the_registry_answer_on(void **state)
+{
+    /* hop-by-hop headers, a "Status" header and the registry's own framing
+       never reach the client; what a client needs does */
+    static const char answer[] =
+        "HTTP/1.1 201 Created\r\n"
+        "Location: http://registry.example.org/v2/free/a/manifests/sha256:ab\r\n"
+        "Docker-Content-Digest: sha256:ab\r\n"
+        "Docker-Distribution-Api-Version: registry/2.0\r\n"
+        "Connection: keep-alive\r\n"
+        "Status: 500 Oops\r\n"
+        "Content-Length: 2\r\n\r\nok";
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    forward_free_put(answer, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 201 Created\r\n", 21), 0);
+    assert_non_null(strstr(buf, "\r\nLocation: http://registry.example.org/v2/free/a/manifests/sha256:ab\r\n"));
+    assert_non_null(strstr(buf, "\r\nDocker-Content-Digest: sha256:ab\r\n"));
+    assert_non_null(strstr(buf, "\r\nContent-Length: 2\r\n\r\nok"));
+    assert_null(strstr(buf, "Status: 500"));
+    assert_null(strstr(buf, "Connection:"));
+}
+
+static void handle_manifest_route_registry_timeout_is_504(void **state)
+{
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    forward_free_put(NULL, buf, sizeof(buf));   /* registry.writeTimeoutMs 700 */
+    assert_int_equal(strncmp(buf, "Status: 504", 11), 0);
+    assert_non_null(strstr(buf, "\"code\":\"UNAVAILABLE\""));
+    assert_non_null(strstr(buf, "writeTimeoutMs"));
+}
+
+/* A fake registry with two pages of tags (a Link to the second) and 404 for
+   every HEAD. */
+static int fake_registry_pages(pid_t *pid)
+{
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        static const char page1[] =
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "Link: </v2/r/tags/list?n=1000&last=a>; rel=\"next\"\r\nContent-Length: 14\r\n\r\n"
+            "{\"tags\":[\"a\"]}";
+        static const char page2[] =
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            "Content-Length: 14\r\n\r\n{\"tags\":[\"b\"]}";
+        static const char head404[] =
+            "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        for (;;) {
+            char req[4096];
+            const char *ans;
+            ssize_t n;
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            n = read(c, req, sizeof(req) - 1);
+            if (n <= 0) {
+                close(c);
+                continue;
+            }
+            req[n] = '\0';
+            if (strncmp(req, "GET /v2/r/tags/list?n=1000&last=a ", 34) == 0)
+                ans = page2;
+            else if (strncmp(req, "GET /v2/r/tags/list?n=1000 ", 27) == 0)
+                ans = page1;
+            else
+                ans = head404;
+            if (write(c, ans, strlen(ans)) < 0)
+                _exit(1);
+            close(c);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct seen { struct og_registry *r; char tags[8]; size_t n; };
+
+static int ask_about_each(const char *tag, size_t len, void *arg)
+{
+    struct seen *sn = arg;
+    char t[8];
+    if (len == 1 && sn->n < sizeof(sn->tags) - 1)
+        sn->tags[sn->n++] = tag[0];
+    snprintf(t, sizeof(t), "%.*s", (int)len, tag);
+    /* what the delete-by-digest walk does: ask the registry on the same handle */
+    og_registry_tag_exists(sn->r, "r", t, NULL);
+    return 0;
+}
+
+static void registry_tag_walk_survives_questions_between_pages(void **state)
+{
+    /* a DELETE by digest resolves each protected tag while the tag list is
+       being walked: every page must still be read (a tag on page 2 that
+       points at the digest must protect it) */
+    char url[64];
+    struct seen sn = { 0 };
+    pid_t pid;
+    int port, rc;
+
+    (void)state;
+    port = fake_registry_pages(&pid);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    sn.r = og_registry_new(url, 1000);
+    assert_non_null(sn.r);
+    rc = og_registry_list_tags(sn.r, "r", ask_about_each, &sn);
+    og_registry_free(sn.r);
+    stop_child(pid);
+    assert_int_equal(rc, 0);
+    assert_string_equal(sn.tags, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -747,6 +1127,14 @@ int main(void)
         cmocka_unit_test(handle_registry_down_is_503),
         cmocka_unit_test(handle_bypass_attempt_is_400),
         cmocka_unit_test(handle_redirect_uri_differs_is_400),
+        cmocka_unit_test(handle_authorizer_refuses_put_that_needs_a_claim),
+        cmocka_unit_test(handle_auth_request_refuses_put_that_needs_a_claim),
+        cmocka_unit_test(handle_authorizer_allows_put_that_needs_no_claim),
+        cmocka_unit_test(handle_manifest_route_refuses_other_requests),
+        cmocka_unit_test(handle_manifest_route_body_failure_is_refused),
+        cmocka_unit_test(handle_manifest_route_passes_the_registry_answer_on),
+        cmocka_unit_test(handle_manifest_route_registry_timeout_is_504),
+        cmocka_unit_test(registry_tag_walk_survives_questions_between_pages),
         cmocka_unit_test(handle_filter_role_is_refused),
         cmocka_unit_test(response_deny_401_insufficient_scope),
         cmocka_unit_test(log_201_is_allow),
