@@ -11,7 +11,7 @@
 #include <curl/curl.h>
 
 #include "ocigate_build.h"
-#include "claims.h"
+#include "tag_claims.h"
 #include "commands.h"
 #include "serve.h"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check_redis_url.sh - `ocigate check` and `ocigate serve` judge redis.url by
-# one rule (responder/redis.c), and neither ever shows a password: a URL
+# one rule (responder/store/redis.c), and neither ever shows a password: a URL
 # serve refuses (redis://PASSWORD@host, a bad port, a bad escape) makes
 # check exit 2 naming redis.url; a valid URL with a password is shown
 # without it. Needs only the ocigate binary (no servers), so it runs in

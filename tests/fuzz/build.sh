@@ -1,11 +1,12 @@
 #!/bin/sh
 # tests/fuzz/build.sh [OUTDIR] - build ocigate's libFuzzer harnesses.
 #
-# Compiles policy/*.c and responder/*.c (all but main.c) with clang and
+# Compiles policy/, common/ and responder/ (every folder beneath it; all but
+# responder/main.c) with clang and
 # -fsanitize=fuzzer-no-link,address,undefined into OUTDIR/libocigate-fuzz.a,
 # then links every tests/fuzz/fuzz_*.c against it with
 # -fsanitize=fuzzer,address,undefined. UBSan findings abort (no recovery).
-# Include paths are Makefile.am's (-Ipolicy -Iresponder) plus a stand-in
+# Include paths are Makefile.am's (every source folder) plus a stand-in
 # ocigate_build.h in OUTDIR/include; libraries come from pkg-config.
 #
 # OUTDIR defaults to $FUZZ_OUT, else ./fuzz-build (relative to the current
@@ -54,20 +55,29 @@ EOF
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 cflags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Wall -Wextra $san"
-cppflags="-I$out/include -I$top/policy -I$top/responder $(pkg-config --cflags $pkgs)"
+# Every source folder, as in Makefile.am's AM_CPPFLAGS (headers by bare name).
+srcdirs="policy common responder responder/http responder/auth responder/store
+responder/endpoints responder/cli"
+incs=""
+for d in $srcdirs; do incs="$incs -I$top/$d"; done
+cppflags="-I$out/include$incs $(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs)"
 
 # The project's sources, instrumented for coverage (rebuilt when newer).
 objs=""
-for src in "$top"/policy/*.c "$top"/responder/*.c; do
-    case "$src" in */responder/main.c) continue ;; esac
-    obj="$out/obj/$(basename "$(dirname "$src")")_$(basename "$src" .c).o"
+for d in $srcdirs; do
+  for src in "$top/$d"/*.c; do
+    [ -f "$src" ] || continue
+    case "$src" in "$top/responder/main.c") continue ;; esac
+    # object named after its folder and file: responder/auth/oidc.c -> responder_auth_oidc.o
+    obj="$out/obj/$(printf '%s' "$d" | tr / _)_$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] ||
-       [ -n "$(find "$top/policy" "$top/responder" -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
+       [ -n "$(find "$top/policy" "$top/common" "$top/responder" -name '*.h' -newer "$obj" 2>/dev/null)" ]; then
         # shellcheck disable=SC2086
         "$CC_FUZZ" $cflags -fsanitize=fuzzer-no-link $cppflags -c "$src" -o "$obj"
     fi
     objs="$objs $obj"
+  done
 done
 rm -f "$out/libocigate-fuzz.a"
 # shellcheck disable=SC2086

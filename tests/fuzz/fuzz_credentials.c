@@ -1,6 +1,6 @@
 /*
- * fuzz_credentials.c - og_credentials_parse (responder/request.c) and
- * og_base64_decode/encode (responder/base64.c), both alphabets.
+ * fuzz_credentials.c - og_credentials_parse (responder/http/request.c) and
+ * og_base64_decode/encode (common/base64.c), both alphabets.
  *
  * The whole input is the Authorization header value (pointer + length, in
  * an exact heap block). The same bytes are also decoded as base64 and

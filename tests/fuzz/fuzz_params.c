@@ -1,6 +1,6 @@
 /*
- * fuzz_params.c - the FastCGI params (responder/request.c) and the query
- * strings of ocigate's own endpoints (responder/query.c).
+ * fuzz_params.c - the FastCGI params (responder/http/request.c) and the query
+ * strings of ocigate's own endpoints (responder/http/query.c).
  *
  * Input: NAME=value entries separated by NUL bytes, as libfcgi hands them
  * over. They become a NULL-terminated envp array (each entry its own heap

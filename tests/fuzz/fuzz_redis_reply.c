@@ -1,6 +1,6 @@
 /*
  * fuzz_redis_reply.c - API key records as Redis returns them
- * (responder/apikey.c: og_apikey_parse_record, and the cache entry built
+ * (responder/auth/apikey.c: og_apikey_parse_record, and the cache entry built
  * from a record: JSON group/repo arrays, repository globs, RFC 3339 expiry).
  *
  * Input: RESP bytes, e.g. "*4\r\n$2\r\nid\r\n$3\r\nk01\r\n$4\r\nuser\r\n$5\r\nalice\r\n".

@@ -1,5 +1,5 @@
 /*
- * fuzz_token.c - ocigate's own registry tokens (responder/token.c):
+ * fuzz_token.c - ocigate's own registry tokens (responder/auth/token.c):
  * og_token_is_mine, og_token_identify, og_token_mint.
  *
  * The signing key is the TEST-ONLY EC P-256 key of testkeys.h, written at

@@ -2,7 +2,7 @@
  * test_htpasswd.c - htpasswd files: loading, verifying, and the edge a
  * review found: a file with no users left the user table NULL, and qsort()
  * and bsearch() were called on it (undefined behaviour: glibc declares both
- * arguments non-null). This test and responder/htpasswd.c are built with
+ * arguments non-null). This test and responder/auth/htpasswd.c are built with
  * -fsanitize=undefined -fno-sanitize-recover where the compiler can, so any
  * undefined behaviour on these paths fails the test instead of passing by
  * luck.

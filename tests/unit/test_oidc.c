@@ -46,8 +46,8 @@
 #include <openssl/x509.h>
 
 #include "../../policy/config.h"
-#include "../../responder/base64.h"
-#include "../../responder/oidc.h"
+#include "../../common/base64.h"
+#include "../../responder/auth/oidc.h"
 
 #define ISS "https://idp.example.test/realms/r"
 

@@ -1,6 +1,6 @@
 /*
  * test_throttle.c - unit tests of the per-worker throttling view
- * (responder/throttle_state.c): the limit decision, in particular that
+ * (responder/auth/throttle_state.c): the limit decision, in particular that
  * failures for a username elsewhere never refuse an address that has not
  * failed for it; counts read from Redis; the bounded table; and the address
  * failures are counted under.

@@ -1,5 +1,5 @@
 /*
- * claims.c - tag claims in Redis: of two concurrent first pushes of one tag,
+ * tag_claims.c - tag claims in Redis: of two concurrent first pushes of one tag,
  * exactly one wins, across workers and across ocigate hosts that share one
  * Redis.
  *
@@ -16,7 +16,7 @@
  *
  * Also the operator commands: `ocigate tag claims` and `ocigate tag unclaim`.
  */
-#include "claims.h"
+#include "tag_claims.h"
 
 #include <getopt.h>
 #include <stdio.h>

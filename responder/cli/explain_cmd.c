@@ -1,5 +1,5 @@
 /*
- * explain.c - `ocigate explain`: the full decision for one request, offline.
+ * explain_cmd.c - `ocigate explain`: the full decision for one request, offline.
  *
  * The identity is given (--user, --group; none = anonymous), existing tags
  * are given (--existing-tag), and nothing is contacted: it is policy/

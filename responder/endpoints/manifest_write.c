@@ -28,7 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "claims.h"
+#include "tag_claims.h"
 #include "decide.h"
 #include "handle.h"
 #include "identity.h"

@@ -1,5 +1,5 @@
 /*
- * keys.c - `ocigate key create|list|show|revoke`: manage API keys in Redis.
+ * key_cmd.c - `ocigate key create|list|show|revoke`: manage API keys in Redis.
  *
  * create prints the new key alone on stdout (it is shown once and stored only
  * as a hash), its id and details on stderr. list, show and revoke never print

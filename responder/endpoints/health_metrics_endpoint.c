@@ -1,5 +1,5 @@
 /*
- * ops_endpoint.c - what operators look at: Prometheus metrics and health.
+ * health_metrics_endpoint.c - what operators look at: Prometheus metrics and health.
  *
  * GET endpoints.metrics: the counters of metrics.c, summed over all workers;
  * who may scrape is accessControl.metrics (anonymous needs

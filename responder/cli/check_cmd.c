@@ -1,5 +1,5 @@
 /*
- * check.c - `ocigate check`: validate the config and print what it means,
+ * check_cmd.c - `ocigate check`: validate the config and print what it means,
  * like `nginx -t`. Exit 0 when valid, 2 when not (the error names the file,
  * the JSON path and what is wrong).
  */

@@ -1,8 +1,8 @@
 /*
- * claims.h - race-free first pushes of a tag (SPEC §5): a claim in Redis.
+ * tag_claims.h - race-free first pushes of a tag (SPEC §5): a claim in Redis.
  */
-#ifndef OCIGATE_CLAIMS_H
-#define OCIGATE_CLAIMS_H
+#ifndef OCIGATE_TAG_CLAIMS_H
+#define OCIGATE_TAG_CLAIMS_H
 
 #include <stddef.h>
 
