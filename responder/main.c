@@ -11,7 +11,6 @@
 #include <curl/curl.h>
 
 #include "ocigate_build.h"
-#include "tag_claims.h"
 #include "commands.h"
 #include "serve.h"
 

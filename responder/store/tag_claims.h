@@ -39,7 +39,9 @@ enum og_claim_result og_claim_tag(struct og_redis *redis, const char *repo, cons
 int og_claim_release(struct og_redis *redis, const char *repo, const char *tag,
                      const char *value);
 
-/* `ocigate tag unclaim REPO:TAG`, `ocigate tag claims`: operator commands. */
-int og_cmd_tag(int argc, char **argv);
+/* The Redis key of REPO:TAG's claim (PREFIX tag:REPO:TAG) into out. 0, or -1
+   when it does not fit. */
+int og_claim_key(struct og_redis *redis, const char *repo, const char *tag, char *out,
+                 size_t cap);
 
 #endif
