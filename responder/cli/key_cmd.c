@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "apikey.h"
+#include "key_records.h"
 #include "commands.h"
 #include "config.h"
 #include "log.h"

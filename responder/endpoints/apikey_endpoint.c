@@ -23,7 +23,7 @@
 
 #include <jansson.h>
 
-#include "apikey.h"
+#include "key_records.h"
 #include "body.h"
 #include "decide.h"
 #include "endpoints.h"
