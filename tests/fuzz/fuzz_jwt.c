@@ -1,5 +1,5 @@
 /*
- * fuzz_jwt.c - OIDC JWT verification (responder/auth/oidc.c): og_oidc_identify
+ * fuzz_jwt.c - OIDC JWT verification (responder/auth/oidc.c, jws.c, oidc_discovery.c): og_oidc_identify
  * against an injected JWKS, the JWKS parser, and discovery.
  *
  * No network and a fixed clock: the verifiers (og_oidc_new) get

@@ -1,0 +1,106 @@
+/*
+ * oidc_state.h - what the three OpenID Connect files share (not an API):
+ * the limits, one worker's verifier state (struct og_oidc: JWKS, fetch
+ * handle, verified-token cache, test hooks), and the functions they call in
+ * each other. oidc.c: claims, mapping, cache, the public API (oidc.h);
+ * jws.c: JWKs, header, signature; oidc_discovery.c: discovery and JWKS fetch.
+ */
+#ifndef OCIGATE_OIDC_STATE_H
+#define OCIGATE_OIDC_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "oidc.h"
+
+#define TOKEN_MAX       16384           /* whole token, before anything else */
+#define SEGMENT_MAX     8192            /* each base64url segment */
+#define DOC_MAX         (256 * 1024)    /* discovery document, JWKS */
+#define URL_MAX         2048
+#define KID_MAX         256
+#define KEYS_MAX        64              /* keys kept from one JWKS */
+#define CACHE_SIZE      512
+#define REFRESH_MIN_S   30              /* between two JWKS fetches */
+#define RETRY_EMPTY_S   5               /* while no JWKS was ever fetched */
+#define JWKS_MAX_AGE_S  3600            /* refetch (lazily) after this */
+#define GROUP_MAX       255             /* bytes in one group name */
+#define RSA_MIN_BITS    2048
+#define RSA_MAX_BYTES   1024            /* 8192-bit modulus */
+#define CLAIM_TIME_MAX  1e11            /* year ~5138: beyond is nonsense */
+
+struct jwk {
+    char kid[KID_MAX + 1];
+    bool has_kid;
+    unsigned algs;          /* bit per enum alg this key may verify */
+    size_t coord;           /* EC: bytes per coordinate; RSA: 0 */
+    EVP_PKEY *pkey;
+};
+
+struct cache_entry {
+    unsigned char hash[32]; /* SHA-256 of the token */
+    time_t until;           /* exp + leeway */
+    char *blob;             /* "user\0group\0group\0..." */
+    size_t ngroups;
+};
+
+struct og_oidc {
+    const struct og_config *cfg;
+    char issuer[URL_MAX];   /* as configured */
+    char base[URL_MAX];     /* issuer without a trailing '/' */
+    bool url_ok;            /* issuer is https, or http on loopback */
+    long timeout_ms;
+    CURL *curl;
+
+    char jwks_uri[URL_MAX]; /* from discovery; "" = discover again */
+    struct jwk *keys;
+    size_t nkeys;
+    unsigned char jwks_hash[32];
+    time_t fetched_at;      /* 0 = never */
+    time_t last_attempt;
+    bool attempted;
+
+    og_oidc_get_fn get;
+    void *get_arg;
+    time_t fake_now;
+    struct og_oidc_stats st;
+
+    struct cache_entry cache[CACHE_SIZE];
+    size_t hand;            /* next victim when the cache is full */
+};
+
+static inline time_t now_of(const struct og_oidc *o)
+{
+    return o->fake_now ? o->fake_now : time(NULL);
+}
+
+/* oidc.c */
+bool oidc_sha256(const void *p, size_t n, unsigned char out[32]);
+void oidc_cache_flush(struct og_oidc *o);
+
+/* jws.c: bounded decoding (counted in o->st) */
+long oidc_b64url(struct og_oidc *o, const char *in, size_t len, unsigned char *out, size_t cap);
+json_t *oidc_parse_json(struct og_oidc *o, const void *p, size_t len);
+/* jws.c: keys, header, signature */
+void oidc_free_keys(struct jwk *keys, size_t n);
+int oidc_parse_jwks(struct og_oidc *o, const char *doc, size_t len, struct jwk **keys_out,
+                    size_t *n_out);
+const struct jwk *oidc_find_key(const struct og_oidc *o, const char *kid, int alg,
+                                bool *kid_known);
+bool oidc_verify_sig(struct og_oidc *o, const struct jwk *k, int alg, const char *msg,
+                     size_t msglen, const unsigned char *sig, size_t siglen);
+const char *oidc_check_header(json_t *h, int *alg, char *kid, bool *has_kid);
+
+/* oidc_discovery.c */
+bool oidc_url_allowed(const char *url, bool *loopback);
+int oidc_install_jwks(struct og_oidc *o, const char *doc, size_t len);
+void oidc_refresh(struct og_oidc *o);
+bool oidc_may_refresh(const struct og_oidc *o, time_t now, time_t interval);
+void oidc_ensure_jwks(struct og_oidc *o, time_t now);
+void oidc_fetch_cleanup(struct og_oidc *o);
+
+#endif
