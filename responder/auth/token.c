@@ -13,7 +13,7 @@
  *   - with a NULL key libjwt verifies nothing (alg "none" included): the key
  *     is never NULL here (no key file, no tokens at all);
  *   - libjwt rejects typ "at+jwt": our tokens say "JWT" (OIDC access tokens
- *     are verified in oidc.c with libcrypto, not with libjwt).
+ *     are verified in jws.c with libcrypto, not with libjwt).
  * exp, nbf, iss and aud are checked here; libjwt 1.10 checks none of them.
  */
 #include "token.h"

@@ -1,6 +1,8 @@
 /*
  * endpoints.h - what ocigate serves itself in the RESPONDER role: the token
- * endpoint (SPEC §3a) and the self-service API key endpoint (SPEC §4).
+ * endpoint (SPEC §3a), the self-service API key endpoint (SPEC §4), metrics
+ * and health, the filtered catalog; which path names which endpoint; and
+ * what every endpoint does first (identify the caller, refuse).
  */
 #ifndef OCIGATE_ENDPOINTS_H
 #define OCIGATE_ENDPOINTS_H

@@ -1,6 +1,7 @@
 /*
- * fuzz_jwt.c - OIDC JWT verification (responder/auth/oidc.c, jws.c, oidc_discovery.c): og_oidc_identify
- * against an injected JWKS, the JWKS parser, and discovery.
+ * fuzz_jwt.c - OIDC JWT verification (responder/auth/oidc.c, jws.c,
+ * oidc_discovery.c): og_oidc_identify against an injected JWKS, the JWKS
+ * parser, and discovery.
  *
  * No network and a fixed clock: the verifiers (og_oidc_new) get
  * og_oidc_set_now(NOW) and a fetch hook that plays the identity provider. The keys are the TEST-ONLY keys of testkeys.h, so
