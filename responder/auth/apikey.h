@@ -1,5 +1,5 @@
 /*
- * apikey.h - API key lookup (SPEC §4): a presented key -> an identity,
+ * apikey.h - API key lookup: a presented key -> an identity,
  * through a bounded per-worker cache (positive entries apikey.cacheSeconds,
  * negative 5 s) in front of Redis. The records and their management are
  * key_records.h (included here).

@@ -1,5 +1,5 @@
 /*
- * oidc.c - OpenID Connect JWTs (SPEC §4): the token checked against the
+ * oidc.c - OpenID Connect JWTs: the token checked against the
  * issuer's JWKS, its claims checked and mapped to an identity, verified
  * tokens cached per worker by SHA-256 until exp (+ leeway).
  *

@@ -1,7 +1,7 @@
 /*
- * endpoints.h - what ocigate serves itself in the RESPONDER role: the token
- * endpoint (SPEC §3a), the self-service API key endpoint (SPEC §4), metrics
- * and health, the filtered catalog; which path names which endpoint; and
+ * endpoints.h - what ocigate serves itself in the RESPONDER role: the
+ * registry token endpoint, the self-service API key endpoint, metrics and
+ * health, the filtered catalog; which path names which endpoint; and
  * what every endpoint does first (identify the caller, refuse).
  */
 #ifndef OCIGATE_ENDPOINTS_H

@@ -7,7 +7,8 @@
  *
  * A key is "zak_" + 32 lower-case hex characters from getrandom(); Redis
  * holds only the SHA-256 (hex) of the 32 characters after the prefix, zot's
- * scheme (SPEC §4 gives the layout).
+ * scheme: PREFIX key:HASH holds the record, PREFIX keyid:ID names the HASH,
+ * PREFIX user:USER:keys is the set of a user's ids.
  */
 #include "key_records.h"
 

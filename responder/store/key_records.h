@@ -1,6 +1,6 @@
 /*
  * key_records.h - API key records in Redis: "zak_" + 32 hex, stored as
- * SHA-256 (SPEC §4). Management (create, list, show, revoke) is shared by
+ * SHA-256. Management (create, list, show, revoke) is shared by
  * the `ocigate key` commands and the self-service endpoint; the lookup of a
  * presented key is apikey.h.
  */

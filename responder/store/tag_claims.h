@@ -1,5 +1,5 @@
 /*
- * tag_claims.h - race-free first pushes of a tag (SPEC §5): a claim in Redis.
+ * tag_claims.h - race-free first pushes of a tag: a claim in Redis.
  */
 #ifndef OCIGATE_TAG_CLAIMS_H
 #define OCIGATE_TAG_CLAIMS_H
