@@ -24,6 +24,7 @@ MUTATIONS=(
   "release-any-claim|responder/claims.c|s/\"if redis.call\('GET', KEYS\[1\]\) == ARGV\[1\] then \"/\"if true then \"/"
   "keep-claims-when-one-is-held|responder/manifest_write.c|s/(m->facts.tag\[i\] = OG_TAG_EXISTS;[^\n]*\n)\s*release_claims\(m\);\n/\$1/"
   "no-registry-retries|responder/handle.c|s/retry <= 3; retry\+\+/retry <= 0; retry++/"
+  "redis-reconnect-every-command|responder/redis.c|s/#define RETRY_INTERVAL_MS 1000/#define RETRY_INTERVAL_MS 0/"
   "never-throttled|responder/identity.c|s/og_throttle_limited\(ctx->cfg/false \&\& og_throttle_limited(ctx->cfg/"
 )
 
