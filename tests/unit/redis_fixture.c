@@ -137,6 +137,20 @@ int og_test_redis_start(struct og_test_redis *t)
     return -1;
 }
 
+void og_test_redis_start_or_exit(struct og_test_redis *t)
+{
+    switch (og_test_redis_start(t)) {
+    case 0:
+        return;
+    case 1:
+        printf("1..0 # SKIP redis-server is not installed\n");
+        exit(0);
+    default:
+        printf("1..1\nnot ok 1 - a private redis-server for this test\n");
+        exit(1);
+    }
+}
+
 void og_test_redis_stop(struct og_test_redis *t)
 {
     if (t->pid > 0) {

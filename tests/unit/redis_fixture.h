@@ -24,6 +24,12 @@ struct og_test_redis {
    not start (a failure: the reason is on stderr). */
 int og_test_redis_start(struct og_test_redis *t);
 
+/* For main(), before cmocka runs: start t, or print the TAP of a skipped
+   file ("1..0 # SKIP ...", redis-server not installed) or of a failure, and
+   exit. cmocka cannot skip a test in TAP (it prints "not ok # SKIP", which
+   is a failure), so a file that needs Redis skips as a whole. */
+void og_test_redis_start_or_exit(struct og_test_redis *t);
+
 /* Stop it and remove its directory; safe to call when it is not running. */
 void og_test_redis_stop(struct og_test_redis *t);
 

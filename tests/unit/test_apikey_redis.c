@@ -3,8 +3,8 @@
  * (redis_fixture.c): a created key identifies its user, a revoked key is
  * refused once the per-worker cache entry has aged out (and at once by a
  * worker that had not cached it), revocation leaves nothing behind, and
- * the per-user limit is enforced by Redis. Skips where redis-server is not
- * installed.
+ * the per-user limit is enforced by Redis. Skips (the whole file) where
+ * redis-server is not installed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,20 +29,12 @@
 #define CACHE_S 30
 
 static struct og_test_redis server;
-static int server_state;              /* 0 running, 1 not installed, -1 broken */
 
 struct world {
     struct og_config *cfg;
     struct og_redis *redis;
     struct og_apikeys *k;
 };
-
-static int group_setup(void **state)
-{
-    (void)state;
-    server_state = og_test_redis_start(&server);
-    return server_state < 0 ? -1 : 0;
-}
 
 static int group_teardown(void **state)
 {
@@ -59,8 +51,6 @@ static int setup(void **state)
     char err[512];
 
     *state = w;
-    if (server_state != 0)
-        return 0;
     w->cfg = og_config_parse(json, sizeof(json) - 1, "t.json", err, sizeof(err));
     if (!w->cfg) {
         fprintf(stderr, "config: %s\n", err);
@@ -83,8 +73,6 @@ static int teardown(void **state)
     free(w);
     return 0;
 }
-
-#define NEED_REDIS() do { if (server_state != 0) skip(); } while (0)
 
 static void create(struct world *w, const char *user, char key[OG_APIKEY_LEN + 1],
                    struct og_apikey_record *rec)
@@ -129,7 +117,6 @@ static void created_key_identifies_its_user(void **state)
     const char *reason;
     int hit;
 
-    NEED_REDIS();
     create(w, "alice", key, &rec);
     assert_int_equal(ident(w->k, NULL, key, &id, &st, &reason, &hit), OG_ID_OK);
     assert_int_equal(hit, 0);                   /* from Redis */
@@ -169,7 +156,6 @@ static void revoked_key_is_refused_after_the_cache(void **state)
     const char *reason;
     int hit;
 
-    NEED_REDIS();
     create(w, "alice", key, &rec);
     create(w, "alice", other, &orec);
     assert_int_equal(ident(w->k, NULL, key, &id, &st, &reason, &hit), OG_ID_OK);
@@ -211,7 +197,6 @@ static void expired_key_is_refused(void **state)
     const char *reason;
     int hit;
 
-    NEED_REDIS();
     assert_int_equal(og_apikey_create(w->redis, "alice", groups, 1, NULL, 0, time(NULL) + 3600,
                                       "", "cli", 0, key, &rec, err, sizeof(err)), 0);
     assert_int_equal(ident(w->k, NULL, key, &id, &st, &reason, &hit), OG_ID_OK);
@@ -226,7 +211,6 @@ static void per_user_limit(void **state)
     char key[OG_APIKEY_LEN + 1], err[256];
     struct og_apikey_record rec, first;
 
-    NEED_REDIS();
     assert_int_equal(og_apikey_create(w->redis, "carol", NULL, 0, NULL, 0, 0, "", "htpasswd", 2,
                                       key, &first, err, sizeof(err)), 0);
     assert_int_equal(og_apikey_create(w->redis, "carol", NULL, 0, NULL, 0, 0, "", "htpasswd", 2,
@@ -249,5 +233,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(per_user_limit, setup, teardown),
     };
     og_log_configure("error", "text");
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    og_test_redis_start_or_exit(&server);
+    return cmocka_run_group_tests(tests, NULL, group_teardown);
 }

@@ -1,14 +1,9 @@
 /*
  * test_identity.c - credentials to identity (responder/identity.c) with real
- * users: an htpasswd file made here (sha-crypt and bcrypt) checked through
- * og_identify and through og_handle, where a wrong password must be refused
- * and never become anonymous or the user; and throttling (responder/
- * throttle.c) against a real, private redis-server (redis_fixture.c):
- * distinct failing credentials are counted, one repeated credential counts
- * once, past a limit even the right password is refused before it is
- * looked at, an address that never failed is not locked out, nothing
- * guessable is stored. The Redis tests skip where redis-server is not
- * installed.
+ * password users: an htpasswd file made here (sha-crypt and bcrypt) checked
+ * through og_identify and through og_handle. A wrong password must be
+ * refused, and never become anonymous or the user. Throttling of the same
+ * logins against Redis: test_throttle_redis.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,30 +15,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <hiredis/hiredis.h>
 
 #include "config.h"
 #include "handle.h"
 #include "htpasswd.h"
 #include "identity.h"
 #include "log.h"
-#include "redis.h"
-#include "redis_fixture.h"
 #include "request.h"
 #include "response.h"
-#include "throttle.h"
 
-static struct og_test_redis server;
-static int server_state;              /* 0 running, 1 not installed, -1 broken */
 static struct og_htpasswd *users;     /* alice: "right-pw" (sha-crypt), bob: "bob-pw" (bcrypt) */
 
 static const char conf_json[] =
     "{\"token\":{\"challenge\":\"basic\"},"
-    " \"auth\":{\"throttle\":{\"perAddress\":6,\"perSubject\":3,\"perSubjectTotal\":4,"
-    "   \"windowSeconds\":60}},"
     " \"accessControl\":{\"repositories\":{\"**\":{\"anonymousPolicy\":[\"read\"],"
     "   \"defaultPolicy\":[\"read\"]}}}}";
 
@@ -75,22 +60,18 @@ static int group_setup(void **state)
         fprintf(stderr, "htpasswd: %s\n", err);
         return -1;
     }
-    og_throttle_init();
-    server_state = og_test_redis_start(&server);
-    return server_state < 0 ? -1 : 0;
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     og_htpasswd_free(users);
-    og_test_redis_stop(&server);
     return 0;
 }
 
 struct world {
     struct og_config *cfg;
-    struct og_redis *redis;          /* NULL: no throttling */
     int failed;
 };
 
@@ -112,24 +93,9 @@ static int setup(void **state)
     return 0;
 }
 
-static int setup_redis(void **state)
-{
-    struct world *w;
-    setup(state);
-    w = *state;
-    if (server_state == 0) {
-        w->redis = og_test_redis_client(&server, w->cfg);
-        if (!w->redis)
-            return -1;
-        og_test_redis_flush(w->redis);
-    }
-    return 0;
-}
-
 static int teardown(void **state)
 {
     struct world *w = *state;
-    og_redis_free(w->redis);
     og_config_free(w->cfg);
     free(w);
     return 0;
@@ -149,7 +115,7 @@ static enum og_identify_result login(struct world *w, const char *remote, const 
                                      const char *pw, size_t len, struct og_identity *id,
                                      struct og_identity_store *st, const char **reason)
 {
-    struct og_identify_ctx ctx = { w->cfg, users, NULL, NULL, NULL, w->redis, remote,
+    struct og_identify_ctx ctx = { w->cfg, users, NULL, NULL, NULL, NULL, remote,
                                    &w->failed };
     struct og_credentials c;
     enum og_identify_result r;
@@ -253,7 +219,6 @@ static void handle(struct world *w, const char *authorization, char *buf, size_t
     memset(&ws, 0, sizeof(ws));
     ws.cfg = w->cfg;
     ws.htpasswd = users;
-    ws.redis = w->redis;
     og_handle(&ws, env, NULL, buf, cap);
 }
 
@@ -275,178 +240,6 @@ static void handle_wrong_password_is_401(void **state)
     assert_int_equal(strncmp(buf, "Status: 401", 11), 0);
 }
 
-/* ---- throttling against Redis -------------------------------------------- */
-
-#define NEED_REDIS() do { if (server_state != 0) skip(); } while (0)
-
-static long long scard(struct og_redis *r, const char *key)
-{
-    redisReply *rep = og_redis_command(r, "SCARD %s", key);
-    long long n;
-    assert_non_null(rep);
-    assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
-    n = rep->integer;
-    og_redis_reply_free(rep);
-    return n;
-}
-
-/* Every key and every member in Redis, one per line. */
-static void dump(struct og_redis *r, char *out, size_t cap)
-{
-    redisReply *keys = og_redis_command(r, "KEYS *");
-    size_t len = 0;
-
-    out[0] = '\0';
-    assert_non_null(keys);
-    assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *m = og_redis_command(r, "SMEMBERS %s", keys->element[i]->str);
-        len += (size_t)snprintf(out + len, cap - len, "%s\n", keys->element[i]->str);
-        for (size_t j = 0; m && m->type == REDIS_REPLY_ARRAY && j < m->elements && len < cap; j++)
-            len += (size_t)snprintf(out + len, cap - len, "  %s\n", m->element[j]->str);
-        og_redis_reply_free(m);
-        assert_true(len < cap);
-    }
-    og_redis_reply_free(keys);
-}
-
-static void distinct_failures_lock_the_user_at_this_address(void **state)
-{
-    struct world *w = *state;
-    struct og_identity id;
-    struct og_identity_store st;
-    const char *reason;
-    char all[8192];
-
-    NEED_REDIS();
-    assert_int_equal(LOGIN(w, "10.0.0.1", "alice", "guess-1"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(LOGIN(w, "10.0.0.1", "alice", "guess-2"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(LOGIN(w, "10.0.0.1", "alice", "right-pw"), OG_ID_OK);   /* 2 < 3 */
-    assert_int_equal(LOGIN(w, "10.0.0.1", "alice", "guess-3"), OG_ID_BAD_CREDENTIALS);
-    /* perSubject 3 reached: even the right password is refused, unlooked at */
-    assert_int_equal(LOGIN(w, "10.0.0.1", "alice", "right-pw"), OG_ID_THROTTLED);
-    assert_string_equal(reason, "too many failed attempts");
-    assert_true(st.retry_after >= 1 && st.retry_after <= 60);
-    assert_null(id.user);
-    assert_int_equal(w->failed, 0);             /* not counted as a refused credential */
-    assert_int_equal(LOGIN(w, "10.0.0.1", "alice", "guess-4"), OG_ID_THROTTLED);
-
-    /* three members, under a hashed username; no password, no username in clear */
-    assert_int_equal(scard(w->redis, "ocigate:thr:addr:10.0.0.1"), 3);
-    dump(w->redis, all, sizeof(all));
-    assert_null(strstr(all, "guess"));
-    assert_null(strstr(all, "right-pw"));
-    assert_null(strstr(all, "alice"));
-
-    /* bob at that address is another subject: perAddress (6) is not reached */
-    assert_int_equal(LOGIN(w, "10.0.0.1", "bob", "bob-pw"), OG_ID_OK);
-    /* alice from an address that never failed for her is not locked out */
-    assert_int_equal(LOGIN(w, "10.0.0.2", "alice", "right-pw"), OG_ID_OK);
-}
-
-static void one_repeated_password_counts_once(void **state)
-{
-    struct world *w = *state;
-    struct og_identity id;
-    struct og_identity_store st;
-    const char *reason;
-
-    NEED_REDIS();
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(LOGIN(w, "10.0.1.1", "alice", "the-old-password"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(scard(w->redis, "ocigate:thr:addr:10.0.1.1"), 1);
-    assert_int_equal(LOGIN(w, "10.0.1.1", "alice", "right-pw"), OG_ID_OK);
-}
-
-static void the_total_refuses_only_addresses_that_failed(void **state)
-{
-    struct world *w = *state;
-    struct og_identity id;
-    struct og_identity_store st;
-    const char *reason;
-
-    NEED_REDIS();
-    /* perSubjectTotal 4: two failures from each of two addresses */
-    assert_int_equal(LOGIN(w, "10.0.2.1", "bob", "a1"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(LOGIN(w, "10.0.2.1", "bob", "a2"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(LOGIN(w, "10.0.2.2", "bob", "b1"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(LOGIN(w, "10.0.2.2", "bob", "b2"), OG_ID_BAD_CREDENTIALS);
-    /* the last address to fail learnt the total in its own round trip */
-    assert_int_equal(LOGIN(w, "10.0.2.2", "bob", "bob-pw"), OG_ID_THROTTLED);
-    /* the first reads it again within a second (OG_THR_REFRESH_MS): poll, bounded */
-    {
-        enum og_identify_result r = OG_ID_OK;
-        for (int i = 0; i < 100 && r == OG_ID_OK; i++) {
-            struct timespec ts = { 0, 50 * 1000000L };
-            r = LOGIN(w, "10.0.2.1", "bob", "bob-pw");
-            if (r == OG_ID_OK)
-                nanosleep(&ts, NULL);
-        }
-        assert_int_equal(r, OG_ID_THROTTLED);
-    }
-    /* bob himself, from his own address: an attacker cannot lock him out */
-    assert_int_equal(LOGIN(w, "10.0.2.3", "bob", "bob-pw"), OG_ID_OK);
-}
-
-static void per_address_counts_every_username(void **state)
-{
-    struct world *w = *state;
-    struct og_identity id;
-    struct og_identity_store st;
-    const char *reason;
-    char user[32];
-
-    NEED_REDIS();
-    /* perAddress 6: six usernames, one guess each */
-    for (int i = 0; i < 6; i++) {
-        snprintf(user, sizeof(user), "user%d", i);
-        assert_int_equal(LOGIN(w, "10.0.3.1", user, "guess"), OG_ID_BAD_CREDENTIALS);
-    }
-    assert_int_equal(LOGIN(w, "10.0.3.1", "alice", "right-pw"), OG_ID_THROTTLED);
-    assert_int_equal(LOGIN(w, "10.0.3.2", "alice", "right-pw"), OG_ID_OK);
-}
-
-static void anonymous_and_right_passwords_never_count(void **state)
-{
-    struct world *w = *state;
-    struct og_identify_ctx ctx = { w->cfg, users, NULL, NULL, NULL, w->redis, "10.0.4.1", NULL };
-    struct og_credentials c;
-    struct og_identity id;
-    struct og_identity_store st;
-    const char *reason;
-    char all[4096];
-    int hit;
-
-    NEED_REDIS();
-    memset(&c, 0, sizeof(c));
-    c.kind = OG_CRED_NONE;
-    for (int i = 0; i < 10; i++) {
-        assert_int_equal(og_identify(&ctx, &c, &id, &st, &reason, &hit), OG_ID_OK);
-        assert_int_equal(LOGIN(w, "10.0.4.1", "alice", "right-pw"), OG_ID_OK);
-    }
-    dump(w->redis, all, sizeof(all));
-    assert_string_equal(all, "");
-}
-
-static void redis_down_never_blocks_a_login(void **state)
-{
-    struct world *w = *state;
-    struct og_identity id;
-    struct og_identity_store st;
-    const char *reason;
-    char err[256];
-
-    NEED_REDIS();
-    og_redis_free(w->redis);
-    free(w->cfg->redis_url);
-    w->cfg->redis_url = strdup("unix:///nonexistent/og-identity.sock");
-    w->redis = og_redis_new(w->cfg, err, sizeof(err));
-    assert_non_null(w->redis);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(LOGIN(w, "10.0.5.1", "alice", i % 2 ? "x" : "y"), OG_ID_BAD_CREDENTIALS);
-    assert_int_equal(LOGIN(w, "10.0.5.1", "alice", "right-pw"), OG_ID_OK);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,15 +247,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_password_is_refused_never_anonymous, setup, teardown),
         cmocka_unit_test_setup_teardown(no_password_users_refuse_every_password, setup, teardown),
         cmocka_unit_test_setup_teardown(handle_wrong_password_is_401, setup, teardown),
-        cmocka_unit_test_setup_teardown(distinct_failures_lock_the_user_at_this_address,
-                                        setup_redis, teardown),
-        cmocka_unit_test_setup_teardown(one_repeated_password_counts_once, setup_redis, teardown),
-        cmocka_unit_test_setup_teardown(the_total_refuses_only_addresses_that_failed, setup_redis,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(per_address_counts_every_username, setup_redis, teardown),
-        cmocka_unit_test_setup_teardown(anonymous_and_right_passwords_never_count, setup_redis,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(redis_down_never_blocks_a_login, setup_redis, teardown),
     };
     og_log_configure("error", "text");
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
