@@ -160,7 +160,7 @@ unlike "$(body badnabc)" 'pub/' "... and no repository in the body"
 
 # ------------------------------------- never the registry's own catalog ---
 
-sleep 0.2
+registry_log_settled "$REG_PORT" || diag "the registry's access log did not settle in 10 s"
 is "$(grep -F "$UA" "$T/registry.log" | grep -c '_catalog' || true)" 0 \
     "no catalog request of a client reached the registry (ocigate asked it itself)"
 ok 'grep -q "\"GET /v2/_catalog?n=1000 HTTP" "$T/registry.log"' "ocigate fetched the registry's catalog"
@@ -209,7 +209,7 @@ if command -v nginx >/dev/null 2>&1; then
     is "$(names ngx2)" "$1 $2 $3 $4 $5 $6" "nginx: ci's first 6"
     is "$(hdr ngx2 Link)" "</v2/_catalog?last=$6&n=6>; rel=\"next\"" "nginx: ... with a Link"
     is "$(req ngx3 -A "$UA" -u "ci:$WRONG" "$N/v2/_catalog")" 401 "nginx: wrong password: 401"
-    sleep 0.2
+    registry_log_settled "$REG_PORT" || diag "the registry's access log did not settle in 10 s"
     is "$(grep -F "$UA" "$T/registry.log" | grep -c '_catalog' || true)" 0 \
         "nginx: no catalog request of a client reached the registry"
     stop_pid "$SERVER_PID"

@@ -434,7 +434,7 @@ is "$(registry_digest multi/app "a-$RUN")" 404 "... multi/app:a-$RUN is not in t
 rcli DEL "${PREFIX}tag:multi/app:b-$RUN" > /dev/null
 is "$(put_manifest multi2 "$CI" "$U" multi/app "$D_M?tag=a-$RUN&tag=b-$RUN" "$M_M")" 201 \
     "once b is free: ci PUT DIGEST?tag=a&tag=b: 201" || diag "$(body multi2)"
-sleep 0.2
+registry_log_settled "$REG_PORT" || diag "the registry's access log did not settle in 10 s"
 is "$(registry_saw "\"PUT /v2/multi/app/manifests/$D_M\\?tag=a-$RUN&tag=b-$RUN HTTP")" 1 \
     "... forwarded to the registry with both tags (docker-registry 2.8 ignores ?tag=, zot applies it)"
 is "$(rcli --scan --pattern "${PREFIX}tag:multi/*" | grep -c .)" 0 "no claim is left on either tag"
@@ -515,7 +515,7 @@ is "$(put_manifest authz3 "$ADMIN" "$U3" prod/app "v7.0-$RUN" "$M_P2")" 403 \
 
 # ------------------------------------------ what the registry never saw ----
 
-sleep 0.2   # let the registry finish writing its access log
+registry_log_settled "$REG_PORT" || diag "the registry's access log did not settle in 10 s"
 for r in round1:race/app:r1 round2:race/app:r2 round3:prod/race:v3.0.0 pools1:pools/app:p1 pools2:pools/app:p2; do
     IFS=: read -r name repo tag <<<"$r"
     is "$(registry_saw "\"PUT /v2/$repo/manifests/$tag-$RUN HTTP")" 1 \

@@ -95,15 +95,24 @@ write_config() { # DEST ADMINS-JSON [EXTRA-JQ]
     }' | jq "${3:-.}" > "$1.tmp" && mv "$1.tmp" "$1"
 }
 
-# reload: SIGHUP the master, wait until the new generation answers
+# reload: SIGHUP the master, wait until the new generation answers: the
+# master said so, and every worker of the old generation is gone (so any
+# request from now on reaches a new one).
+old_workers_gone() {
+    local p
+    for p in "$@"; do pid_running "$p" && return 1; done
+    [ -n "$(pgrep -P "$OG_MASTER")" ]
+}
 reload() {
-    local before
+    local before old
     before=$(grep -c 'configuration reloaded' "$T/ocigate.log")
+    old=$(pgrep -P "$OG_MASTER" | tr '\n' ' ')
     kill -HUP "$OG_MASTER"
     WAIT_PID=$OG_MASTER wait_until 10 sh -c \
         '[ "$(grep -c "configuration reloaded" "$1")" -gt "$2" ]' _ "$T/ocigate.log" "$before" ||
         return 1
-    sleep 0.5
+    # shellcheck disable=SC2086  # one pid a word
+    WAIT_PID=$OG_MASTER wait_until 10 old_workers_gone $old
 }
 
 # ------------------------------------------------------------------ setup ---

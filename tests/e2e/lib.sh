@@ -396,6 +396,17 @@ EOF
     wait_port "$port" 15 "$REGISTRY_PID" || bail "docker-registry did not listen on $port"
 }
 
+# registry_log_settled PORT: wait (bounded) until the registry's access log
+# ($T/registry.log) holds every request answered so far: one more request,
+# marked, goes straight to the registry, and its line is awaited. (The
+# access log line of a request is written as the request ends, so a line
+# can trail the answer by a moment; a fixed sleep would only guess.)
+registry_log_settled() {
+    local mark="og-log-settled-$RANDOM$RANDOM"
+    curl -s -o /dev/null --max-time 5 -A "$mark" "http://127.0.0.1:$1/v2/" || true
+    wait_until 10 grep -qF -- "$mark" "$T/registry.log"
+}
+
 # start_ocigate SOCKET WORKERS [CONFIG]: ocigate serve on a unix socket, in
 # the background; stderr (decision log) to $T/ocigate.log. Sets OCIGATE_PID
 # (the master).

@@ -212,7 +212,7 @@ is "$(req metrics2 -u "$CI" "$U/metrics")" 403 "GET /metrics as ci (not in metri
 
 # ------------------------------------------ what the registry never saw ----
 
-sleep 0.2   # let the registry finish writing its access log
+registry_log_settled "$REG_PORT" || diag "the registry's access log did not settle in 10 s"
 # (anonymous reads of anon-$RUN were allowed and may appear; writes may not)
 is "$(registry_saw "\"(POST|PUT|PATCH|DELETE) /v2/(anon|big)-$RUN/")" 0 \
     "the registry never saw the denied anonymous writes (anon-$RUN, big-$RUN)"

@@ -194,7 +194,9 @@ is "$(m s2 "$WORKERS")" 2 "metrics: ocigate_workers is back to 2"
 scrape h0
 printf 'this is { not json' > "$T/ocigate.json"
 kill -HUP "$MASTER"
-sleep 0.5
+# refused_reloads NAME N: a scrape NAME counts N more refused reloads than h0
+refused_reloads() { scrape "$1" && [ "$(d h0 "$1" "$REFUSED")" -ge "$2" ]; }
+wait_until 5 refused_reloads h1 1 || diag "the master did not count the refused reload in 5 s"
 scrape h1
 is "$(d h0 h1 "$REFUSED")" 1 "metrics: SIGHUP with a broken config: config_reloads_total{result=\"refused\"} +1"
 is "$(d h0 h1 "$RELOADED")" 0 "metrics: ... and {result=\"ok\"} +0"
@@ -211,7 +213,7 @@ diag "ocigate said: $(cat "$T/reload.txt")"
 jq '.accessControl.repositories["**"].defaultPolicy = ["read"] | .accessControl.repositories["**"].anonymousPolicy = ["read"] | .accessControl.repositoriess = {}' \
     "$T/ocigate.json.orig" > "$T/ocigate.json"
 kill -HUP "$MASTER"
-sleep 0.5
+wait_until 5 refused_reloads hx 2 || diag "the master did not count the refused reload in 5 s"
 ok 'alive "$MASTER"' "SIGHUP with an unknown key in the config: the master is still alive"
 is "$(anon_get g2)" 200 "SIGHUP with an unknown key: old config kept"
 
