@@ -16,16 +16,16 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # name | file | perl substitution (applied with perl -0pi: may span lines)
 MUTATIONS=(
-  "wrong-password-ok|responder/identity.c|s/(r = og_htpasswd_verify\([^;]*;)/\$1\n    if (r == OG_HT_BAD_PASSWORD) r = OG_HT_OK;/"
-  "htpasswd-verify-ok|responder/htpasswd.c|s/res = OG_HT_BAD_PASSWORD;/res = OG_HT_OK;/"
-  "revoke-exists-not-del|responder/apikey.c|s/del1\[0\] = \"DEL\";/del1[0] = \"EXISTS\";/"
-  "claim-without-nx|responder/claims.c|s/\"SET %s %s NX EX %d\"/\"SET %s %s EX %d\"/"
-  "lost-claim-won|responder/claims.c|s/result = reply_is_ok\(r\) \? OG_CLAIM_TAKEN : OG_CLAIM_HELD;/result = reply_is_ok(r) || r->type == REDIS_REPLY_NIL ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;/"
-  "release-any-claim|responder/claims.c|s/\"if redis.call\('GET', KEYS\[1\]\) == ARGV\[1\] then \"/\"if true then \"/"
-  "keep-claims-when-one-is-held|responder/manifest_write.c|s/(m->facts.tag\[i\] = OG_TAG_EXISTS;[^\n]*\n)\s*release_claims\(m\);\n/\$1/"
+  "wrong-password-ok|responder/auth/identity.c|s/(r = og_htpasswd_verify\([^;]*;)/\$1\n    if (r == OG_HT_BAD_PASSWORD) r = OG_HT_OK;/"
+  "htpasswd-verify-ok|responder/auth/htpasswd.c|s/res = OG_HT_BAD_PASSWORD;/res = OG_HT_OK;/"
+  "revoke-exists-not-del|responder/store/key_records.c|s/del1\[0\] = \"DEL\";/del1[0] = \"EXISTS\";/"
+  "claim-without-nx|responder/store/tag_claims.c|s/\"SET %s %s NX EX %d\"/\"SET %s %s EX %d\"/"
+  "lost-claim-won|responder/store/tag_claims.c|s/result = reply_is_ok\(r\) \? OG_CLAIM_TAKEN : OG_CLAIM_HELD;/result = reply_is_ok(r) || r->type == REDIS_REPLY_NIL ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;/"
+  "release-any-claim|responder/store/tag_claims.c|s/\"if redis.call\('GET', KEYS\[1\]\) == ARGV\[1\] then \"/\"if true then \"/"
+  "keep-claims-when-one-is-held|responder/endpoints/manifest_write.c|s/(m->facts.tag\[i\] = OG_TAG_EXISTS;[^\n]*\n)\s*release_claims\(m\);\n/\$1/"
   "no-registry-retries|responder/handle.c|s/retry <= 3; retry\+\+/retry <= 0; retry++/"
-  "redis-reconnect-every-command|responder/redis.c|s/#define RETRY_INTERVAL_MS 1000/#define RETRY_INTERVAL_MS 0/"
-  "never-throttled|responder/identity.c|s/og_throttle_limited\(ctx->cfg/false \&\& og_throttle_limited(ctx->cfg/"
+  "redis-reconnect-every-command|responder/store/redis.c|s/#define RETRY_INTERVAL_MS 1000/#define RETRY_INTERVAL_MS 0/"
+  "never-throttled|responder/auth/identity.c|s/og_throttle_limited\(ctx->cfg/false \&\& og_throttle_limited(ctx->cfg/"
 )
 
 want=("$@")
