@@ -19,7 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "claims.h"
+#include "tag_claims.h"
 #include "config.h"
 #include "fake_http.h"
 #include "handle.h"
