@@ -3,7 +3,7 @@
  *
  * A key is "zak_" + 32 lower-case hex characters from getrandom(); Redis
  * holds only the SHA-256 (hex) of the 32 characters after the prefix, zot's
- * scheme (SPEC §4 gives the layout). og_apikey_identify() never copies the
+ * scheme (doc/redis.md gives the layout). og_apikey_identify() never copies the
  * key: it hashes it where the caller holds it. The cache is a fixed table of
  * CACHE_SLOTS entries keyed by the SHA-256 bytes, probed linearly over a
  * short window; positive entries live apikey.cacheSeconds, negative ones 5 s,

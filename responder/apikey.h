@@ -1,5 +1,5 @@
 /*
- * apikey.h - API keys: "zak_" + 32 hex, stored in Redis as SHA-256 (SPEC §4).
+ * apikey.h - API keys: "zak_" + 32 hex, stored in Redis as SHA-256 (doc/redis.md).
  *
  * Lookup goes through a bounded per-worker cache (positive entries
  * apikey.cacheSeconds, negative 5 s) in front of Redis. Management

@@ -1,5 +1,5 @@
 /*
- * claims.h - race-free first pushes of a tag (SPEC §5): a claim in Redis.
+ * claims.h - race-free first pushes of a tag: a claim in Redis (doc/redis.md).
  */
 #ifndef OCIGATE_CLAIMS_H
 #define OCIGATE_CLAIMS_H

@@ -1,5 +1,5 @@
 /*
- * oidc.c - OpenID Connect JWTs checked against the issuer's JWKS (SPEC §4).
+ * oidc.c - OpenID Connect JWTs checked against the issuer's JWKS (doc/decisions.md).
  *
  * The JWS is verified with libcrypto, never libjwt: libjwt 1.10 lets the
  * token header choose the algorithm (HS256 with an RSA public key as the
