@@ -1,7 +1,7 @@
 /*
  * base64.c - bounded base64 decoding and encoding.
  *
- * Used for Basic credentials and (later) JWT segments. Strict: a byte
+ * Used for Basic credentials, and base64url for JWT segments. Strict: a byte
  * outside the alphabet, misplaced padding or non-zero trailing bits are
  * errors, so one credential has exactly one encoding.
  */

@@ -1,5 +1,5 @@
 /*
- * config.c - read the ocigate config file (SPEC §2) into struct og_config.
+ * config.c - read the ocigate config file (doc/config.md) into struct og_config.
  *
  * The schema is a set of small field tables, one per JSON object: each row
  * names a key and the function that reads its value. parse_object() walks an
@@ -744,7 +744,7 @@ static bool read_auth(struct parser *p, json_t *v, void *t)
 }
 
 /* ------------------------------------------------------------------------ */
-/* accessControl (zot's schema, semantics notes §1.2).                       */
+/* accessControl (zot's schema, unchanged; doc/config.md).                   */
 
 static bool read_policy_users(struct parser *p, json_t *v, void *t)
 {
@@ -824,7 +824,7 @@ static const struct field policy_group_fields[] = {
     { "anonymousPolicy", read_rule_anonymous, NULL },
 };
 
-/* Longest pattern first; equal lengths: lexicographically smaller first (SPEC §4 dev. 1). */
+/* Longest pattern first; equal lengths: lexicographically smaller first (deviation 1). */
 static int rule_order(const void *a, const void *b)
 {
     const struct og_repo_rule *x = a, *y = b;

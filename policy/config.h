@@ -1,10 +1,10 @@
 /*
- * config.h - the ocigate config file (SPEC §2) as an immutable, compiled model.
+ * config.h - the ocigate config file (doc/config.md) as an immutable, compiled model.
  *
  * og_config_load() parses the JSON once (jansson), validates every field,
  * reports the first problem as "FILE: json.path: what is wrong", compiles all
  * globs and sorts the repository patterns so that the first match is zot's
- * "longest pattern" (ties: lexicographically smaller first, SPEC §4 dev. 1).
+ * "longest pattern" (ties: lexicographically smaller first, doc/decisions.md).
  * The request path only reads the result.
  */
 #ifndef OCIGATE_POLICY_CONFIG_H
@@ -29,7 +29,7 @@ struct og_policy_entry {
 
 /* One key of accessControl.repositories. */
 struct og_repo_rule {
-    char *pattern;              /* as written (case kept, SPEC §4 dev. 2) */
+    char *pattern;              /* as written (case kept: zot lower-cases) */
     size_t pattern_len;
     struct og_glob *glob;
     struct og_policy_entry *policies;

@@ -1,7 +1,7 @@
 /*
- * decide.c - the access decision: zot's can() (semantics notes §4.1) made
- * deterministic, plus what ocigate adds on top (SPEC §4 deviations, §5
- * immutability) and the per-route rules (ping, catalog, metrics, mount).
+ * decide.c - the access decision: zot's can() made deterministic, plus what
+ * ocigate adds on top (its deviations and immutability, doc/decisions.md)
+ * and the per-route rules (ping, catalog, metrics, mount).
  *
  * Pure: reads the compiled config, the classified route, the identity and the
  * facts; allocates nothing and does no I/O. Every reason is a static string.
@@ -73,7 +73,7 @@ static bool list_has(const struct og_strlist *l, const char *s)
 
 /*
  * Group membership: the credential's own groups, plus the config groups that
- * list the user (SPEC §4 dev. 3: for every authenticated identity). The
+ * list the user (for every identity: doc/decisions.md, deviation 3). The
  * anonymous identity belongs to no group.
  */
 static bool identity_in_group(const struct og_config *cfg, const struct og_identity *id,
@@ -361,7 +361,7 @@ static void decide_action(const struct og_config *cfg, const struct og_route *r,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Immutability (SPEC §5): repository glob x tag glob, binding everyone.     */
+/* Immutability (doc/decisions.md): repository glob x tag glob, binding all. */
 
 static const struct og_immutable_rule *immutable_rule_for(const struct og_config *cfg,
                                                           const char *repo, size_t repo_len,
@@ -404,7 +404,7 @@ static const struct og_immutable_rule *immutable_rule_for(const struct og_config
 }
 
 /* ------------------------------------------------------------------------ */
-/* Manifest PUT: create or update per tag (semantics notes §2.2, SPEC §5).   */
+/* Manifest PUT: create or update per tag (doc/decisions.md, manifest writes). */
 
 struct tag_outcome {
     int status;           /* 200 or the denial */
@@ -645,7 +645,7 @@ void og_decide_without_claims(struct og_decision *out)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Cross-repository mount (SPEC §4 dev. 4).                                  */
+/* Cross-repository mount (doc/decisions.md, deviation 4).                    */
 
 static void decide_upload_start(const struct og_config *cfg, const struct og_route *r,
                                 const struct og_identity *id, struct og_decision *out)
@@ -734,7 +734,7 @@ static bool scopes_cover_everything(const struct og_identity *id)
 }
 
 /*
- * GET /v2/_catalog as an AUTHORIZER (SPEC §4 dev. 6): only for identities
+ * GET /v2/_catalog as an AUTHORIZER (doc/decisions.md): only for identities
  * that may read every repository. That holds when adminPolicy grants the
  * identity read (it applies wherever the patterns deny), or when a "**" rule
  * exists (so every repository has a matching pattern) and every rule grants
@@ -780,7 +780,7 @@ static void decide_catalog_token(const struct og_config *cfg, const struct og_id
                           "registry", "catalog", "*");
 }
 
-/* /metrics (semantics notes §4.7); ocigate always has accessControl. */
+/* /metrics: accessControl.metrics decides (doc/decisions.md, metrics). */
 static void decide_metrics(const struct og_config *cfg, const struct og_identity *id,
                            struct og_decision *out)
 {

@@ -1,7 +1,7 @@
 /*
  * decide.h - may this identity do this operation? zot's rule, made exact.
  *
- * The decision of SPEC §4/§5 over a classified route, an identity and the
+ * The decision of doc/decisions.md over a classified route, an identity and the
  * facts the responder gathered (does each written tag exist?). Pure: no I/O,
  * no allocation. When the answer depends on a fact the caller has not
  * supplied (a tag state left OG_TAG_UNKNOWN), og_decide() says so in
@@ -84,7 +84,7 @@ struct og_decision {
     unsigned claim;        /* allowed manifest PUT: bit i set = route->tags[i] is a
                               create by an identity that could not update it (no
                               grant, or an immutability rule), so the responder must
-                              claim it in Redis first (SPEC §5); 0 otherwise */
+                              claim it in Redis first (doc/redis.md); 0 otherwise */
 };
 
 /*

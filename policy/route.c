@@ -86,7 +86,7 @@ static unsigned hex_value(unsigned char c)
 
 static bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
-/* The path alphabet of SPEC §4: [A-Za-z0-9._:/+-]. */
+/* The path alphabet (doc/decisions.md, routes): [A-Za-z0-9._:/+-]. */
 static bool is_path_byte(unsigned char c)
 {
     return is_alnum(c) || c == '.' || c == '_' || c == ':' || c == '/' ||

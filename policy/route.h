@@ -1,7 +1,7 @@
 /*
  * route.h - raw request target + method -> registry operation.
  *
- * The classifier is the strict front door of SPEC §4: it reads the target
+ * The classifier is the strict front door (doc/decisions.md): it reads the target
  * exactly as the client sent it and either names one OCI distribution
  * operation (repository, reference, base action) or refuses with 400
  * (ambiguous or malformed), 404 (not a known /v2/ shape) or 405 (method).

@@ -1,5 +1,5 @@
 /*
- * handle.c - the request path of ARCHITECTURE.md, as one straight function:
+ * handle.c - the request path (doc/decisions.md), as one straight function:
  *
  *   params -> request -> route -> identity -> facts -> decision -> response -> log
  *
@@ -274,7 +274,7 @@ size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_b
     /* identity */
     og_credentials_parse(req.authorization, req.authorization_len, &cred);
     if (route.kind == OG_R_PING && !req.authorization) {
-        /* Clients learn how to authenticate from this answer only (SPEC §3a). */
+        /* Clients learn how to authenticate from this answer only (doc/http.md). */
         ans.status = 401;
         dec.rule = "challenge";
         dec.reason = "no credentials on /v2/: challenge";

@@ -1,5 +1,5 @@
 /*
- * log.c - the decision log (SPEC §6) and operational messages.
+ * log.c - the decision log (doc/http.md) and operational messages.
  *
  * Each line is built in a stack buffer and written with one write(2) to
  * stderr, so lines from several workers never interleave. Callers hand in

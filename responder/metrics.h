@@ -1,5 +1,5 @@
 /*
- * metrics.h - Prometheus counters summed over all workers (SPEC §6).
+ * metrics.h - Prometheus counters summed over all workers (doc/http.md).
  *
  * The master maps one shared, anonymous memory page before it forks; each
  * worker adds to it with atomic increments, so the numbers survive a worker

@@ -1,7 +1,7 @@
 /*
  * serve.c - where the listening socket comes from, and the process pool.
  *
- * Socket sources, in order (SPEC §1): --listen; systemd (LISTEN_FDS, fd 3);
+ * Socket sources, in order (ocigate(8)): --listen; systemd (LISTEN_FDS, fd 3);
  * launchd (launch_activate_socket, macOS only); fd 0 when it is a listening
  * socket (lighttpd bin-path, spawn-fcgi, systemd StandardInput=socket).
  *

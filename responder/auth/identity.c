@@ -1,10 +1,11 @@
 /*
  * identity.c - which credential type a request carries, and who that is.
  *
- * Basic user:secret is an API key when the secret starts with "zak_", a JWT
- * when it has three base64url parts, else an htpasswd password. Bearer is a
- * JWT, an API key, or (later) an ocigate token. This file only dispatches;
- * each credential type lives in its own file.
+ * Basic user:secret is an API key when the secret starts with "zak_", an
+ * OIDC JWT when it has three base64url parts and OIDC is configured, else an
+ * htpasswd password. Bearer is an API key ("zak_"), an ocigate token (signed
+ * with token.keyFile) or an OIDC JWT. This file only dispatches; each
+ * credential type lives in its own file.
  */
 #include "identity.h"
 
@@ -175,7 +176,6 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
                      og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len);
 
     store->retry_after = 0;
-    store->failed = 0;
     if (cache_hit)
         *cache_hit = 0;
     /* Throttled: answered before the credential is looked at (no crypt, no
@@ -195,7 +195,6 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
     if (cache_hit)
         *cache_hit = hit;
     if (cred->kind != OG_CRED_NONE && r == OG_ID_BAD_CREDENTIALS) {
-        store->failed = 1;
         if (ctx->failed)
             *ctx->failed = 1;
         if (!own_token)

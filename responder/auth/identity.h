@@ -1,5 +1,5 @@
 /*
- * identity.h - credentials -> who asks (SPEC §4 "Credentials").
+ * identity.h - credentials -> who asks (doc/decisions.md, identities).
  */
 #ifndef OCIGATE_IDENTITY_H
 #define OCIGATE_IDENTITY_H
@@ -39,7 +39,6 @@ struct og_identity_store {
     char group_buf[2048];             /* group names a credential carries, NUL-separated */
     const char *group_ptrs[OG_ID_MAX_GROUPS];
     int retry_after;                  /* OG_ID_THROTTLED: seconds */
-    int failed;                       /* credentials were presented and refused */
     enum og_metric_backend backend;   /* OG_ID_UNAVAILABLE: the backend that failed */
 };
 

@@ -1,5 +1,5 @@
 /*
- * oidc.h - OpenID Connect JWTs, verified against the issuer's JWKS (SPEC §4).
+ * oidc.h - OpenID Connect JWTs, verified against the issuer's JWKS (doc/decisions.md).
  *
  * Discovery and JWKS over libcurl (HTTPS; plain HTTP only for a loopback
  * issuer), RSA and EC keys turned into OpenSSL EVP_PKEYs, the algorithm

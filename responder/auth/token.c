@@ -1,7 +1,7 @@
 /*
  * token.c - ocigate's own registry tokens: mint, recognise, verify.
  *
- * The token endpoint hands these out (SPEC §3a); clients present them as
+ * The token endpoint hands these out (doc/http.md); clients present them as
  * "Bearer" on every registry request. They are ES256 JWTs signed with the
  * EC P-256 key in token.keyFile, made and checked with libjwt 1.10 - used
  * so that none of its traps can bite:

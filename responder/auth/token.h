@@ -1,5 +1,5 @@
 /*
- * token.h - ocigate's own registry tokens (SPEC §3a): minted by the token
+ * token.h - ocigate's own registry tokens (doc/http.md): minted by the token
  * endpoint, presented as "Bearer", checked on every request.
  *
  * ES256 JWTs signed with the key in token.keyFile (shared by every worker

@@ -3,7 +3,7 @@
  *
  * The identity is given (--user, --group; none = anonymous), existing tags
  * are given (--existing-tag), and nothing is contacted: it is policy/
- * without a web server. The output is a contract (SPEC §1):
+ * without a web server. The output is a contract (ocigate(8)):
  *   line 1: "allow" or "deny STATUS"; then "key: value" lines.
  * Exit status 0 allow, 1 deny, 2 bad usage or bad config.
  */

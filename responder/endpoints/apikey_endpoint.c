@@ -1,5 +1,5 @@
 /*
- * apikey_endpoint.c - self-service API keys (SPEC §4), zot's shapes:
+ * apikey_endpoint.c - self-service API keys (doc/http.md), zot's shapes:
  *
  *   POST   PATH  {"label","scopes","expirationDate"} -> 201 key details + "apiKey"
  *   GET    PATH  -> {"apiKeys":[...]} (never a key or its hash)

@@ -1,6 +1,6 @@
 /*
  * catalog_endpoint.c - /v2/_catalog filtered by what the caller may read
- * (SPEC §4 deviation 6).
+ * (doc/http.md; doc/decisions.md, deviation 6).
  *
  * A pure authorizer can only allow or deny the registry's catalog, which
  * would list every repository; so where the web server routes

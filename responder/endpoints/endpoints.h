@@ -47,7 +47,7 @@ size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *r
 size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *req,
                           char *buf, size_t cap, struct og_log_decision *log);
 
-/* GET /v2/_catalog answered by ocigate (SPEC §4 deviation 6): only where the
+/* GET /v2/_catalog answered by ocigate (doc/http.md): only where the
    web server marks the location with the FastCGI param OCIGATE_SERVE=catalog. */
 size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *req,
                            char *buf, size_t cap, struct og_log_decision *log);

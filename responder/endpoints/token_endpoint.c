@@ -1,5 +1,5 @@
 /*
- * token_endpoint.c - the registry token endpoint (SPEC §3a), and which path
+ * token_endpoint.c - the registry token endpoint (doc/http.md), and which path
  * names which endpoint.
  *
  * GET TOKEN_PATH?service=S&scope=repository:NAME:pull,push&account=A, with

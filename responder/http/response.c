@@ -1,5 +1,5 @@
 /*
- * response.c - allow and deny answers, in the one shape of SPEC §3.
+ * response.c - allow and deny answers, in the one shape of doc/http.md.
  *
  * Allow: "Status: 200" and the identity, as Variable-* (AUTHORIZER role) or
  * X-Ocigate-* headers (RESPONDER role), always all three, nothing else.

@@ -8,7 +8,7 @@
  * A key is "zak_" + 32 lower-case hex characters from getrandom(); Redis
  * holds only the SHA-256 (hex) of the 32 characters after the prefix, zot's
  * scheme: PREFIX key:HASH holds the record, PREFIX keyid:ID names the HASH,
- * PREFIX user:USER:keys is the set of a user's ids.
+ * PREFIX user:USER:keys is the set of a user's ids (doc/redis.md).
  */
 #include "key_records.h"
 

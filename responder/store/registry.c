@@ -1,5 +1,5 @@
 /*
- * registry.c - asking the registry whether a tag exists (SPEC §5).
+ * registry.c - asking the registry whether a tag exists (doc/decisions.md).
  *
  * One libcurl easy handle per worker, created at worker start and reused so
  * the TCP connection stays open between requests. No redirects, http/https

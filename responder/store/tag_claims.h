@@ -1,5 +1,5 @@
 /*
- * tag_claims.h - race-free first pushes of a tag: a claim in Redis.
+ * tag_claims.h - race-free first pushes of a tag: a claim in Redis (doc/redis.md).
  */
 #ifndef OCIGATE_TAG_CLAIMS_H
 #define OCIGATE_TAG_CLAIMS_H

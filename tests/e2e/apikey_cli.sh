@@ -1,8 +1,8 @@
 #!/bin/bash
 # apikey_cli.sh - `ocigate key create|list|show|revoke` against a real
-# redis-server: the stored layout (SPEC §4), that the key itself is stored
+# redis-server: the stored layout (doc/redis.md), that the key itself is stored
 # nowhere and never printed again, expiry TTLs, revocation, AUTH + SELECT,
-# and a clear error when Redis is down. Self-contained TAP (no lib.sh).
+# and a clear error when Redis is down. Its own TAP helpers; lib.sh for secrets.
 
 set -u
 
@@ -274,7 +274,7 @@ is "$st" 1 "Redis stopped: list exits 1"
 check "Redis stopped: clear error" contains "$err" "Redis at 127.0.0.1:$PORT/$DB is unreachable"
 check "Redis stopped: no password in the error" lacks "$err" "$PASS"
 
-# ---- no secret in any log or stderr capture (SPEC §6) ---------------------------
+# ---- no secret in any log or stderr capture ------------------------------------
 # the *.err files hold the stderr of `key create` (id and details, never the
 # key) and of the Redis failures; redis.log is redis-server's own log.
 leaks=$(secret_leaks); st=$?

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bearer_clients.sh - the registry token protocol (SPEC §3a, default bearer
+# bearer_clients.sh - the registry token protocol (doc/http.md, default bearer
 # mode) with real clients: podman and skopeo -> lighttpd (the shipped
 # deploy/lighttpd/ocigate-external.conf: "/v2/" authorizer, "/ocigate/"
 # responder with the token and API-key endpoints, mod_proxy) -> ocigate serve
@@ -479,7 +479,7 @@ status_is 503 "Redis down: an uncached API key starting an upload: 503" \
 status_is 503 "Redis down: an uncached API key at the token endpoint: 503" -u "ci-cold:$KEY_COLD" \
     "$REALM?service=$(uri_enc "$SERVICE")&scope=$(uri_enc repository:pub/app:pull,push)"
 # ci-bot (OIDC, artifact-workloads) needs no Redis to be known, but a new tag
-# from an identity without update needs a claim in Redis (SPEC §5, §6).
+# from an identity without update needs a claim in Redis (doc/redis.md).
 status_is 503 "Redis down: a new-tag manifest PUT by an OIDC JWT of artifact-workloads (needs a tag claim): 503" \
     -X PUT -u "anything:$JWT_CI" -H "Content-Type: application/vnd.oci.image.manifest.v1+json" \
     --data-binary "@$(manifest_file redis-down)" "$U/v2/pub/app/manifests/redis-down"

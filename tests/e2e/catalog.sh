@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# catalog.sh - /v2/_catalog filtered by ocigate (SPEC §4, deviation 6):
+# catalog.sh - /v2/_catalog filtered by ocigate (doc/http.md, the catalog):
 # lighttpd with the shipped deploy/lighttpd/ocigate-external.conf (its
 # "^/v2/_catalog$" block: RESPONDER role, OCIGATE_SERVE=catalog) ->
 # ocigate serve -> docker-registry.

@@ -5,7 +5,7 @@
 # admins do everything. Needs only the binary (no servers), so it runs
 # without OCIGATE_E2E.
 #
-# Contract (SPEC §1): first line "allow" or "deny STATUS", then "key: value"
+# Contract (ocigate(8)): first line "allow" or "deny STATUS", then "key: value"
 # lines with at least repository, action, rule, reason; exit 0 allow, 1 deny,
 # 2 bad usage or bad config.
 
@@ -112,7 +112,7 @@ explain BREW /v2/
 decision "unknown method" "deny 405" 1
 
 # /v2/ itself: with no credentials at all the answer is the challenge, so
-# that clients learn to send credentials (basic mode, SPEC §3a)
+# that clients learn to send credentials (basic mode, doc/http.md)
 explain GET /v2/
 decision "GET /v2/ without credentials: challenge" "deny 401" 1
 explain --user ci GET /v2/

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# immutability.sh - tag immutability end to end (SPEC §5), basic mode:
+# immutability.sh - tag immutability end to end (doc/decisions.md), basic mode:
 # curl/python/skopeo -> lighttpd (deploy/lighttpd/ocigate-external.conf) ->
 # ocigate serve -> docker-registry, with a real redis-server for tag claims.
 # Manifest PUTs are served by ocigate itself (OCIGATE_SERVE=manifest): it

@@ -131,7 +131,7 @@ done_testing() {
 }
 
 # ------------------------------------------------------------ secrets ------
-# SPEC §6: no key, password, token or Authorization header in any log, not
+# No key, password, token or Authorization header in any log, not
 # even on error. Every scenario registers the credentials it uses with
 # `secret`; done_testing then greps every log the run produced for each of
 # them. The values are kept in $T/.secrets (a file, so that a value

@@ -5,7 +5,7 @@
 #
 #   the /v2/ ping challenges; anyone pulls; admin and ci push; ci may not
 #   overwrite or delete; ambiguous targets and a forged X-Forwarded-Method
-#   (SPEC §3/§4) are refused; a client's own X-Ocigate-User never reaches
+#   (doc/http.md, doc/decisions.md) are refused; a client's own X-Ocigate-User never reaches
 #   the registry; nothing that was refused reaches the registry.
 #
 # Two ways to use it:
@@ -61,7 +61,7 @@ scn_recorded() {
     printf '%s\n' "$line" | jq -r --arg h "$2" '.headers[$h] // "(absent)"'
 }
 
-# scn_deny NAME RESPONSE STATUS CODE WHAT: the shape of a denial (SPEC §3).
+# scn_deny NAME RESPONSE STATUS CODE WHAT: the shape of a denial (doc/http.md).
 scn_deny() {
     local n=$1 r=$2 status=$3 code=$4 what=$5
     is "$(jq -r '.errors[0].code' "$T/$r.body" 2>/dev/null)" "$code" "$n: $what: OCI error body, code $code"
@@ -144,7 +144,7 @@ run_scenario() {
         "$n: ci DELETE of the manifest: 403"
     is "$(scn_reg_digest "$p/app" v1)" "$d_ci" "$n: $p/app:v1 still holds ci's first image"
 
-    # -------------------------------------- bypass attempts (SPEC §3/§4) ---
+    # ---------------------------------------------------- bypass attempts ---
     is "$(req scn-dots --path-as-is -u "$SCN_ADMIN" -X DELETE \
           "$u/v2/$p/trap/../app/manifests/$d_ci")" 400 "$n: DELETE through a '..' segment: 400"
     is "$(req scn-pct -u "$SCN_CI" -X PUT -H "Content-Type: $OCI_MT" --data-binary "@$manifest2" \
@@ -163,7 +163,7 @@ run_scenario() {
         "$SCN_FWD_STATUS" \
         "$n: anonymous PUT with a forged 'X-Forwarded-Method: GET' (blob upload): $SCN_FWD_STATUS"
 
-    # -------------------------------- spoofed identity headers (SPEC §3) ---
+    # ------------------------------------------- spoofed identity headers ---
     is "$(req scn-spoof1 -u "$SCN_CI" -H "X-Scenario-Mark: ci-$run" \
           -H 'X-Ocigate-User: admin' -H 'X-Ocigate-Groups: admins' -H 'X-Ocigate-Auth: openid' \
           -H "Accept: $OCI_MT" "$u/v2/$p/base/manifests/v1")" 200 \

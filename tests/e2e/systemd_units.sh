@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # systemd_units.sh - the service manager files shipped in deploy/systemd and
-# deploy/launchd, and every socket source of "ocigate serve" (SPEC §1):
+# deploy/launchd, and every socket source of "ocigate serve" (ocigate(8)):
 #
 #   systemd-analyze verify accepts ocigate.socket, ocigate.service and
 #   ocigate-stdin.service (copies with ExecStart pointing at the built binary

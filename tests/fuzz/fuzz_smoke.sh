@@ -1,6 +1,6 @@
 #!/bin/sh
 # fuzz_smoke.sh - every libFuzzer harness of tests/fuzz/ for a few seconds
-# (SPEC §6: every parser is bounded and fuzzed), as one TAP test of `make check`.
+# (every parser is bounded and fuzzed), as one TAP test of `make check`.
 #
 # Runs only with OCIGATE_E2E=1 (tests/run-all.sh sets it), like the end-to-end
 # scenarios; skips when clang's libFuzzer runtime is missing. FUZZ_SECONDS

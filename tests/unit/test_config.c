@@ -1,5 +1,5 @@
 /*
- * test_config.c - the config file (SPEC §2): the full example, defaults,
+ * test_config.c - the config file (doc/config.md): the full example, defaults,
  * every kind of error with its exact "FILE: PATH: what" message, pattern
  * sorting, secrets read from files.
  *

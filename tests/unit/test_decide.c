@@ -1,6 +1,6 @@
 /*
- * test_decide.c - the access decision against zot's semantics (reference
- * notes §4) and ocigate's deviations (SPEC §4, §5).
+ * test_decide.c - the access decision against zot's semantics and
+ * ocigate's deviations and immutability (doc/decisions.md).
  *
  * Most cases are one row of a table: a config, a request (classified by
  * og_route_classify, as the responder does), an identity, the tag facts, and
@@ -31,7 +31,7 @@
 enum { C_THREE, C_ZOT, C_LONGEST, C_EMPTY, C_ADMIN, C_NOANON, C_COUNT };
 
 static const char *const config_json[C_COUNT] = {
-    /* The classic three tiers (SPEC intro), plus an immutability rule. */
+    /* The classic three tiers (README), plus an immutability rule. */
     [C_THREE] =
         "{'accessControl': {"
         "  'repositories': {'**': {'anonymousPolicy': ['read'], 'defaultPolicy': ['read'],"
@@ -40,7 +40,7 @@ static const char *const config_json[C_COUNT] = {
         "  'groups': {'admins': {'users': ['admin']}, 'artifact-workloads': {'users': ['ci']}},"
         "  'metrics': {'users': [], 'anonymousPolicy': ['read']}},"
         " 'immutableTags': [{'repositories': ['blumeops/**'], 'tags': ['v*']}]}",
-    /* The semantics notes' §1.3 example, without its CEL condition. */
+    /* The accessControl example of zot's documentation, without its CEL condition. */
     [C_ZOT] =
         "{'accessControl': {"
         "  'groups': {'devs': {'users': ['jack', 'jane']}, 'ops': {'users': ['mike']}},"
@@ -636,7 +636,7 @@ static void auth_names(void **state)
     assert_string_equal(og_auth_name((enum og_auth)42), "unknown");
 }
 
-/* DELETE by digest in a repository an immutableTags rule covers (SPEC §5). */
+/* DELETE by digest in a repository an immutableTags rule covers (doc/decisions.md). */
 static void digest_delete_under_immutable_rule(void **state)
 {
     const struct og_config *cfg = configs[C_THREE];

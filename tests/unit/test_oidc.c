@@ -1,5 +1,5 @@
 /*
- * test_oidc.c - OIDC JWT verification (SPEC §4 "OIDC JWTs"): keys from a
+ * test_oidc.c - OIDC JWT verification (doc/decisions.md, identities): keys from a
  * JWKS, algorithm bound to the key, claims, JWKS discovery/refresh, cache,
  * and the JWT attacks of issue 3. No network: the keys are generated here,
  * tokens are signed here, and discovery/JWKS answers come from a fetch hook

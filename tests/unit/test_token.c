@@ -107,7 +107,7 @@ static void mint_and_verify(void **state)
     assert_string_equal(store.key_id, "key-1");
 }
 
-/* An API key's repository scopes travel in its tokens (SPEC §4 deviation 5). */
+/* An API key's repository scopes travel in its tokens (doc/decisions.md, deviation 5). */
 static void key_scopes_survive_the_token(void **state)
 {
     struct fixture *f = *state;
