@@ -39,6 +39,7 @@
 #include "request.h"
 #include "response.h"
 #include "route.h"
+#include "text.h"
 
 #define MANIFEST_MAX (4u << 20)        /* the OCI distribution spec's limit */
 
@@ -404,7 +405,7 @@ size_t og_manifest_write(struct og_worker_state *w, char *const *envp,
     snprintf(hdr[nh++], sizeof(hdr[0]), "X-Ocigate-Auth: %s", m.log.auth);
     for (size_t i = 0; i < nh; i++) {
         for (char *c = hdr[i]; *c; c++)          /* never a CR/LF into the request */
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            if (og_is_control((unsigned char)*c))
                 *c = '?';
         hdrs[i] = hdr[i];
     }
