@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include <jansson.h>
 
 #include "action.h"
+#include "buf.h"
+#include "text.h"
 #include "glob.h"
 
 #define CONFIG_FILE_MAX   (4u << 20)   /* a config larger than 4 MiB is a mistake */
@@ -32,8 +35,8 @@ struct parser {
     const char *fname;
     char *err;
     size_t errlen;
-    char path[2048];
-    size_t pathlen;
+    char path_text[2048];
+    struct og_buf path;     /* the JSON path of the value being read, in path_text */
 };
 
 static bool fail(struct parser *p, const char *fmt, ...)
@@ -48,8 +51,8 @@ static bool fail(struct parser *p, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (p->err && p->errlen) {
-        if (p->pathlen)
-            snprintf(p->err, p->errlen, "%s: %s: %s", p->fname, p->path, msg);
+        if (p->path.len)
+            snprintf(p->err, p->errlen, "%s: %s: %s", p->fname, p->path_text, msg);
         else
             snprintf(p->err, p->errlen, "%s: %s", p->fname, msg);
     }
@@ -59,15 +62,6 @@ static bool fail(struct parser *p, const char *fmt, ...)
 static bool fail_out_of_memory(struct parser *p)
 {
     return fail(p, "out of memory");
-}
-
-static void path_append(struct parser *p, const char *s, size_t n)
-{
-    if (p->pathlen + n >= sizeof p->path)
-        n = sizeof p->path - 1 - p->pathlen;
-    memcpy(p->path + p->pathlen, s, n);
-    p->pathlen += n;
-    p->path[p->pathlen] = '\0';
 }
 
 static bool key_is_identifier(const char *k)
@@ -84,53 +78,38 @@ static bool key_is_identifier(const char *k)
 /* Appends ["key"] (quoted like JSON) and returns the old length for path_pop. */
 static size_t path_push_quoted(struct parser *p, const char *key)
 {
-    size_t saved = p->pathlen;
-    char esc[8];
+    size_t saved = p->path.len;
 
-    path_append(p, "[\"", 2);
-    for (const unsigned char *k = (const unsigned char *)key; *k; k++) {
-        if (*k == '"' || *k == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*k;
-            path_append(p, esc, 2);
-        } else if (*k < 0x20 || *k == 0x7f) {
-            snprintf(esc, sizeof esc, "\\u%04x", *k);
-            path_append(p, esc, 6);
-        } else {
-            path_append(p, (const char *)k, 1);
-        }
-    }
-    path_append(p, "\"]", 2);
+    og_buf_put(&p->path, "[", 1);
+    og_buf_json(&p->path, key, SIZE_MAX);
+    og_buf_put(&p->path, "]", 1);
     return saved;
 }
 
 /* Appends .key (or ["key"] when it is not a plain identifier). */
 static size_t path_push_key(struct parser *p, const char *key)
 {
-    size_t saved = p->pathlen;
+    size_t saved = p->path.len;
 
     if (!key_is_identifier(key))
         return path_push_quoted(p, key);
-    if (p->pathlen)
-        path_append(p, ".", 1);
-    path_append(p, key, strlen(key));
+    if (p->path.len)
+        og_buf_put(&p->path, ".", 1);
+    og_buf_puts(&p->path, key);
     return saved;
 }
 
 static size_t path_push_index(struct parser *p, size_t i)
 {
-    size_t saved = p->pathlen;
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "[%zu]", i);
+    size_t saved = p->path.len;
 
-    path_append(p, buf, (size_t)n);
+    og_buf_printf(&p->path, "[%zu]", i);
     return saved;
 }
 
 static void path_pop(struct parser *p, size_t saved)
 {
-    p->pathlen = saved;
-    p->path[saved] = '\0';
+    og_buf_rewind(&p->path, saved);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -258,7 +237,7 @@ static bool read_string(struct parser *p, json_t *v, char **dst)
 static bool is_header_safe(const char *s)
 {
     for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-        if (*c < 0x20 || *c >= 0x7f || *c == '"' || *c == '\\')
+        if (!og_is_printable_ascii(*c) || *c == '"' || *c == '\\')
             return false;
     return true;
 }
@@ -1235,6 +1214,7 @@ struct og_config *og_config_parse(const char *json, size_t len, const char *fnam
     json_error_t jerr;
     json_t *root;
 
+    og_buf_init(&p.path, p.path_text, sizeof p.path_text);
     if (err && errlen)
         err[0] = '\0';
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);

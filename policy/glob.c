@@ -12,7 +12,6 @@
  * grammar, where bytes and runes coincide; for non-ASCII names '?' and a
  * class consume one byte rather than one UTF-8 rune.
  */
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <string.h>
 
 #include "glob.h"
+#include "buf.h"
 
 #define OG_GLOB_MAX_LEN   1024    /* pattern bytes */
 #define OG_GLOB_MAX_ALTS  256     /* alternatives after {} expansion */
@@ -63,20 +63,6 @@ struct og_glob {
     size_t ncls, capcls;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- validation (doublestar.ValidatePattern, with messages) ------------ */
 
 static bool validate(const char *p, size_t n, char *err, size_t errlen)
@@ -87,7 +73,7 @@ static bool validate(const char *p, size_t n, char *err, size_t errlen)
         switch (p[i]) {
         case '\\':
             if (++i >= n) {
-                set_err(err, errlen, "trailing '\\' at offset %zu", i - 1);
+                og_set_err(err, errlen, "trailing '\\' at offset %zu", i - 1);
                 return false;
             }
             break;
@@ -96,7 +82,7 @@ static bool validate(const char *p, size_t n, char *err, size_t errlen)
             if (++i < n && (p[i] == '!' || p[i] == '^'))
                 i++;
             if (i < n && p[i] == ']') {
-                set_err(err, errlen, "empty character class at offset %zu", lb);
+                og_set_err(err, errlen, "empty character class at offset %zu", lb);
                 return false;
             }
             for (; i < n; i++) {
@@ -106,7 +92,7 @@ static bool validate(const char *p, size_t n, char *err, size_t errlen)
                     break;
             }
             if (i >= n) {
-                set_err(err, errlen, "unterminated character class at offset %zu", lb);
+                og_set_err(err, errlen, "unterminated character class at offset %zu", lb);
                 return false;
             }
             break;
@@ -114,14 +100,14 @@ static bool validate(const char *p, size_t n, char *err, size_t errlen)
             if (depth == 0)
                 last_open = i;
             if (++depth > OG_GLOB_MAX_DEPTH) {
-                set_err(err, errlen, "'{' nested deeper than %d at offset %zu",
-                        OG_GLOB_MAX_DEPTH, i);
+                og_set_err(err, errlen, "'{' nested deeper than %d at offset %zu",
+                           OG_GLOB_MAX_DEPTH, i);
                 return false;
             }
             break;
         case '}':
             if (depth == 0) {
-                set_err(err, errlen, "unbalanced '}' at offset %zu", i);
+                og_set_err(err, errlen, "unbalanced '}' at offset %zu", i);
                 return false;
             }
             depth--;
@@ -131,7 +117,7 @@ static bool validate(const char *p, size_t n, char *err, size_t errlen)
         }
     }
     if (depth != 0) {
-        set_err(err, errlen, "unbalanced '{' at offset %zu", last_open);
+        og_set_err(err, errlen, "unbalanced '{' at offset %zu", last_open);
         return false;
     }
     return true;
@@ -476,20 +462,20 @@ struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size
     bool *marks = NULL;
     size_t nalts, k, o;
 
-    set_err(err, errlen, "%s", "");
+    og_set_err(err, errlen, "%s", "");
     if (pattern == NULL && len != 0) {
-        set_err(err, errlen, "no pattern");
+        og_set_err(err, errlen, "no pattern");
         return NULL;
     }
     if (len > OG_GLOB_MAX_LEN) {
-        set_err(err, errlen, "pattern longer than %d bytes", OG_GLOB_MAX_LEN);
+        og_set_err(err, errlen, "pattern longer than %d bytes", OG_GLOB_MAX_LEN);
         return NULL;
     }
     if (!validate(pattern, len, err, errlen))
         return NULL;
     nalts = count_seq(pattern, 0, len);
     if (nalts > OG_GLOB_MAX_ALTS) {
-        set_err(err, errlen, "pattern expands to more than %d alternatives",
+        og_set_err(err, errlen, "pattern expands to more than %d alternatives",
                 OG_GLOB_MAX_ALTS);
         return NULL;
     }
@@ -512,7 +498,7 @@ struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size
         o = 0;
         emit_seq(pattern, 0, len, k, text, &o, marks);
         if (!tokenize(g, (const unsigned char *)text, o, marks, &g->alts[k])) {
-            set_err(err, errlen, "pattern too complex");
+            og_set_err(err, errlen, "pattern too complex");
             goto fail;
         }
         g->nalts++;
@@ -522,7 +508,7 @@ struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size
     return g;
 
 oom:
-    set_err(err, errlen, "out of memory");
+    og_set_err(err, errlen, "out of memory");
 fail:
     free(text);
     free(marks);

@@ -23,6 +23,9 @@
 
 #include <string.h>
 
+#include "hex.h"
+#include "text.h"
+
 /* A byte range of the caller's input. */
 struct span {
     const char *p;
@@ -68,23 +71,6 @@ static bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
 static bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 static bool is_lower_alnum(unsigned char c) { return is_lower(c) || is_digit(c); }
 static bool is_alnum(unsigned char c) { return is_lower_alnum(c) || is_upper(c); }
-static bool is_lower_hex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
-
-static bool is_any_hex(unsigned char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static unsigned hex_value(unsigned char c)
-{
-    if (is_digit(c))
-        return (unsigned)(c - '0');
-    if (c >= 'a' && c <= 'f')
-        return (unsigned)(c - 'a' + 10);
-    return (unsigned)(c - 'A' + 10);
-}
-
-static bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 /* The path alphabet (doc/decisions.md, routes): [A-Za-z0-9._:/+-]. */
 static bool is_path_byte(unsigned char c)
@@ -178,23 +164,15 @@ bool og_valid_tag(const char *s, size_t len)
     return true;
 }
 
-static bool hex_run_is_lower(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (!is_lower_hex((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* Only sha256:<64 lower hex> and sha512:<128 lower hex>. */
 bool og_valid_digest(const char *s, size_t len)
 {
     if (s == NULL)
         return false;
     if (len == 7 + 64 && memcmp(s, "sha256:", 7) == 0)
-        return hex_run_is_lower(s + 7, 64);
+        return og_is_lower_hex(s + 7, 64);
     if (len == 7 + 128 && memcmp(s, "sha512:", 7) == 0)
-        return hex_run_is_lower(s + 7, 128);
+        return og_is_lower_hex(s + 7, 128);
     return false;
 }
 
@@ -313,7 +291,7 @@ static const char *target_byte_fault(const char *uri, size_t len)
         unsigned char c = (unsigned char)uri[i];
         if (c == 0)
             return "NUL byte in request target";
-        if (is_control(c))
+        if (og_is_control(c))
             return "control byte in request target";
         if (c == ' ')
             return "space in request target";
@@ -532,12 +510,12 @@ static const char *query_byte_fault(struct span q)
             return "semicolon in query";
         if (q.p[i] != '%')
             continue;
-        if (q.n - i < 3 || !is_any_hex((unsigned char)q.p[i + 1]) ||
-            !is_any_hex((unsigned char)q.p[i + 2]))
+        if (q.n - i < 3 || og_hex_value((unsigned char)q.p[i + 1]) < 0 ||
+            og_hex_value((unsigned char)q.p[i + 2]) < 0)
             return "malformed percent-escape in query";
-        unsigned char c = (unsigned char)(hex_value((unsigned char)q.p[i + 1]) * 16 +
-                                          hex_value((unsigned char)q.p[i + 2]));
-        if (is_control(c))
+        unsigned char c = (unsigned char)(og_hex_value((unsigned char)q.p[i + 1]) * 16 +
+                                          og_hex_value((unsigned char)q.p[i + 2]));
+        if (og_is_control(c))
             return "control byte in query";
         i += 2;
     }
@@ -555,8 +533,8 @@ static bool decode_fits(struct span s, char *dst, size_t cap, size_t *len)
     for (size_t i = 0; i < s.n; i++) {
         char c = s.p[i];
         if (c == '%' && s.n - i >= 3) {
-            c = (char)(hex_value((unsigned char)s.p[i + 1]) * 16 +
-                       hex_value((unsigned char)s.p[i + 2]));
+            c = (char)(og_hex_value((unsigned char)s.p[i + 1]) * 16 +
+                       og_hex_value((unsigned char)s.p[i + 2]));
             i += 2;
         }
         if (o == cap)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "decide.h"
 #include "endpoints.h"
 #include "htpasswd.h"
@@ -24,13 +25,6 @@
 #include "request.h"
 #include "response.h"
 #include "route.h"
-
-static long micros_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (long)((t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000L);
-}
 
 static size_t path_length(const char *uri, size_t len)
 {
@@ -364,7 +358,7 @@ answer:
     log.rule = dec.rule;
     log.reason = dec.reason;
     log.tag = dec.tag;
-    log.micros = micros_since(&t0);
+    log.micros = og_us_since(&t0);
     og_log_decision(&log);
     og_metrics_request(ans.status, dec.action, id.auth, log.micros);
     count_jwks_refreshes(w->oidc);
@@ -378,7 +372,7 @@ endpoint_done:
         memcpy(buf, og_response_unavailable, n + 1);
         log.status = 503;
     }
-    log.micros = micros_since(&t0);
+    log.micros = og_us_since(&t0);
     og_log_decision(&log);
     og_metrics_request(log.status, OG_ACT_NONE, OG_AUTH_ANONYMOUS, log.micros);
     count_jwks_refreshes(w->oidc);

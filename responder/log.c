@@ -7,6 +7,7 @@
  * token; the path is logged without its query.
  */
 #include "log.h"
+#include "buf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,50 +30,23 @@ void og_log_configure(const char *level, const char *format)
     text_format = format && strcasecmp(format, "text") == 0;
 }
 
+/* A line: its text in an og_buf kept one byte short of buf, for the '\n'. */
 struct line {
     char buf[LINE_MAX_];
-    size_t len;
+    struct og_buf b;
 };
 
-static void add(struct line *l, const char *s, size_t n)
+static void line_init(struct line *l)
 {
-    if (l->len + n >= sizeof(l->buf) - 2)
-        n = sizeof(l->buf) - 2 - l->len;
-    memcpy(l->buf + l->len, s, n);
-    l->len += n;
-}
-
-static void add_str(struct line *l, const char *s)
-{
-    add(l, s, strlen(s));
-}
-
-static void add_json(struct line *l, const char *s, size_t n)
-{
-    add(l, "\"", 1);
-    for (size_t i = 0; s && i < n && s[i]; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            add(l, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            add(l, esc, 6);
-        } else {
-            add(l, (const char *)&c, 1);
-        }
-    }
-    add(l, "\"", 1);
+    og_buf_init(&l->b, l->buf, sizeof(l->buf) - 1);
 }
 
 static void add_field(struct line *l, const char *name, const char *value, size_t n)
 {
-    add(l, ",\"", 2);
-    add_str(l, name);
-    add(l, "\":", 2);
-    add_json(l, value ? value : "", value ? n : 0);
+    og_buf_put(&l->b, ",\"", 2);
+    og_buf_puts(&l->b, name);
+    og_buf_put(&l->b, "\":", 2);
+    og_buf_json(&l->b, value ? value : "", value ? n : 0);
 }
 
 static void add_time(struct line *l)
@@ -84,15 +58,15 @@ static void add_time(struct line *l)
     gmtime_r(&ts.tv_sec, &tm);
     snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-    add(l, "{\"time\":\"", 9);
-    add_str(l, t);
-    add(l, "\"", 1);
+    og_buf_put(&l->b, "{\"time\":\"", 9);
+    og_buf_puts(&l->b, t);
+    og_buf_put(&l->b, "\"", 1);
 }
 
 static void emit(struct line *l)
 {
-    l->buf[l->len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, l->buf, l->len);
+    l->buf[l->b.len] = '\n';
+    ssize_t w = write(STDERR_FILENO, l->buf, l->b.len + 1);
     (void)w;
 }
 
@@ -104,11 +78,11 @@ static const char *decision_name(int status)
 
 void og_log_decision(const struct og_log_decision *d)
 {
-    struct line l = { .len = 0 };
-    char num[32];
+    struct line l;
 
     if (min_level > OG_LOG_INFO)
         return;
+    line_init(&l);
     if (text_format) {
         char line[LINE_MAX_];
         int n = snprintf(line, sizeof(line),
@@ -123,7 +97,7 @@ void og_log_decision(const struct og_log_decision *d)
             for (int i = 0; i < n && i < (int)sizeof(line); i++)
                 if ((unsigned char)line[i] < 0x20)
                     line[i] = '?';
-            add(&l, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            og_buf_put(&l.b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
             emit(&l);
         }
         return;
@@ -140,40 +114,39 @@ void og_log_decision(const struct og_log_decision *d)
     add_field(&l, "auth", d->auth, 16);
     add_field(&l, "key_id", d->key_id, 64);
     add_field(&l, "decision", decision_name(d->status), 5);
-    snprintf(num, sizeof(num), ",\"status\":%d", d->status);
-    add_str(&l, num);
+    og_buf_printf(&l.b, ",\"status\":%d", d->status);
     add_field(&l, "rule", d->rule, 256);
     add_field(&l, "reason", d->reason, 256);
-    snprintf(num, sizeof(num), ",\"us\":%ld}", d->micros);
-    add_str(&l, num);
+    og_buf_printf(&l.b, ",\"us\":%ld}", d->micros);
     emit(&l);
 }
 
 void og_log(enum og_log_level level, const char *fmt, ...)
 {
     static const char *const names[] = { "debug", "info", "warn", "error" };
-    struct line l = { .len = 0 };
+    struct line l;
     char msg[2048];
     va_list ap;
     int n;
 
     if (level < min_level)
         return;
+    line_init(&l);
     va_start(ap, fmt);
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (n < 0)
         return;
     if (text_format) {
-        add_str(&l, "ocigate: ");
-        add_str(&l, names[level]);
-        add_str(&l, ": ");
-        add_str(&l, msg);
+        og_buf_puts(&l.b, "ocigate: ");
+        og_buf_puts(&l.b, names[level]);
+        og_buf_puts(&l.b, ": ");
+        og_buf_puts(&l.b, msg);
     } else {
         add_time(&l);
         add_field(&l, "level", names[level], 8);
         add_field(&l, "msg", msg, sizeof(msg));
-        add(&l, "}", 1);
+        og_buf_put(&l.b, "}", 1);
     }
     emit(&l);
 }

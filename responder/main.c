@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -82,13 +81,6 @@ static int cmd_serve(int argc, char **argv)
     return og_serve(&o);
 }
 
-static bool fd0_is_listening_socket(void)
-{
-    int v = 0;
-    socklen_t len = sizeof(v);
-    return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v == 1;
-}
-
 int main(int argc, char **argv)
 {
     const char *cmd;
@@ -100,7 +92,7 @@ int main(int argc, char **argv)
     }
     if (argc < 2) {
         /* spawned by a web server (lighttpd bin-path, spawn-fcgi) without arguments */
-        if (fd0_is_listening_socket()) {
+        if (og_is_listening_socket(0)) {
             char *args[] = { "serve", NULL };
             return cmd_serve(1, args);
         }

@@ -6,8 +6,8 @@
  * atomics. Nothing here allocates on the request path.
  */
 #include "metrics.h"
+#include "buf.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,94 +139,74 @@ int og_metrics_workers(void)
 
 /* -------------------------------------------------------------- exposition */
 
-struct text {
-    char *buf;
-    size_t cap, len;
-    bool overflow;
-};
-
-static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    if (t->overflow)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= t->cap - t->len)
-        t->overflow = true;
-    else
-        t->len += (size_t)n;
-}
-
 size_t og_metrics_render(char *buf, size_t cap)
 {
-    struct text t = { buf, cap, 0, false };
+    struct og_buf t;
     uint64_t cumulative = 0;
 
+    og_buf_init(&t, buf, cap);
+
     if (!m) {
-        emit(&t, "# ocigate metrics are not initialised\n");
-        return t.overflow ? 0 : t.len;
+        og_buf_printf(&t, "# ocigate metrics are not initialised\n");
+        return t.truncated ? 0 : t.len;
     }
-    emit(&t, "# HELP ocigate_requests_total Decisions, by decision, action and auth method.\n"
-             "# TYPE ocigate_requests_total counter\n");
+    og_buf_printf(&t, "# HELP ocigate_requests_total Decisions, by decision, action and auth method.\n"
+                      "# TYPE ocigate_requests_total counter\n");
     for (int d = 0; d < 2; d++)
         for (int a = 0; a < N_ACTIONS; a++)
             for (int u = 0; u < N_AUTH; u++) {
                 uint64_t v = get(&m->requests[d][a][u]);
                 if (v)
-                    emit(&t, "ocigate_requests_total{decision=\"%s\",action=\"%s\",auth=\"%s\"} %llu\n",
-                         d ? "deny" : "allow", action_names[a], auth_names[u],
-                         (unsigned long long)v);
+                    og_buf_printf(&t, "ocigate_requests_total{decision=\"%s\",action=\"%s\",auth=\"%s\"} %llu\n",
+                                  d ? "deny" : "allow", action_names[a], auth_names[u],
+                                  (unsigned long long)v);
             }
-    emit(&t, "# HELP ocigate_responses_total Answers, by HTTP status.\n"
-             "# TYPE ocigate_responses_total counter\n");
+    og_buf_printf(&t, "# HELP ocigate_responses_total Answers, by HTTP status.\n"
+                      "# TYPE ocigate_responses_total counter\n");
     for (int s = 0; s <= N_STATUS; s++) {
         uint64_t v = get(&m->responses[s]);
         if (s < N_STATUS)
-            emit(&t, "ocigate_responses_total{status=\"%d\"} %llu\n", statuses[s],
-                 (unsigned long long)v);
+            og_buf_printf(&t, "ocigate_responses_total{status=\"%d\"} %llu\n", statuses[s],
+                          (unsigned long long)v);
         else if (v)
-            emit(&t, "ocigate_responses_total{status=\"other\"} %llu\n", (unsigned long long)v);
+            og_buf_printf(&t, "ocigate_responses_total{status=\"other\"} %llu\n", (unsigned long long)v);
     }
-    emit(&t, "# HELP ocigate_decision_seconds Time from params to answer.\n"
-             "# TYPE ocigate_decision_seconds histogram\n");
+    og_buf_printf(&t, "# HELP ocigate_decision_seconds Time from params to answer.\n"
+                      "# TYPE ocigate_decision_seconds histogram\n");
     for (int b = 0; b < N_BUCKETS; b++) {
         cumulative += get(&m->latency[b]);
-        emit(&t, "ocigate_decision_seconds_bucket{le=\"%g\"} %llu\n", buckets_us[b] / 1e6,
-             (unsigned long long)cumulative);
+        og_buf_printf(&t, "ocigate_decision_seconds_bucket{le=\"%g\"} %llu\n", buckets_us[b] / 1e6,
+                      (unsigned long long)cumulative);
     }
     cumulative += get(&m->latency[N_BUCKETS]);
-    emit(&t, "ocigate_decision_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
-    emit(&t, "ocigate_decision_seconds_sum %.6f\n", get(&m->latency_sum_us) / 1e6);
-    emit(&t, "ocigate_decision_seconds_count %llu\n", (unsigned long long)get(&m->latency_count));
-    emit(&t, "# HELP ocigate_cache_requests_total Credential cache lookups, by cache and result.\n"
-             "# TYPE ocigate_cache_requests_total counter\n");
+    og_buf_printf(&t, "ocigate_decision_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+    og_buf_printf(&t, "ocigate_decision_seconds_sum %.6f\n", get(&m->latency_sum_us) / 1e6);
+    og_buf_printf(&t, "ocigate_decision_seconds_count %llu\n", (unsigned long long)get(&m->latency_count));
+    og_buf_printf(&t, "# HELP ocigate_cache_requests_total Credential cache lookups, by cache and result.\n"
+                      "# TYPE ocigate_cache_requests_total counter\n");
     for (int c = 0; c < OG_CACHE_N; c++)
         for (int h = 0; h < 2; h++)
-            emit(&t, "ocigate_cache_requests_total{cache=\"%s\",result=\"%s\"} %llu\n",
-                 cache_names[c], h ? "miss" : "hit", (unsigned long long)get(&m->cache[c][h]));
-    emit(&t, "# HELP ocigate_backend_errors_total Failures of a backend the decision needed.\n"
-             "# TYPE ocigate_backend_errors_total counter\n");
+            og_buf_printf(&t, "ocigate_cache_requests_total{cache=\"%s\",result=\"%s\"} %llu\n",
+                          cache_names[c], h ? "miss" : "hit", (unsigned long long)get(&m->cache[c][h]));
+    og_buf_printf(&t, "# HELP ocigate_backend_errors_total Failures of a backend the decision needed.\n"
+                      "# TYPE ocigate_backend_errors_total counter\n");
     for (int b = 0; b < OG_BACKEND_N; b++)
-        emit(&t, "ocigate_backend_errors_total{backend=\"%s\"} %llu\n", backend_names[b],
-             (unsigned long long)get(&m->backend_errors[b]));
-    emit(&t, "# HELP ocigate_worker_restarts_total Workers that died and were replaced.\n"
-             "# TYPE ocigate_worker_restarts_total counter\n"
-             "ocigate_worker_restarts_total %llu\n",
-         (unsigned long long)get(&m->worker_restarts));
-    emit(&t, "# HELP ocigate_jwks_refreshes_total JWKS fetch attempts after the first.\n"
-             "# TYPE ocigate_jwks_refreshes_total counter\n"
-             "ocigate_jwks_refreshes_total %llu\n", (unsigned long long)get(&m->jwks_refreshes));
-    emit(&t, "# HELP ocigate_config_reloads_total SIGHUP reloads, by result.\n"
-             "# TYPE ocigate_config_reloads_total counter\n"
-             "ocigate_config_reloads_total{result=\"ok\"} %llu\n"
-             "ocigate_config_reloads_total{result=\"refused\"} %llu\n",
-         (unsigned long long)get(&m->reloads[0]), (unsigned long long)get(&m->reloads[1]));
-    emit(&t, "# HELP ocigate_workers Workers the master keeps running.\n"
-             "# TYPE ocigate_workers gauge\n"
-             "ocigate_workers %d\n", og_metrics_workers());
-    return t.overflow ? 0 : t.len;
+        og_buf_printf(&t, "ocigate_backend_errors_total{backend=\"%s\"} %llu\n", backend_names[b],
+                      (unsigned long long)get(&m->backend_errors[b]));
+    og_buf_printf(&t, "# HELP ocigate_worker_restarts_total Workers that died and were replaced.\n"
+                      "# TYPE ocigate_worker_restarts_total counter\n"
+                      "ocigate_worker_restarts_total %llu\n",
+                  (unsigned long long)get(&m->worker_restarts));
+    og_buf_printf(&t, "# HELP ocigate_jwks_refreshes_total JWKS fetch attempts after the first.\n"
+                      "# TYPE ocigate_jwks_refreshes_total counter\n"
+                      "ocigate_jwks_refreshes_total %llu\n", (unsigned long long)get(&m->jwks_refreshes));
+    og_buf_printf(&t, "# HELP ocigate_config_reloads_total SIGHUP reloads, by result.\n"
+                      "# TYPE ocigate_config_reloads_total counter\n"
+                      "ocigate_config_reloads_total{result=\"ok\"} %llu\n"
+                      "ocigate_config_reloads_total{result=\"refused\"} %llu\n",
+                  (unsigned long long)get(&m->reloads[0]), (unsigned long long)get(&m->reloads[1]));
+    og_buf_printf(&t, "# HELP ocigate_workers Workers the master keeps running.\n"
+                      "# TYPE ocigate_workers gauge\n"
+                      "ocigate_workers %d\n", og_metrics_workers());
+    return t.truncated ? 0 : t.len;
 }

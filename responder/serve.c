@@ -164,7 +164,7 @@ usage:
     return -1;
 }
 
-static bool is_listening_socket(int fd)
+bool og_is_listening_socket(int fd)
 {
     int v = 0;
     socklen_t len = sizeof(v);
@@ -181,7 +181,7 @@ static int systemd_socket(void)
     unsetenv("LISTEN_FDNAMES");
     if (atoi(fds) > 1)
         og_log(OG_LOG_WARN, "systemd passed %s sockets; serving the first (fd 3)", fds);
-    if (!is_listening_socket(3))
+    if (!og_is_listening_socket(3))
         return -1;
     fcntl(3, F_SETFD, FD_CLOEXEC);
     return 3;
@@ -223,7 +223,7 @@ static int open_listener(const char *listen, char *owned_path, size_t owned_cap)
         return fd;
     if ((fd = launchd_socket()) >= 0)
         return fd;
-    if (is_listening_socket(0))
+    if (og_is_listening_socket(0))
         return 0;
     fprintf(stderr, "ocigate: no socket to serve: give --listen unix:PATH or tcp:HOST:PORT, "
                     "or start ocigate from systemd/launchd socket activation or with a "

@@ -27,6 +27,7 @@
 
 #include "apikey.h"
 #include "body.h"
+#include "clock.h"
 #include "decide.h"
 #include "handle.h"
 #include "log.h"
@@ -123,15 +124,6 @@ static struct parked parked[NSLOTS];
 static int nparked, ncollecting;
 static char buf[OG_RESPONSE_MAX];
 
-static long ms_until(const struct timespec *due)
-{
-    struct timespec now;
-    long ms;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (due->tv_sec - now.tv_sec) * 1000 + (due->tv_nsec - now.tv_nsec) / 1000000;
-    return ms < 0 ? 0 : ms;
-}
-
 static void answer(struct parked *p, const char *out, size_t n)
 {
     if (n == 0 || FCGX_PutStr(out, (int)n, p->req.out) != (int)n)
@@ -156,13 +148,7 @@ static bool park(struct parked *p, const char *out, size_t n, int delay_ms)
         return false;
     memcpy(p->answer, out, n);
     p->n = n;
-    clock_gettime(CLOCK_MONOTONIC, &p->due);
-    p->due.tv_sec += delay_ms / 1000;
-    p->due.tv_nsec += (long)(delay_ms % 1000) * 1000000L;
-    if (p->due.tv_nsec >= 1000000000L) {
-        p->due.tv_sec++;
-        p->due.tv_nsec -= 1000000000L;
-    }
+    og_deadline_in(&p->due, delay_ms);
     p->state = SLOT_PARKED;
     nparked++;
     return true;
@@ -190,7 +176,7 @@ static long release_due(bool flush_all)
         long ms;
         if (p->state != SLOT_PARKED)
             continue;
-        ms = ms_until(&p->due);
+        ms = og_ms_until(&p->due);
         if (flush_all || ms == 0) {
             answer(p, p->answer, p->n);
             nparked--;

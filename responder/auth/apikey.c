@@ -21,9 +21,11 @@
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
+#include "clock.h"
+#include "digest.h"
 #include "glob.h"
+#include "hex.h"
 #include "log.h"
 #include "redis.h"
 
@@ -63,43 +65,14 @@ struct og_apikeys {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-/* to_hex, sha256 and rkey are private copies of key_records.c's, until
-   common/ holds one hex and one SHA-256 helper. */
-
 static long long mono_now(const struct og_apikeys *k)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec + (k ? k->clock_offset : 0) + 1;  /* never 0 */
+    return og_mono_ms() / 1000 + (k ? k->clock_offset : 0) + 1;  /* never 0 */
 }
 
 static time_t wall_now(const struct og_apikeys *k)
 {
     return time(NULL) + (k ? k->clock_offset : 0);
-}
-
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static bool sha256(const void *data, size_t len, unsigned char out[32])
-{
-    unsigned int outlen = 0;
-    return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) == 1 && outlen == 32;
-}
-
-/* PREFIX + a + b + c into buf; false when it does not fit. */
-static bool rkey(char *buf, size_t size, const char *prefix, const char *a, const char *b,
-                 const char *c)
-{
-    int n = snprintf(buf, size, "%s%s%s%s", prefix, a, b ? b : "", c ? c : "");
-    return n > 0 && (size_t)n < size;
 }
 
 /* A JSON array of at most max non-empty strings without NUL bytes, or NULL. */
@@ -316,7 +289,7 @@ int og_apikeys_cache_fill(struct og_apikeys *k, const char *key, size_t len,
     unsigned char h[32];
     struct cache_entry *e;
 
-    if (!og_apikey_format_ok(key, len) || !sha256(key + 4, OG_APIKEY_LEN - 4, h))
+    if (!og_apikey_format_ok(key, len) || !og_sha256(key + 4, OG_APIKEY_LEN - 4, h))
         return -1;
     e = cache_fill(k, h, rep, mono_now(k));
     return e->state == SLOT_POSITIVE ? 1 : 0;
@@ -343,8 +316,8 @@ static void touch_last_used(struct og_apikeys *k, struct cache_entry *e, long lo
     if (e->last_used_written && now - e->last_used_written < LAST_USED_EVERY_S)
         return;
     e->last_used_written = now;
-    to_hex(e->hash, 32, hex);
-    if (!rkey(key, sizeof(key), og_redis_prefix(k->redis), "key:", hex, NULL))
+    og_hex_encode(e->hash, 32, hex);
+    if (!og_apikey_rkey(key, sizeof(key), og_redis_prefix(k->redis), "key:", hex, NULL))
         return;
     og_apikey_format_time(wall_now(k), when);
     argv[0] = "EVAL"; argv[1] = script; argv[2] = "1"; argv[3] = key; argv[4] = when;
@@ -368,7 +341,7 @@ enum og_identify_result og_apikey_identify(struct og_apikeys *k, const char *bas
     *reason = "";
     if (!og_apikey_format_ok(key, key_len))
         return bad(reason, "malformed API key");
-    if (!sha256(key + 4, OG_APIKEY_LEN - 4, h)) {
+    if (!og_sha256(key + 4, OG_APIKEY_LEN - 4, h)) {
         *reason = "cannot hash the API key";
         return OG_ID_UNAVAILABLE;
     }
@@ -379,8 +352,8 @@ enum og_identify_result og_apikey_identify(struct og_apikeys *k, const char *bas
     } else {
         char rk[MAX_PREFIX + 80], hex[65];
         redisReply *rep;
-        to_hex(h, 32, hex);
-        if (!rkey(rk, sizeof(rk), og_redis_prefix(k->redis), "key:", hex, NULL)) {
+        og_hex_encode(h, 32, hex);
+        if (!og_apikey_rkey(rk, sizeof(rk), og_redis_prefix(k->redis), "key:", hex, NULL)) {
             *reason = "redis.prefix is too long";
             return OG_ID_UNAVAILABLE;
         }

@@ -18,11 +18,12 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "config.h"
+#include "digest.h"
 #include "log.h"
 #include "request.h"
+#include "text.h"
 
 /* ---- claims ---------------------------------------------------------------- */
 
@@ -34,20 +35,6 @@ struct claims {
     size_t groups_len;
     size_t ngroups;
 };
-
-bool oidc_sha256(const void *p, size_t n, unsigned char out[32])
-{
-    unsigned int len = 0;
-    return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32;
-}
-
-static bool has_ctl(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return true;
-    return false;
-}
 
 /* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
 static int numeric_date(json_t *c, const char *name, time_t *out)
@@ -92,7 +79,7 @@ static void add_group(struct claims *cl, json_t *g)
 
     /* Dropped, never cut: a shortened name could be another group. Commas
        and control bytes would break the groups answer. */
-    if (!s || n == 0 || n > GROUP_MAX || has_ctl(s, n) || memchr(s, ',', n) ||
+    if (!s || n == 0 || n > GROUP_MAX || og_has_control(s, n) || memchr(s, ',', n) ||
         cl->ngroups == OG_ID_MAX_GROUPS || cl->groups_len + n + 1 > sizeof cl->groups)
         return;
     memcpy(cl->groups + cl->groups_len, s, n + 1);
@@ -128,7 +115,7 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         return "JWT is issued in the future (iat)";
     if (!json_is_string(user) || json_string_length(user) == 0 ||
         json_string_length(user) > OG_USER_MAX ||
-        has_ctl(json_string_value(user), json_string_length(user)))
+        og_has_control(json_string_value(user), json_string_length(user)))
         return "JWT has no usable username claim";
     /* an address the IdP says it has not verified names nobody: anyone may
        have typed it into their profile */
@@ -315,7 +302,7 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
         goto fail;
     now = now_of(o);
     why = "internal error";
-    if (!oidc_sha256(token, len, h))
+    if (!og_sha256(token, len, h))
         goto fail;
     if ((e = cache_find(o, h, now))) {
         fill_identity(e, id, store);

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "digest.h"
 #include "log.h"
 
 /* ---- URLs ----------------------------------------------------------------- */
@@ -137,7 +138,7 @@ int oidc_install_jwks(struct og_oidc *o, const char *doc, size_t len)
     size_t n;
     unsigned char h[32];
 
-    if (!oidc_sha256(doc, len, h) || oidc_parse_jwks(o, doc, len, &keys, &n) != 0)
+    if (!og_sha256(doc, len, h) || oidc_parse_jwks(o, doc, len, &keys, &n) != 0)
         return -1;
     /* A changed key set may have dropped a key: forget what it verified. */
     if (o->nkeys && memcmp(h, o->jwks_hash, sizeof h) != 0)

@@ -79,7 +79,6 @@ static inline time_t now_of(const struct og_oidc *o)
 }
 
 /* oidc.c */
-bool oidc_sha256(const void *p, size_t n, unsigned char out[32]);
 void oidc_cache_flush(struct og_oidc *o);
 
 /* jws.c: bounded decoding (counted in o->st) */

@@ -35,7 +35,10 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 
+#include "clock.h"
 #include "config.h"
+#include "digest.h"
+#include "hex.h"
 #include "redis.h"
 #include "request.h"
 #include "throttle_state.h"
@@ -89,11 +92,7 @@ static struct og_thr_table *my_table(void)
 
 static long long mono_ms(void)
 {
-    struct timespec ts;
-    long long ms;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long ms = og_mono_ms();
     return ms > 0 ? ms : 1;
 }
 
@@ -121,7 +120,6 @@ static bool keys_for(const struct og_config *cfg, struct og_redis *r, const char
                      const struct og_credentials *cred, struct tkeys *k)
 {
     char addr[80], hex[65];
-    unsigned char md[32];
     const char *prefix = og_redis_prefix(r);
     EVP_MD_CTX *ctx = NULL;
     bool ok = false;
@@ -137,10 +135,8 @@ static bool keys_for(const struct og_config *cfg, struct og_redis *r, const char
     if (n < 0 || n >= KEY_MAX)
         return false;
     if (k->has_subject) {
-        if (EVP_Digest(cred->user, strlen(cred->user), md, NULL, EVP_sha256(), NULL) != 1)
+        if (!og_sha256_hex(cred->user, strlen(cred->user), hex))
             return false;
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", md[i]);
         n = snprintf(k->key[OG_THR_SUBJECT_ADDRESS], KEY_MAX, "%sthr:user:%s:%s", prefix, hex,
                      addr);
         if (n < 0 || n >= KEY_MAX)
@@ -257,8 +253,7 @@ static bool member_of(const struct og_credentials *cred, char out[33])
         EVP_MAC_update(mc, (const unsigned char *)cred->user, strlen(cred->user) + 1) == 1 &&
         EVP_MAC_update(mc, (const unsigned char *)cred->secret, cred->secret_len) == 1 &&
         EVP_MAC_final(mc, mac, &outl, sizeof(mac)) == 1 && outl == sizeof(mac)) {
-        for (int i = 0; i < 16; i++)
-            snprintf(out + 2 * i, 3, "%02x", mac[i]);
+        og_hex_encode(mac, 16, out);
         ok = true;
     }
     EVP_MAC_CTX_free(mc);

@@ -33,7 +33,9 @@
 
 #include "base64.h"
 #include "decide.h"
+#include "digest.h"
 #include "glob.h"
+#include "hex.h"
 
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
@@ -103,17 +105,16 @@ static bool is_p256(EVP_PKEY *pk)
 
 static bool compute_kid(EVP_PKEY *pk, char kid[17])
 {
-    unsigned char *der = NULL, md[32];
-    unsigned int mdlen = 0;
+    unsigned char *der = NULL, md[OG_SHA256_LEN];
     int n = i2d_PUBKEY(pk, &der);
     bool ok;
 
     if (n <= 0)
         return false;
-    ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) == 1;
+    ok = og_sha256(der, (size_t)n, md);
     OPENSSL_free(der);
-    for (int i = 0; ok && i < 8; i++)
-        snprintf(kid + 2 * i, 3, "%02x", md[i]);
+    if (ok)
+        og_hex_encode(md, 8, kid);
     return ok;
 }
 
@@ -454,7 +455,7 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         return refuse(reason, "no token key configured");
     if (len > TOKEN_MAX || strlen(tok) != len)
         return refuse(reason, "token too long");
-    if (EVP_Digest(tok, len, hash, NULL, EVP_sha256(), NULL) != 1)
+    if (!og_sha256(tok, len, hash))
         return refuse(reason, "cannot hash token");
     if (cache_lookup(t, hash, now, id, store))
         return OG_ID_OK;
@@ -577,8 +578,7 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
         return -1;
     if (getentropy(rnd, sizeof(rnd)) != 0)
         return -1;
-    for (int i = 0; i < 16; i++)
-        snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+    og_hex_encode(rnd, sizeof(rnd), jti);
     access = json_loads(access_json ? access_json : "[]", 0, NULL);
     groups = json_array();
     if (!access || !json_is_array(access) || !groups)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "decide.h"
 #include "endpoints.h"
 #include "identity.h"
@@ -90,18 +91,16 @@ static void probe_backends(struct og_worker_state *w, bool *redis_up, bool *regi
 {
     static struct timespec last;
     static bool probed, redis_ok, registry_ok;
-    struct timespec now;
-    long ms;
+    long ms = og_ms_since(&last);
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (long)(now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
     if (!probed || ms < 0 || ms >= PROBE_CACHE_MS) {
         long status = 0;
+
+        og_mono_now(&last);
         redis_ok = w->redis && og_redis_ping(w->redis);
         /* any HTTP answer from the registry's base route means it is there */
         og_registry_tag_exists(w->registry, "ocigate-health-check", "probe", &status);
         registry_ok = status == 200 || status == 401 || status == 404;
-        last = now;
         probed = true;
     }
     *redis_up = redis_ok;

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "tag_claims.h"
+#include "clock.h"
 #include "decide.h"
 #include "handle.h"
 #include "identity.h"
@@ -38,6 +39,7 @@
 #include "request.h"
 #include "response.h"
 #include "route.h"
+#include "text.h"
 
 #define MANIFEST_MAX (4u << 20)        /* the OCI distribution spec's limit */
 
@@ -59,13 +61,6 @@ struct mw {
     struct timespec t0;
 };
 
-static long micros_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (long)((t1.tv_sec - t0->tv_sec) * 1000000L + (t1.tv_nsec - t0->tv_nsec) / 1000L);
-}
-
 static void finish_log(struct mw *m, int status)
 {
     m->log.status = status;
@@ -73,7 +68,7 @@ static void finish_log(struct mw *m, int status)
     m->log.rule = m->dec.rule;
     m->log.reason = m->dec.reason;
     m->log.tag = m->dec.tag;
-    m->log.micros = micros_since(&m->t0);
+    m->log.micros = og_us_since(&m->t0);
     og_log_decision(&m->log);
     og_metrics_request(status, m->dec.action, m->id.auth, m->log.micros);
 }
@@ -410,7 +405,7 @@ size_t og_manifest_write(struct og_worker_state *w, char *const *envp,
     snprintf(hdr[nh++], sizeof(hdr[0]), "X-Ocigate-Auth: %s", m.log.auth);
     for (size_t i = 0; i < nh; i++) {
         for (char *c = hdr[i]; *c; c++)          /* never a CR/LF into the request */
-            if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            if (og_is_control((unsigned char)*c))
                 *c = '?';
         hdrs[i] = hdr[i];
     }

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "clock.h"
+
 #define FILL_BOUND_MS   200     /* the longest one read of an arrived record may take */
 #define PARAMS_BOUND_MS 1000    /* the longest the request's params may take to arrive */
 #define LINGER_MS       200     /* the longest a finished connection is drained */
@@ -73,15 +75,6 @@ static void unguard(void)
     guarded = NULL;
 }
 
-static long ms_until(const struct timespec *t)
-{
-    struct timespec now;
-    long ms;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (long)(t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
-    return ms < 0 ? 0 : ms;
-}
-
 int og_fcgi_accept(FCGX_Request *req, bool *truncated)
 {
     int rc;
@@ -101,13 +94,7 @@ void og_fcgi_body_init(struct og_fcgi_body *b, FCGX_Request *req, int timeout_ms
 
     memset(b, 0, sizeof(*b));
     b->req = req;
-    clock_gettime(CLOCK_MONOTONIC, &b->deadline);
-    b->deadline.tv_sec += timeout_ms / 1000;
-    b->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (b->deadline.tv_nsec >= 1000000000L) {
-        b->deadline.tv_sec++;
-        b->deadline.tv_nsec -= 1000000000L;
-    }
+    og_deadline_in(&b->deadline, timeout_ms);
     b->state = role && strcmp(role, "RESPONDER") == 0 && req->in ? OG_BODY_COLLECTING
                                                                   : OG_BODY_NONE;
 }
@@ -119,7 +106,7 @@ int og_fcgi_body_fd(const struct og_fcgi_body *b)
 
 long og_fcgi_body_ms_left(const struct og_fcgi_body *b)
 {
-    return ms_until(&b->deadline);
+    return og_ms_until(&b->deadline);
 }
 
 /* Room for want more bytes (fewer near the limit); false at the limit. */
@@ -181,7 +168,7 @@ static bool closed(struct og_fcgi_body *b)
     if (FCGX_GetError(b->req->in) == 0)
         b->state = OG_BODY_COMPLETE;
     else
-        b->state = ms_until(&b->deadline) == 0 ? OG_BODY_EXPIRED : OG_BODY_FAILED;
+        b->state = og_ms_until(&b->deadline) == 0 ? OG_BODY_EXPIRED : OG_BODY_FAILED;
     return true;
 }
 
@@ -206,7 +193,7 @@ bool og_fcgi_body_collect(struct og_fcgi_body *b)
         }
         if (in->isClosed)
             return closed(b);
-        left = ms_until(&b->deadline);
+        left = og_ms_until(&b->deadline);
         if (left == 0) {
             b->state = OG_BODY_EXPIRED;
             break;

@@ -9,18 +9,13 @@
 
 #include <string.h>
 
+#include "hex.h"
+#include "text.h"
+
 void og_query_init(struct og_query_iter *it, const char *q, size_t len)
 {
     it->p = q;
     it->end = q + len;
-}
-
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 static int decode(const char *s, size_t n, char *out, size_t cap)
@@ -37,14 +32,14 @@ static int decode(const char *s, size_t n, char *out, size_t cap)
             int hi, lo;
             if (n - i < 3)
                 return -1;
-            hi = hex(s[i + 1]);
-            lo = hex(s[i + 2]);
+            hi = og_hex_value((unsigned char)s[i + 1]);
+            lo = og_hex_value((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (c < 0x20 || c == 0x7f)
+        if (og_is_control(c))
             return -1;
         if (o + 1 >= cap)
             return -1;

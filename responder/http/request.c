@@ -15,6 +15,7 @@
  */
 #include "request.h"
 #include "base64.h"
+#include "text.h"
 
 #include <string.h>
 #include <strings.h>
@@ -150,14 +151,6 @@ static bool scheme_is(const char *v, size_t len, const char *scheme, size_t *ski
     return true;
 }
 
-static bool has_control_bytes(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-            return true;
-    return false;
-}
-
 static void parse_basic(const char *b64, size_t len, struct og_credentials *out)
 {
     unsigned char buf[OG_USER_MAX + 1 + OG_SECRET_MAX + 1];
@@ -187,7 +180,7 @@ static void parse_basic(const char *b64, size_t len, struct og_credentials *out)
         out->kind = OG_CRED_NONE;
         goto cleanup;
     }
-    if (ulen > OG_USER_MAX || slen > OG_SECRET_MAX || has_control_bytes((char *)buf, (size_t)n)) {
+    if (ulen > OG_USER_MAX || slen > OG_SECRET_MAX || og_has_control((char *)buf, (size_t)n)) {
         malformed(out, "Basic credentials too long or with control bytes");
         goto cleanup;
     }
@@ -216,7 +209,7 @@ void og_credentials_parse(const char *value, size_t len, struct og_credentials *
         return parse_basic(value + skip, len - skip, out);
     if (scheme_is(value, len, "Bearer", &skip)) {
         size_t tlen = len - skip;
-        if (tlen == 0 || tlen > OG_SECRET_MAX || has_control_bytes(value + skip, tlen)
+        if (tlen == 0 || tlen > OG_SECRET_MAX || og_has_control(value + skip, tlen)
             || memchr(value + skip, ' ', tlen) || memchr(value + skip, ',', tlen))
             return malformed(out, "malformed Bearer token");
         memcpy(out->secret, value + skip, tlen);

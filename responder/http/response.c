@@ -13,11 +13,11 @@
 #include "response.h"
 #include "decide.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 
 const char og_response_unavailable[] =
@@ -26,88 +26,6 @@ const char og_response_unavailable[] =
     "Docker-Distribution-Api-Version: registry/2.0\r\n"
     "\r\n"
     "{\"errors\":[{\"code\":\"UNAVAILABLE\",\"message\":\"authorizer unavailable\",\"detail\":{}}]}";
-
-struct out {
-    char *buf;
-    size_t cap, len;
-    int overflow;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->overflow || o->len + n >= o->cap) {
-        o->overflow = 1;
-        return;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void puts_(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-static void printf_(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void printf_(struct out *o, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        o->overflow = 1;
-        return;
-    }
-    put(o, tmp, (size_t)n);
-}
-
-/* A header value: printable ASCII only, at most max bytes. */
-static void put_header_value(struct out *o, const char *s, size_t max)
-{
-    for (size_t i = 0; s && s[i] && i < max; i++) {
-        char c = s[i];
-        if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
-            c = '?';
-        put(o, &c, 1);
-    }
-}
-
-/* A quoted-string (RFC 9110): backslash-escape '"' and '\'. */
-static void put_quoted(struct out *o, const char *s, size_t max)
-{
-    put(o, "\"", 1);
-    for (size_t i = 0; s && s[i] && i < max; i++) {
-        char c = s[i];
-        if (c == '"' || c == '\\')
-            put(o, "\\", 1);
-        if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
-            c = '?';
-        put(o, &c, 1);
-    }
-    put(o, "\"", 1);
-}
-
-static void put_json_string(struct out *o, const char *s, size_t max)
-{
-    put(o, "\"", 1);
-    for (size_t i = 0; s && s[i] && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = { '\\', (char)c };
-            put(o, e, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            printf_(o, "\\u%04x", c);
-        } else {
-            put(o, (const char *)&c, 1);
-        }
-    }
-    put(o, "\"", 1);
-}
 
 static const char *status_text(int status)
 {
@@ -145,46 +63,46 @@ static void error_code(int status, const char **code, const char **message)
     }
 }
 
-static void put_challenge(struct out *o, const struct og_answer *a)
+static void put_challenge(struct og_buf *o, const struct og_answer *a)
 {
     const struct og_config *cfg = a->cfg;
 
-    puts_(o, "WWW-Authenticate: ");
+    og_buf_puts(o, "WWW-Authenticate: ");
     if (!cfg || a->basic_challenge || cfg->challenge == OG_CHALLENGE_BASIC || !cfg->token_realm) {
-        puts_(o, "Basic realm=");
-        put_quoted(o, cfg && cfg->realm ? cfg->realm : "ocigate", 256);
+        og_buf_puts(o, "Basic realm=");
+        og_buf_quoted(o, cfg && cfg->realm ? cfg->realm : "ocigate", 256);
     } else {
-        puts_(o, "Bearer realm=");
-        put_quoted(o, cfg->token_realm, 512);
-        puts_(o, ",service=");
-        put_quoted(o, cfg->token_service ? cfg->token_service : cfg->realm, 256);
+        og_buf_puts(o, "Bearer realm=");
+        og_buf_quoted(o, cfg->token_realm, 512);
+        og_buf_puts(o, ",service=");
+        og_buf_quoted(o, cfg->token_service ? cfg->token_service : cfg->realm, 256);
         if (a->insufficient_scope && a->scope_type && a->scope_name && a->scope_actions) {
-            puts_(o, ",scope=\"");
-            put_header_value(o, a->scope_type, 32);
-            puts_(o, ":");
-            put_header_value(o, a->scope_name, 255);
-            puts_(o, ":");
-            put_header_value(o, a->scope_actions, 32);
-            puts_(o, "\",error=\"insufficient_scope\"");
+            og_buf_puts(o, ",scope=\"");
+            og_buf_printable(o, a->scope_type, 32);
+            og_buf_puts(o, ":");
+            og_buf_printable(o, a->scope_name, 255);
+            og_buf_puts(o, ":");
+            og_buf_printable(o, a->scope_actions, 32);
+            og_buf_puts(o, "\",error=\"insufficient_scope\"");
         } else if (a->repository && *a->repository) {
-            puts_(o, ",scope=\"repository:");
-            put_header_value(o, a->repository, 255);
-            puts_(o, ":pull,push\"");
+            og_buf_puts(o, ",scope=\"repository:");
+            og_buf_printable(o, a->repository, 255);
+            og_buf_puts(o, ":pull,push\"");
         }
     }
-    puts_(o, "\r\n");
+    og_buf_puts(o, "\r\n");
 }
 
-static void put_detail_field(struct out *o, int *first, const char *name, const char *value)
+static void put_detail_field(struct og_buf *o, int *first, const char *name, const char *value)
 {
     if (!value || !*value)
         return;
     if (!*first)
-        put(o, ",", 1);
+        og_buf_put(o, ",", 1);
     *first = 0;
-    put_json_string(o, name, 64);
-    put(o, ":", 1);
-    put_json_string(o, value, 512);
+    og_buf_json(o, name, 64);
+    og_buf_put(o, ":", 1);
+    og_buf_json(o, value, 512);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -320,22 +238,22 @@ void og_answer_message(const struct og_answer *a, char *buf, size_t cap)
     }
 }
 
-static void render_allow(struct out *o, const struct og_answer *a)
+static void render_allow(struct og_buf *o, const struct og_answer *a)
 {
     const char *pfx = a->role == OG_ROLE_AUTHORIZER ? "Variable-OCIGATE_" : "X-Ocigate-";
     const char *names_a[3] = { "USER", "GROUPS", "AUTH" };
     const char *names_r[3] = { "User", "Groups", "Auth" };
     const char *vals[3] = { a->user, a->groups, a->auth };
 
-    puts_(o, "Status: 200 OK\r\n");
+    og_buf_puts(o, "Status: 200 OK\r\n");
     for (int i = 0; i < 3; i++) {
-        puts_(o, pfx);
-        puts_(o, a->role == OG_ROLE_AUTHORIZER ? names_a[i] : names_r[i]);
-        puts_(o, ": ");
-        put_header_value(o, vals[i] ? vals[i] : "", 1024);
-        puts_(o, "\r\n");
+        og_buf_puts(o, pfx);
+        og_buf_puts(o, a->role == OG_ROLE_AUTHORIZER ? names_a[i] : names_r[i]);
+        og_buf_puts(o, ": ");
+        og_buf_printable(o, vals[i] ? vals[i] : "", 1024);
+        og_buf_puts(o, "\r\n");
     }
-    puts_(o, "\r\n");
+    og_buf_puts(o, "\r\n");
 }
 
 /* The policy fields of the detail are for callers that may read the
@@ -348,7 +266,7 @@ static bool detail_hides_policy(const struct og_answer *a)
            !is(a->rule, "route") && !is(a->rule, "challenge");
 }
 
-static void render_body(struct out *o, const struct og_answer *a)
+static void render_body(struct og_buf *o, const struct og_answer *a)
 {
     const char *code, *message;
     char text[768];
@@ -356,11 +274,11 @@ static void render_body(struct out *o, const struct og_answer *a)
 
     error_code(a->status, &code, &message);
     og_answer_message(a, text, sizeof(text));
-    puts_(o, "{\"errors\":[{\"code\":\"");
-    puts_(o, code);
-    puts_(o, "\",\"message\":");
-    put_json_string(o, text, sizeof(text));
-    puts_(o, ",\"detail\":{");
+    og_buf_puts(o, "{\"errors\":[{\"code\":\"");
+    og_buf_puts(o, code);
+    og_buf_puts(o, "\",\"message\":");
+    og_buf_json(o, text, sizeof(text));
+    og_buf_puts(o, ",\"detail\":{");
     put_detail_field(o, &first, "action", a->action);
     put_detail_field(o, &first, "repository", a->repository);
     put_detail_field(o, &first, "tag", a->tag);
@@ -368,49 +286,51 @@ static void render_body(struct out *o, const struct og_answer *a)
         put_detail_field(o, &first, "rule", a->rule);
         put_detail_field(o, &first, "reason", a->reason);
     }
-    puts_(o, "}}]}");
+    og_buf_puts(o, "}}]}");
 }
 
 /* X-Ocigate-Error carries at most this much (nginx: fastcgi_buffer_size). */
 #define ERROR_HEADER_MAX 3072
 
-static void render_deny(struct out *o, const struct og_answer *a)
+static void render_deny(struct og_buf *o, const struct og_answer *a)
 {
     char body[16384];
-    struct out b = { body, sizeof(body), 0, 0 };
+    struct og_buf b;
 
+    og_buf_init(&b, body, sizeof(body));
     render_body(&b, a);
-    if (b.overflow) {
-        o->overflow = 1;
+    if (b.truncated) {
+        o->truncated = true;
         return;
     }
-    puts_(o, "Status: ");
-    puts_(o, status_text(a->status));
-    puts_(o, "\r\nContent-Type: application/json\r\n"
+    og_buf_puts(o, "Status: ");
+    og_buf_puts(o, status_text(a->status));
+    og_buf_puts(o, "\r\nContent-Type: application/json\r\n"
              "Docker-Distribution-Api-Version: registry/2.0\r\n");
     if (a->status == 401)
         put_challenge(o, a);
     if (a->status == 429)   /* without a known TTL: the whole throttling window */
-        printf_(o, "Retry-After: %d\r\n", a->retry_after > 0 ? a->retry_after : 60);
+        og_buf_printf(o, "Retry-After: %d\r\n", a->retry_after > 0 ? a->retry_after : 60);
     if (a->role == OG_ROLE_RESPONDER && b.len <= ERROR_HEADER_MAX) {
-        puts_(o, "X-Ocigate-Error: ");
-        put_header_value(o, body, b.len);
-        puts_(o, "\r\n");
+        og_buf_puts(o, "X-Ocigate-Error: ");
+        og_buf_printable(o, body, b.len);
+        og_buf_puts(o, "\r\n");
     }
-    puts_(o, "\r\n");
-    put(o, body, b.len);
-    puts_(o, "\n");
+    og_buf_puts(o, "\r\n");
+    og_buf_put(o, body, b.len);
+    og_buf_puts(o, "\n");
 }
 
 size_t og_response_render(const struct og_answer *a, char *buf, size_t cap)
 {
-    struct out o = { buf, cap, 0, 0 };
+    struct og_buf o;
 
+    og_buf_init(&o, buf, cap);
     if (a->status == 200)
         render_allow(&o, a);
     else
         render_deny(&o, a);
-    if (o.overflow) {
+    if (o.truncated) {
         size_t n = sizeof(og_response_unavailable) - 1;
         if (n >= cap)
             return 0;
@@ -422,11 +342,12 @@ size_t og_response_render(const struct og_answer *a, char *buf, size_t cap)
 
 size_t og_response_json(int status, const char *body, size_t body_len, char *buf, size_t cap)
 {
-    struct out o = { buf, cap, 0, 0 };
+    struct og_buf o;
 
-    puts_(&o, "Status: ");
-    puts_(&o, status_text(status));
-    puts_(&o, "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n");
-    put(&o, body, body_len);
-    return o.overflow ? 0 : o.len;
+    og_buf_init(&o, buf, cap);
+    og_buf_puts(&o, "Status: ");
+    og_buf_puts(&o, status_text(status));
+    og_buf_puts(&o, "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n");
+    og_buf_put(&o, body, body_len);
+    return o.truncated ? 0 : o.len;
 }

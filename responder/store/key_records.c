@@ -22,10 +22,13 @@
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
+#include "buf.h"
+#include "digest.h"
 #include "glob.h"
+#include "hex.h"
 #include "redis.h"
+#include "text.h"
 
 #define MAX_RECORD_FIELDS  32              /* HGETALL: at most 64 elements */
 #define MAX_PREFIX         200
@@ -33,79 +36,10 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static bool is_lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
-/* Format characters that reorder or hide text where a label is shown. */
-static bool is_hidden_format(unsigned long cp)
-{
-    return cp == 0x00AD || cp == 0x061C || cp == 0x180E ||
-           (cp >= 0x200B && cp <= 0x200F) ||      /* zero width, LRM, RLM */
-           (cp >= 0x2028 && cp <= 0x202E) ||      /* separators, embeddings, overrides */
-           (cp >= 0x2060 && cp <= 0x206F) ||      /* word joiner, invisibles, isolates */
-           cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
-           (cp >= 0xE0000 && cp <= 0xE007F);      /* tag characters */
-}
-
+/* UTF-8 that shows as it is (text.h: no controls, bidi or hidden format). */
 bool og_apikey_text_ok(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (p && *p) {
-        unsigned long cp;
-        size_t n;
-
-        if (*p < 0x80) {
-            cp = *p;
-            n = 1;
-        } else if ((*p & 0xE0) == 0xC0) {
-            cp = *p & 0x1F;
-            n = 2;
-        } else if ((*p & 0xF0) == 0xE0) {
-            cp = *p & 0x0F;
-            n = 3;
-        } else if ((*p & 0xF8) == 0xF0) {
-            cp = *p & 0x07;
-            n = 4;
-        } else {
-            return false;
-        }
-        for (size_t i = 1; i < n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;                       /* overlong, out of range, surrogate */
-        if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || is_hidden_format(cp))
-            return false;
-        p += n;
-    }
-    return true;
+    return !s || og_utf8_text_ok(s, strlen(s));
 }
 
 static bool fill_random(void *buf, size_t n)
@@ -124,21 +58,8 @@ static bool fill_random(void *buf, size_t n)
     return true;
 }
 
-static bool sha256(const void *data, size_t len, unsigned char out[32])
-{
-    unsigned int outlen = 0;
-    return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) == 1 && outlen == 32;
-}
-
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "%s", msg);
-}
-
-/* PREFIX + a + b + c into buf; false when it does not fit. */
-static bool rkey(char *buf, size_t size, const char *prefix, const char *a, const char *b,
-                 const char *c)
+bool og_apikey_rkey(char *buf, size_t size, const char *prefix, const char *a, const char *b,
+                    const char *c)
 {
     int n = snprintf(buf, size, "%s%s%s%s", prefix, a, b ? b : "", c ? c : "");
     return n > 0 && (size_t)n < size;
@@ -149,16 +70,16 @@ static bool rkey(char *buf, size_t size, const char *prefix, const char *a, cons
 bool og_apikey_format_ok(const char *key, size_t len)
 {
     return key && len == OG_APIKEY_LEN && memcmp(key, "zak_", 4) == 0 &&
-           is_lower_hex(key + 4, OG_APIKEY_LEN - 4);
+           og_is_lower_hex(key + 4, OG_APIKEY_LEN - 4);
 }
 
 bool og_apikey_hash_hex(const char *key, size_t len, char out[65])
 {
     unsigned char h[32];
 
-    if (!og_apikey_format_ok(key, len) || !sha256(key + 4, OG_APIKEY_LEN - 4, h))
+    if (!og_apikey_format_ok(key, len) || !og_sha256(key + 4, OG_APIKEY_LEN - 4, h))
         return false;
-    to_hex(h, sizeof(h), out);
+    og_hex_encode(h, sizeof(h), out);
     return true;
 }
 
@@ -278,12 +199,12 @@ bool og_apikey_parse_expires(const char *s, time_t now, time_t *out, char *err, 
         t = now + (time_t)d;
     } else if (og_apikey_parse_time(s, &t)) {
         if (t <= now) {
-            set_err(err, errlen, "the expiry is in the past");
+            og_set_err(err, errlen, "the expiry is in the past");
             return false;
         }
     } else {
-        set_err(err, errlen, "expected a duration (90d, 12h, 30m) or an RFC 3339 time "
-                             "(2027-01-01T00:00:00Z)");
+        og_set_err(err, errlen, "expected a duration (90d, 12h, 30m) or an RFC 3339 time "
+                                "(2027-01-01T00:00:00Z)");
         return false;
     }
     *out = t;
@@ -359,7 +280,7 @@ int og_apikey_parse_record(const struct redisReply *rep, struct og_apikey_record
 static bool valid_name(const char *s, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
-    return n > 0 && n <= max && !has_control(s);
+    return n > 0 && n <= max && !og_has_control(s, strlen(s));
 }
 
 /* A JSON array of the strings, compact, in out[size]. */
@@ -394,36 +315,37 @@ bool og_apikey_check_args(const char *user, const char *const *groups, size_t ng
     char gerr[160], msg[300];
 
     if (!valid_name(user, OG_USER_MAX) || strchr(user, ':') || !og_apikey_text_ok(user)) {
-        set_err(err, errlen, "user: must be 1 to 256 bytes of UTF-8, without ':', control "
-                             "or invisible format characters");
+        og_set_err(err, errlen, "user: must be 1 to 256 bytes of UTF-8, without ':', control "
+                                "or invisible format characters");
         return false;
     }
     if (ngroups > OG_APIKEY_MAX_GROUPS || nrepos > OG_APIKEY_MAX_REPOS) {
-        set_err(err, errlen, "at most 32 groups and 32 repository globs");
+        og_set_err(err, errlen, "at most 32 groups and 32 repository globs");
         return false;
     }
     for (size_t i = 0; i < ngroups; i++)
         if (!valid_name(groups[i], 255)) {
-            set_err(err, errlen, "group: must be 1 to 255 bytes without control characters");
+            og_set_err(err, errlen, "group: must be 1 to 255 bytes without control characters");
             return false;
         }
     for (size_t i = 0; i < nrepos; i++) {
         struct og_glob *g;
         if (!valid_name(repos[i], 255)) {
-            set_err(err, errlen, "repo: must be 1 to 255 bytes without control characters");
+            og_set_err(err, errlen, "repo: must be 1 to 255 bytes without control characters");
             return false;
         }
         g = og_glob_compile(repos[i], strlen(repos[i]), gerr, sizeof(gerr));
         if (!g) {
             snprintf(msg, sizeof(msg), "repo \"%s\": %s", repos[i], gerr);
-            set_err(err, errlen, msg);
+            og_set_err(err, errlen, "%s", msg);
             return false;
         }
         og_glob_free(g);
     }
-    if (label && (strlen(label) > 255 || has_control(label) || !og_apikey_text_ok(label))) {
-        set_err(err, errlen, "label: at most 255 bytes of UTF-8, without control characters "
-                             "or invisible format characters (bidi overrides, zero-width)");
+    if (label && (strlen(label) > 255 || og_has_control(label, strlen(label)) ||
+                  !og_apikey_text_ok(label))) {
+        og_set_err(err, errlen, "label: at most 255 bytes of UTF-8, without control characters "
+                                "or invisible format characters (bidi overrides, zero-width)");
         return false;
     }
     return true;
@@ -438,7 +360,7 @@ static bool new_uuid(char out[37])
         return false;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);      /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);      /* RFC 4122 variant */
-    to_hex(b, sizeof(b), hex);
+    og_hex_encode(b, sizeof(b), hex);
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
     return true;
 }
@@ -510,43 +432,43 @@ int og_apikey_create(struct og_redis *r, const char *user, const char *const *gr
         return -1;
     if (!origin || (strcmp(origin, "cli") != 0 && strcmp(origin, "htpasswd") != 0 &&
                     strcmp(origin, "openid") != 0)) {
-        set_err(err, errlen, "origin: must be cli, htpasswd or openid");
+        og_set_err(err, errlen, "origin: must be cli, htpasswd or openid");
         return -1;
     }
     if (expires && expires <= now) {
-        set_err(err, errlen, "the expiry is in the past");
+        og_set_err(err, errlen, "the expiry is in the past");
         return -1;
     }
     if (strlen(prefix) > MAX_PREFIX) {
-        set_err(err, errlen, "redis.prefix is too long");
+        og_set_err(err, errlen, "redis.prefix is too long");
         return -1;
     }
     if (!json_list(groups, ngroups, rec->groups_json, sizeof(rec->groups_json)) ||
         !json_list(repos, nrepos, rec->repos_json, sizeof(rec->repos_json))) {
-        set_err(err, errlen, "groups or repository globs are too long or not UTF-8");
+        og_set_err(err, errlen, "groups or repository globs are too long or not UTF-8");
         return -1;
     }
     if (!fill_random(raw, sizeof(raw)) || !new_uuid(rec->id)) {
-        set_err(err, errlen, "cannot read random bytes from the OS");
+        og_set_err(err, errlen, "cannot read random bytes from the OS");
         goto out;
     }
-    to_hex(raw, sizeof(raw), secret);
-    if (!sha256(secret, 32, h)) {
-        set_err(err, errlen, "cannot compute SHA-256");
+    og_hex_encode(raw, sizeof(raw), secret);
+    if (!og_sha256(secret, 32, h)) {
+        og_set_err(err, errlen, "cannot compute SHA-256");
         goto out;
     }
-    to_hex(h, sizeof(h), hex);
+    og_hex_encode(h, sizeof(h), hex);
     snprintf(rec->user, sizeof(rec->user), "%s", user);
     snprintf(rec->label, sizeof(rec->label), "%s", label ? label : "");
     snprintf(rec->origin, sizeof(rec->origin), "%s", origin);
     og_apikey_format_time(now, rec->created);
     if (expires)
         og_apikey_format_time(expires, rec->expires);
-    if (!rkey(k_key, sizeof(k_key), prefix, "key:", hex, NULL) ||
-        !rkey(k_id, sizeof(k_id), prefix, "keyid:", rec->id, NULL) ||
-        !rkey(k_user, sizeof(k_user), prefix, "user:", user, ":keys") ||
-        !rkey(k_idpfx, sizeof(k_idpfx), prefix, "keyid:", NULL, NULL)) {
-        set_err(err, errlen, "Redis key names too long");
+    if (!og_apikey_rkey(k_key, sizeof(k_key), prefix, "key:", hex, NULL) ||
+        !og_apikey_rkey(k_id, sizeof(k_id), prefix, "keyid:", rec->id, NULL) ||
+        !og_apikey_rkey(k_user, sizeof(k_user), prefix, "user:", user, ":keys") ||
+        !og_apikey_rkey(k_idpfx, sizeof(k_idpfx), prefix, "keyid:", NULL, NULL)) {
+        og_set_err(err, errlen, "Redis key names too long");
         goto out;
     }
     snprintf(maxs, sizeof(maxs), "%ld", max_per_user > 0 ? max_per_user : 0L);
@@ -633,14 +555,14 @@ static int fetch(struct og_redis *r, const char *id, char hex[65], struct og_api
         *dangling = false;
     if (!valid_id(id))
         return 0;
-    if (strlen(prefix) > MAX_PREFIX || !rkey(k, sizeof(k), prefix, "keyid:", id, NULL))
+    if (strlen(prefix) > MAX_PREFIX || !og_apikey_rkey(k, sizeof(k), prefix, "keyid:", id, NULL))
         return -1;
     rep = og_redis_command(r, "GET %s", k);
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         og_redis_reply_free(rep);
         return -1;
     }
-    if (rep->type != REDIS_REPLY_STRING || rep->len != 64 || !is_lower_hex(rep->str, 64)) {
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 64 || !og_is_lower_hex(rep->str, 64)) {
         found = rep->type == REDIS_REPLY_NIL ? 0 : -2;
         og_redis_reply_free(rep);
         if (found == -2 && dangling)
@@ -650,7 +572,7 @@ static int fetch(struct og_redis *r, const char *id, char hex[65], struct og_api
     memcpy(hex, rep->str, 64);
     hex[64] = '\0';
     og_redis_reply_free(rep);
-    if (!rkey(k, sizeof(k), prefix, "key:", hex, NULL))
+    if (!og_apikey_rkey(k, sizeof(k), prefix, "key:", hex, NULL))
         return -1;
     rep = og_redis_command(r, "HGETALL %s", k);
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
@@ -689,15 +611,16 @@ int og_apikey_revoke(struct og_redis *r, const char *id, const char *only_user)
     if (found < 0)
         return -1;
     if (found == 0) {
-        if (dangling && !only_user && rkey(k_id, sizeof(k_id), prefix, "keyid:", id, NULL))
+        if (dangling && !only_user &&
+            og_apikey_rkey(k_id, sizeof(k_id), prefix, "keyid:", id, NULL))
             og_redis_reply_free(og_redis_command(r, "DEL %s", k_id));
         return 0;
     }
     if (only_user && strcmp(only_user, rec.user) != 0)
         return 0;
-    if (!rkey(k_key, sizeof(k_key), prefix, "key:", hex, NULL) ||
-        !rkey(k_id, sizeof(k_id), prefix, "keyid:", id, NULL) ||
-        !rkey(k_user, sizeof(k_user), prefix, "user:", rec.user, ":keys"))
+    if (!og_apikey_rkey(k_key, sizeof(k_key), prefix, "key:", hex, NULL) ||
+        !og_apikey_rkey(k_id, sizeof(k_id), prefix, "keyid:", id, NULL) ||
+        !og_apikey_rkey(k_user, sizeof(k_user), prefix, "user:", rec.user, ":keys"))
         return -1;
     del1[0] = "DEL"; del1[1] = k_key;
     del2[0] = "DEL"; del2[1] = k_id;
@@ -785,7 +708,7 @@ static bool match_pattern(const char *prefix, char *out, size_t size)
             out[o++] = '\\';
         out[o++] = *p;
     }
-    return rkey(out + o, size - o, "", "user:*:keys", NULL, NULL);
+    return og_apikey_rkey(out + o, size - o, "", "user:*:keys", NULL, NULL);
 }
 
 static int collect_all(struct og_redis *r, struct rec_vec *vec)
@@ -841,7 +764,7 @@ long og_apikey_list(struct og_redis *r, const char *user,
     if (user) {
         char k[MAX_PREFIX + OG_USER_MAX + 20];
         if (strlen(og_redis_prefix(r)) > MAX_PREFIX ||
-            !rkey(k, sizeof(k), og_redis_prefix(r), "user:", user, ":keys"))
+            !og_apikey_rkey(k, sizeof(k), og_redis_prefix(r), "user:", user, ":keys"))
             return -1;
         rc = collect_set(r, k, strlen(k), &vec);
     } else {

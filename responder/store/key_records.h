@@ -45,6 +45,11 @@ const char *og_key_origin_name(enum og_key_origin o);   /* "legacy", "cli", ... 
    the byte order mark). */
 bool og_apikey_text_ok(const char *s);
 
+/* The Redis key PREFIX + a + b + c (b, c may be NULL) into buf; false when it
+   does not fit. */
+bool og_apikey_rkey(char *buf, size_t size, const char *prefix, const char *a, const char *b,
+                    const char *c);
+
 /* Check what og_apikey_create would store: user (no ':'), groups, repository
    globs (compiled), label. Returns false with err naming the field. */
 bool og_apikey_check_args(const char *user, const char *const *groups, size_t ngroups,

@@ -22,7 +22,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include "buf.h"
+#include "clock.h"
 #include "config.h"
+#include "hex.h"
 #include "log.h"
 
 #define RETRY_INTERVAL_MS 1000
@@ -46,36 +49,12 @@ struct og_redis {
     char last_error[160];
 };
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void wipe_free(char *s)
 {
     if (!s)
         return;
     explicit_bzero(s, strlen(s));
     free(s);
-}
-
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "redis.url: %s", msg);
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Copy s[0..n) with %XX decoded; NULL on a bad escape or a NUL byte. */
@@ -89,8 +68,8 @@ static char *pct_decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+            int hi = i + 2 < n ? og_hex_value((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < n ? og_hex_value((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0)
                 goto fail;
             c = hi * 16 + lo;
@@ -134,23 +113,23 @@ static bool parse_unix(struct og_redis *r, const char *s, char *err, size_t errl
     if (strncmp(p, "//", 2) == 0)
         p += 2;
     if (*p != '/') {
-        set_err(err, errlen, "unix socket path must be absolute (unix:///PATH)");
+        og_set_err(err, errlen, "redis.url: unix socket path must be absolute (unix:///PATH)");
         return false;
     }
     q = strchr(p, '?');
     plen = q ? (size_t)(q - p) : strlen(p);
     if (plen < 2 || plen > 107) {
-        set_err(err, errlen, "bad unix socket path");
+        og_set_err(err, errlen, "redis.url: bad unix socket path");
         return false;
     }
     r->path = pct_decode(p, plen);
     if (!r->path) {
-        set_err(err, errlen, "bad unix socket path");
+        og_set_err(err, errlen, "redis.url: bad unix socket path");
         return false;
     }
     if (q) {
         if (strncmp(q, "?db=", 4) != 0 || !parse_number(q + 4, strlen(q + 4), 0, MAX_DB, &r->db)) {
-            set_err(err, errlen, "unix socket URL may only carry ?db=N");
+            og_set_err(err, errlen, "redis.url: unix socket URL may only carry ?db=N");
             return false;
         }
     }
@@ -172,16 +151,17 @@ static bool parse_tcp(struct og_redis *r, const char *s, char *err, size_t errle
     if (at) {
         const char *colon = memchr(a, ':', (size_t)(at - a));
         if (!colon) {
-            set_err(err, errlen, "credentials must be written :PASSWORD@ or USER:PASSWORD@");
+            og_set_err(err, errlen,
+                       "redis.url: credentials must be written :PASSWORD@ or USER:PASSWORD@");
             return false;
         }
         if (colon > a && !(r->user = pct_decode(a, (size_t)(colon - a)))) {
-            set_err(err, errlen, "bad user name");
+            og_set_err(err, errlen, "redis.url: bad user name");
             return false;
         }
         r->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
         if (!r->password) {
-            set_err(err, errlen, "bad password encoding");
+            og_set_err(err, errlen, "redis.url: bad password encoding");
             return false;
         }
         h = at + 1;
@@ -191,14 +171,14 @@ static bool parse_tcp(struct og_redis *r, const char *s, char *err, size_t errle
     if (*h == '[') {
         const char *rb = memchr(h, ']', (size_t)(end - h));
         if (!rb || rb == h + 1) {
-            set_err(err, errlen, "bad IPv6 address");
+            og_set_err(err, errlen, "redis.url: bad IPv6 address");
             return false;
         }
         r->host = strndup(h + 1, (size_t)(rb - h - 1));
         hend = rb + 1;
         if (hend < end) {
             if (*hend != ':') {
-                set_err(err, errlen, "bad host");
+                og_set_err(err, errlen, "redis.url: bad host");
                 return false;
             }
             pstart = hend + 1;
@@ -207,7 +187,7 @@ static bool parse_tcp(struct og_redis *r, const char *s, char *err, size_t errle
         const char *colon = memchr(h, ':', (size_t)(end - h));
         hend = colon ? colon : end;
         if (hend == h) {
-            set_err(err, errlen, "missing host");
+            og_set_err(err, errlen, "redis.url: missing host");
             return false;
         }
         r->host = strndup(h, (size_t)(hend - h));
@@ -215,20 +195,20 @@ static bool parse_tcp(struct og_redis *r, const char *s, char *err, size_t errle
             pstart = colon + 1;
     }
     if (!r->host) {
-        set_err(err, errlen, "out of memory");
+        og_set_err(err, errlen, "redis.url: out of memory");
         return false;
     }
     if (strlen(r->host) > 253) {
-        set_err(err, errlen, "host name too long");
+        og_set_err(err, errlen, "redis.url: host name too long");
         return false;
     }
     if (pstart && !parse_number(pstart, (size_t)(end - pstart), 1, 65535, &port)) {
-        set_err(err, errlen, "bad port");
+        og_set_err(err, errlen, "redis.url: bad port");
         return false;
     }
     r->port = (int)port;
     if (slash && slash[1] && !parse_number(slash + 1, strlen(slash + 1), 0, MAX_DB, &r->db)) {
-        set_err(err, errlen, "the path must be a database number (/N)");
+        og_set_err(err, errlen, "redis.url: the path must be a database number (/N)");
         return false;
     }
     return true;
@@ -242,7 +222,7 @@ struct og_redis *og_redis_new(const struct og_config *cfg, char *err, size_t err
     bool ok;
 
     if (!r) {
-        set_err(err, errlen, "out of memory");
+        og_set_err(err, errlen, "redis.url: out of memory");
         return NULL;
     }
     if (strncmp(url, "redis://", 8) == 0) {
@@ -250,7 +230,7 @@ struct og_redis *og_redis_new(const struct og_config *cfg, char *err, size_t err
     } else if (strncmp(url, "unix:", 5) == 0) {
         ok = parse_unix(r, url, err, errlen);
     } else {
-        set_err(err, errlen, "must start with redis:// or unix:");
+        og_set_err(err, errlen, "redis.url: must start with redis:// or unix:");
         ok = false;
     }
     if (!ok)
@@ -259,13 +239,13 @@ struct og_redis *og_redis_new(const struct og_config *cfg, char *err, size_t err
         wipe_free(r->password);
         r->password = strdup(cfg->redis_password);
         if (!r->password) {
-            set_err(err, errlen, "out of memory");
+            og_set_err(err, errlen, "redis.url: out of memory");
             goto fail;
         }
     }
     r->prefix = strdup(cfg && cfg->redis_prefix ? cfg->redis_prefix : "ocigate:");
     if (!r->prefix) {
-        set_err(err, errlen, "out of memory");
+        og_set_err(err, errlen, "redis.url: out of memory");
         goto fail;
     }
     r->tv.tv_sec = ms / 1000;
@@ -385,7 +365,7 @@ static bool ensure(struct og_redis *r)
         drop(r);
     if (r->ctx)
         return true;
-    now = mono_ms();
+    now = og_mono_ms();
     if (r->last_attempt_ms && now - r->last_attempt_ms < RETRY_INTERVAL_MS)
         return false;
     r->last_attempt_ms = now;
@@ -430,7 +410,7 @@ static redisReply *finish(struct og_redis *r, redisReply *rep)
             snprintf(msg, sizeof(msg), "command failed: %.120s", r->ctx->errstr);
         else
             snprintf(msg, sizeof(msg), "command failed");
-        r->last_attempt_ms = mono_ms();
+        r->last_attempt_ms = og_mono_ms();
         mark_down(r, msg);
         return NULL;
     }

@@ -28,6 +28,7 @@
 
 #include "decide.h"
 #include "redis.h"
+#include "text.h"
 
 /* Delete the claim only if it is still exactly ours. */
 static const char release_script[] =
@@ -57,7 +58,7 @@ static void who_token(const char *who, char *out, size_t cap)
 {
     size_t n = 0;
     for (; who && *who && n + 1 < cap; who++)
-        out[n++] = (unsigned char)*who <= 0x20 || (unsigned char)*who == 0x7f ? '?' : *who;
+        out[n++] = *who == ' ' || og_is_control((unsigned char)*who) ? '?' : *who;
     if (n == 0 && cap > 1)
         out[n++] = '-';
     out[n] = '\0';

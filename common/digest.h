@@ -1,0 +1,19 @@
+/*
+ * digest.h - one-shot SHA-256 (libcrypto), as bytes or as lowercase hex.
+ */
+#ifndef OCIGATE_DIGEST_H
+#define OCIGATE_DIGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define OG_SHA256_LEN 32
+#define OG_SHA256_HEX_LEN 64
+
+/* SHA-256 of data[0..n) into out; false when libcrypto fails. */
+bool og_sha256(const void *data, size_t n, unsigned char out[OG_SHA256_LEN]);
+
+/* The same as 64 lowercase hex digits and a NUL; on failure out is "". */
+bool og_sha256_hex(const void *data, size_t n, char out[OG_SHA256_HEX_LEN + 1]);
+
+#endif
