@@ -81,8 +81,9 @@ step "make analyze" make analyze
 # report goes to a file in $san/reports (log_path) and fails the run: the
 # report of a worker that aborts would otherwise be a line in a test's temp
 # log. LeakSanitizer is on: the processes that exit through exit() (the CLI
-# commands, the unit tests) are checked for leaks; serve's master and workers
-# end with _exit(), which LeakSanitizer does not see (no leak check there).
+# commands, the unit tests, serve's master) are checked for leaks; serve's
+# workers end with _exit(), which LeakSanitizer does not see (no leak check
+# there: what a worker holds lives until it exits anyway).
 # The end-to-end scenarios are a subset: the whole suite takes as long again
 # as the normal run; these cover every family of code path
 #   check_redis_url, explain_three_tier   config, the CLI commands
