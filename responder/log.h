@@ -18,6 +18,9 @@ struct og_log_decision {
     const char *repository, *action, *user, *auth, *key_id, *rule, *reason, *tag;
     int status;
     long micros;
+    /* copies of user and key_id where their owner ends before the line is
+       written (an endpoint's identity lives in the endpoint's stack frame) */
+    char user_buf[257], key_id_buf[65];
 };
 
 void og_log_decision(const struct og_log_decision *d);

@@ -2,6 +2,7 @@
  * endpoint.c - what every endpoint ocigate serves itself does first:
  * identify the caller, and refuse in the one OCI error shape.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "endpoints.h"
@@ -41,9 +42,12 @@ int og_endpoint_identify(struct og_worker_state *w, const struct og_request *req
     og_credentials_wipe(&cred);
     switch (rc) {
     case OG_ID_OK:
-        log->user = id->user ? id->user : "";
+        /* store is the caller's, gone when og_handle writes the log line */
+        snprintf(log->user_buf, sizeof(log->user_buf), "%s", id->user ? id->user : "");
+        snprintf(log->key_id_buf, sizeof(log->key_id_buf), "%s", store->key_id);
+        log->user = log->user_buf;
         log->auth = og_auth_name(id->auth);
-        log->key_id = store->key_id;
+        log->key_id = log->key_id_buf;
         return 0;
     case OG_ID_BAD_CREDENTIALS:
         return 401;

@@ -410,7 +410,8 @@ size_t og_manifest_write(struct og_worker_state *w, char *const *envp,
         hdrs[i] = hdr[i];
     }
     rc = og_registry_put_manifest(w->registry, m.route.repo, m.route.reference,
-                                  m.route.ntags && m.route.ref_is_digest ? m.route.tags : NULL,
+                                  m.route.ntags && m.route.ref_is_digest
+                                      ? (const char (*)[OG_TAG_MAX + 1])m.route.tags : NULL,
                                   m.route.ref_is_digest ? m.route.ntags : 0, hdrs, nh,
                                   body_buf, (size_t)blen, cfg->registry_write_timeout_ms, &rep);
     if (rc != 0 || rep.status < 200 || rep.status > 599) {

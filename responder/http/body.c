@@ -174,9 +174,10 @@ static bool closed(struct og_fcgi_body *b)
 
 bool og_fcgi_body_collect(struct og_fcgi_body *b)
 {
-    FCGX_Stream *in = b->req ? b->req->in : NULL;
+    /* og_fcgi_body_init sets COLLECTING only for a request with an input stream */
+    FCGX_Stream *in = b->state == OG_BODY_COLLECTING ? b->req->in : NULL;
 
-    while (b->state == OG_BODY_COLLECTING) {
+    while (in && b->state == OG_BODY_COLLECTING) {
         long avail = in->stop - in->rdNext, left;
         size_t room;
         struct pollfd pfd;

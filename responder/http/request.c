@@ -98,21 +98,35 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
     out->uri = uri;
     out->uri_len = uri ? strlen(uri) : 0;
 
-    if (conflict)
-        return refuse(out, "the web server sent two different request methods or targets");
-    if (trust_forwarded && (!og_param(envp, "OCIGATE_METHOD") || !og_param(envp, "OCIGATE_URI")))
-        return refuse(out, "trustForwardedHeaders: the web server must set the FastCGI params "
-                           "OCIGATE_METHOD and OCIGATE_URI");
-    if (!!og_param(envp, "OCIGATE_METHOD") != !!og_param(envp, "OCIGATE_URI"))
-        return refuse(out, "OCIGATE_METHOD and OCIGATE_URI must be set together");
-    if (!method || !*method)
-        return refuse(out, "no request method");
-    if (!uri || !*uri)
-        return refuse(out, "no request target");
-    if (!every_copy_is(envp, "HTTP_X_FORWARDED_METHOD", method))
-        return refuse(out, "X-Forwarded-Method disagrees with the request method");
-    if (!every_copy_is(envp, "HTTP_X_FORWARDED_URI", uri))
-        return refuse(out, "X-Forwarded-Uri disagrees with the request target");
+    if (conflict) {
+        refuse(out, "the web server sent two different request methods or targets");
+        return;
+    }
+    if (trust_forwarded && (!og_param(envp, "OCIGATE_METHOD") || !og_param(envp, "OCIGATE_URI"))) {
+        refuse(out, "trustForwardedHeaders: the web server must set the FastCGI params "
+                    "OCIGATE_METHOD and OCIGATE_URI");
+        return;
+    }
+    if (!!og_param(envp, "OCIGATE_METHOD") != !!og_param(envp, "OCIGATE_URI")) {
+        refuse(out, "OCIGATE_METHOD and OCIGATE_URI must be set together");
+        return;
+    }
+    if (!method || !*method) {
+        refuse(out, "no request method");
+        return;
+    }
+    if (!uri || !*uri) {
+        refuse(out, "no request target");
+        return;
+    }
+    if (!every_copy_is(envp, "HTTP_X_FORWARDED_METHOD", method)) {
+        refuse(out, "X-Forwarded-Method disagrees with the request method");
+        return;
+    }
+    if (!every_copy_is(envp, "HTTP_X_FORWARDED_URI", uri)) {
+        refuse(out, "X-Forwarded-Uri disagrees with the request target");
+        return;
+    }
 
     redirect = og_param(envp, "REDIRECT_URI");
     out->redirect_uri = redirect;
@@ -203,15 +217,21 @@ void og_credentials_parse(const char *value, size_t len, struct og_credentials *
         out->kind = OG_CRED_NONE;
         return;
     }
-    if (len > OG_AUTHZ_MAX)
-        return malformed(out, "Authorization header too long");
-    if (scheme_is(value, len, "Basic", &skip))
-        return parse_basic(value + skip, len - skip, out);
+    if (len > OG_AUTHZ_MAX) {
+        malformed(out, "Authorization header too long");
+        return;
+    }
+    if (scheme_is(value, len, "Basic", &skip)) {
+        parse_basic(value + skip, len - skip, out);
+        return;
+    }
     if (scheme_is(value, len, "Bearer", &skip)) {
         size_t tlen = len - skip;
         if (tlen == 0 || tlen > OG_SECRET_MAX || og_has_control(value + skip, tlen)
-            || memchr(value + skip, ' ', tlen) || memchr(value + skip, ',', tlen))
-            return malformed(out, "malformed Bearer token");
+            || memchr(value + skip, ' ', tlen) || memchr(value + skip, ',', tlen)) {
+            malformed(out, "malformed Bearer token");
+            return;
+        }
         memcpy(out->secret, value + skip, tlen);
         out->secret[tlen] = '\0';
         out->secret_len = tlen;

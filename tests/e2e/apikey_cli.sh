@@ -11,17 +11,17 @@ if [ "${OCIGATE_E2E:-0}" != 1 ]; then
     exit 0
 fi
 BIN=${OCIGATE_BIN:-}
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "1..0 # SKIP no ocigate binary (set OCIGATE_BIN)"
-    exit 0
-fi
-for tool in redis-server redis-cli sha256sum python3; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "1..0 # SKIP $tool not installed"; exit 0; }
-done
 
-# secret / secret_leaks (the registered-secrets log check) come from lib.sh;
+# secret / secret_leaks (the registered-secrets log check) and missing_all
+# (a SKIP, or a failure under CI=true or OCIGATE_E2E=1) come from lib.sh;
 # this script keeps its own TAP helpers, defined below (they override lib.sh's).
 . "$(dirname "$0")/lib.sh"
+if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
+    missing_all "no ocigate binary (set OCIGATE_BIN)"
+fi
+for tool in redis-server redis-cli sha256sum python3; do
+    command -v "$tool" >/dev/null 2>&1 || missing_all "$tool not installed"
+done
 
 # ---- TAP ----------------------------------------------------------------
 n=0

@@ -1,7 +1,8 @@
 # lib.sh - helpers sourced by the end-to-end scenarios in tests/e2e/ (bash).
 #
 # What is here, in the order a scenario uses it:
-#   e2e_init [--no-gate]   skip unless OCIGATE_E2E=1, check tools, make $T
+#   e2e_init [--no-gate]   skip unless OCIGATE_E2E=1, check tools (a missing
+#                          one fails under CI=true or OCIGATE_E2E=1), make $T
 #                          (a temp dir removed on exit) and install the trap
 #                          that stops every process started through this file
 #   plan / ok / is / like / unlike / diag / skip_all / done_testing   TAP
@@ -20,6 +21,8 @@
 set -u
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+_e2e_bin_given=0
+[ -n "${OCIGATE_BIN:-}" ] && _e2e_bin_given=1
 : "${OCIGATE_SRCDIR:=$(cd "$E2E_DIR/../.." && pwd)}"
 : "${OCIGATE_BIN:=$OCIGATE_SRCDIR/ocigate}"
 export OCIGATE_SRCDIR OCIGATE_BIN
@@ -120,6 +123,7 @@ done_testing() {
         stop_pid "${_e2e_pids[$i]}"
     done
     check_secrets
+    sanitizer_reports
     [ -n "$_tap_plan" ] || { _tap_plan=$_tap_n; echo "1..$_tap_n"; }
     if [ "$_tap_n" != "$_tap_plan" ]; then
         diag "planned $_tap_plan tests but ran $_tap_n"
@@ -228,22 +232,76 @@ check_secrets() {
     fi
 }
 
+# sanitizer_reports: in a build with --enable-sanitizers, a process that
+# ASan, UBSan or LeakSanitizer stopped prints its report to its stderr, which
+# is a log under $T (lighttpd's error log for the ocigate it starts); the
+# request may even have been answered by a respawned worker. Any report
+# there fails the scenario (shown as a diagnostic), whatever its checks said.
+_SAN_RE='ERROR: (Address|Leak)Sanitizer|SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer|: runtime error: '
+sanitizer_reports() {
+    local f
+    [ -n "${T:-}" ] && [ -d "$T" ] || return 0
+    while IFS= read -r -d '' f; do
+        grep -qaE "$_SAN_RE" "$f" 2>/dev/null || continue
+        diag "a sanitizer report in ${f#"$T"/}:"
+        diag "$(grep -aE -A 40 "$_SAN_RE" "$f" | head -n 60 | _redact_secrets | cut -c1-300)"
+        _tap_failed=$((_tap_failed + 1))
+    done < <(find "$T" -type f \( -name '*.log' -o -name '*.err' -o -name '*.out' \) -print0 2>/dev/null)
+}
+
 # ------------------------------------------------------- setup, cleanup -----
 
 _e2e_pids=()     # every background process started here (killed on exit)
 _e2e_t0=
 
+# e2e_strict: status 0 when a test that cannot run must fail rather than
+# skip: under CI=true and under OCIGATE_E2E=1 (tests/run-all.sh, and
+# "OCIGATE_E2E=1 make check": whoever asks for the end-to-end suite gets it
+# or a failure). OCIGATE_E2E_OPTIONAL=1 lets a developer without, say,
+# Caddy skip what needs it.
+e2e_strict() {
+    [ "${OCIGATE_E2E_OPTIONAL:-0}" != 1 ] || return 1
+    [ "${CI:-}" = true ] || [ "${OCIGATE_E2E:-0}" = 1 ]
+}
+
+# missing_all WHAT: the whole scenario cannot run: a SKIP, or under
+# e2e_strict a Bail out! (the run fails).
+missing_all() {
+    e2e_strict && bail "$* (CI=true or OCIGATE_E2E=1: a missing tool fails the test;" \
+        "OCIGATE_E2E_OPTIONAL=1 skips instead)"
+    skip_all "$*"
+}
+
+# missing_checks N WHAT: N checks of the scenario cannot run: N SKIPs, or
+# under e2e_strict N failures.
+missing_checks() {
+    local i
+    for ((i = 0; i < $1; i++)); do
+        if e2e_strict; then
+            _tap_result 1 "$2 (CI=true or OCIGATE_E2E=1: a missing tool fails the test)"
+        else
+            echo "ok $((_tap_n += 1)) # SKIP $2"
+        fi
+    done
+    return 0
+}
+
 # e2e_init [--no-gate] [TOOL...]: skip the scenario unless OCIGATE_E2E=1 (or
-# --no-gate), skip when a tool or the binary is missing, create $T.
+# --no-gate); when a tool or the binary is missing, skip, or fail under
+# e2e_strict (a missing binary also fails when OCIGATE_BIN was given, as
+# "make check" does); create $T.
 e2e_init() {
     local gate=1 tool
     if [ "${1:-}" = --no-gate ]; then gate=0; shift; fi
     if [ "$gate" = 1 ] && [ "${OCIGATE_E2E:-0}" != 1 ]; then
         skip_all "set OCIGATE_E2E=1"
     fi
-    [ -x "$OCIGATE_BIN" ] || skip_all "no ocigate binary at $OCIGATE_BIN"
+    if [ ! -x "$OCIGATE_BIN" ]; then
+        [ "$_e2e_bin_given" = 1 ] && bail "no ocigate binary at OCIGATE_BIN=$OCIGATE_BIN"
+        missing_all "no ocigate binary at $OCIGATE_BIN"
+    fi
     for tool in "$@"; do
-        command -v "$tool" >/dev/null 2>&1 || skip_all "$tool not installed"
+        command -v "$tool" >/dev/null 2>&1 || missing_all "$tool not installed"
     done
     _e2e_t0=$(date +%s)
     T=$(mktemp -d "${TMPDIR:-/tmp}/ocigate-e2e.XXXXXX") || bail "mktemp failed"
@@ -340,6 +398,19 @@ s=socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$1"
 wait_port() { WAIT_PID=${3:-} wait_until "${2:-10}" _port_open "$1"; }
 wait_socket() { WAIT_PID=${3:-} wait_until "${2:-10}" _socket_open "$1"; }
 
+# loopback_only PID NAME: bail when PID or one of its children listens on a
+# TCP or UDP address other than 127.0.0.0/8 or ::1 (every server a test
+# starts stays on loopback). Needs ss (iproute2); without it, no check.
+loopback_only() {
+    local pids p bad
+    command -v ss >/dev/null 2>&1 || return 0
+    pids=$1
+    for p in $(pgrep -P "$1" 2>/dev/null); do pids="$pids|$p"; done
+    bad=$(ss -ltunpH 2>/dev/null | grep -E "pid=($pids)," \
+        | awk '{print $5}' | grep -vE '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):[0-9]+$')
+    [ -z "$bad" ] || bail "$2 (pid $1) listens beyond loopback: $(echo $bad)"
+}
+
 # free_ports N: print N distinct free TCP ports on 127.0.0.1.
 free_ports() {
     python3 - "$1" <<'EOF'
@@ -363,6 +434,7 @@ start_redis() {
     REDIS_PID=$!
     register_pid "$REDIS_PID"
     wait_port "$port" 10 "$REDIS_PID" || bail "redis-server did not listen on $port"
+    loopback_only "$REDIS_PID" redis-server
 }
 
 # start_registry PORT: docker-registry (distribution 2.8) with filesystem
@@ -394,6 +466,7 @@ EOF
     REGISTRY_PID=$!
     register_pid "$REGISTRY_PID"
     wait_port "$port" 15 "$REGISTRY_PID" || bail "docker-registry did not listen on $port"
+    loopback_only "$REGISTRY_PID" docker-registry
 }
 
 # registry_log_settled PORT: wait (bounded) until the registry's access log
@@ -417,6 +490,7 @@ start_ocigate() {
     OCIGATE_PID=$!
     register_pid "$OCIGATE_PID"
     wait_socket "$sock" 10 "$OCIGATE_PID" || bail "ocigate serve did not listen on $sock"
+    loopback_only "$OCIGATE_PID" "ocigate serve"
 }
 
 # lighttpd_snippet SRC DEST KEY=VALUE...: copy a shipped deploy/lighttpd file
@@ -471,6 +545,7 @@ EOF
     LIGHTTPD_PID=$!
     register_pid "$LIGHTTPD_PID"
     wait_port "$port" 10 "$LIGHTTPD_PID" || bail "lighttpd did not listen on $port"
+    loopback_only "$LIGHTTPD_PID" lighttpd
 }
 
 # ------------------------------------------------------- config files -------

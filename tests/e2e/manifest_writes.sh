@@ -80,7 +80,10 @@ if have apache2; then
     start_apache apache "$APACHE_PORT" "$T/apache.conf"
     DOORS+=("apache:$APACHE_PORT")
 fi
-[ "${#DOORS[@]}" -gt 0 ] || skip_all "no web server installed"
+[ "${#DOORS[@]}" -gt 0 ] || missing_all "no web server installed"
+for door in lighttpd nginx caddy apache2; do   # under CI=true or OCIGATE_E2E=1 every door is tested
+    have "$door" || ! e2e_strict || bail "$door not installed (CI=true or OCIGATE_E2E=1: every door is tested)"
+done
 
 # ---------------------------------------------------------- local helpers ---
 

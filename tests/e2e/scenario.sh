@@ -120,9 +120,11 @@ run_scenario() {
         "$n: anonymous POST .../blobs/uploads/: 401"
     scn_deny "$n" scn-anonpost 401 UNAUTHORIZED "anonymous blob upload"
 
-    # an unauthenticated upload is refused before its body is read
+    # an unauthenticated upload is refused before its body is read (curl
+    # sends the body anyway after --expect100-timeout, 1 s by default: on a
+    # busy machine the 401 can take longer than that)
     head -c $((8 * 1024 * 1024)) /dev/zero > "$T/scn-big.bin"
-    out=$(curl -s --max-time 20 -o /dev/null -X PUT -T "$T/scn-big.bin" \
+    out=$(curl -s --max-time 20 --expect100-timeout 15 -o /dev/null -X PUT -T "$T/scn-big.bin" \
           -H 'Expect: 100-continue' -H 'Content-Type: application/octet-stream' \
           -w '%{http_code} %{size_upload}' \
           "$u/v2/$p/anon/blobs/uploads/00000000-0000-0000-0000-000000000000?digest=sha256:$(printf %064d 0)" \

@@ -106,7 +106,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
         fi
     done
 else
-    for i in $(seq 1 14); do echo "ok $((_tap_n += 1)) # SKIP systemd-analyze not installed"; done
+    missing_checks 14 "systemd-analyze not installed"
 fi
 
 # ------------------------------------------------- a FastCGI client ---------
@@ -194,7 +194,7 @@ if command -v systemd-socket-activate >/dev/null 2>&1; then
     unlike "$(cat "$T/ocigate-sd.log")" 'no socket|LISTEN_FDS' "LISTEN_FDS: ocigate did not complain about its socket"
     stop_pid "$SD_PID"
 else
-    for i in $(seq 1 9); do echo "ok $((_tap_n += 1)) # SKIP systemd-socket-activate not installed"; done
+    missing_checks 9 "systemd-socket-activate not installed"
 fi
 
 # ------------------------ StandardInput=socket: the listening socket on fd 0 --

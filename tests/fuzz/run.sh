@@ -9,7 +9,8 @@
 #   ok 1 - fuzz_route: 123456 runs in 10 s, no crash
 #   not ok 2 - fuzz_jwt: crash, input kept in fuzz-build/artifacts/fuzz_jwt-crash-...
 # Exit status 0 when every fuzzer ran clean, 1 otherwise. When clang's
-# libFuzzer runtime (or a library) is missing: "1..0 # SKIP ..." and exit 0.
+# libFuzzer runtime (or a library) is missing: "1..0 # SKIP ..." and exit 0,
+# or with FUZZ_REQUIRED=1 "Bail out! ..." and exit 1.
 #
 # Environment: FUZZ_OUT (build and work directory, default ./fuzz-build),
 # FUZZ_JOBS (parallel fuzzers, default 1), FUZZ_FLAGS (extra libFuzzer flags).
@@ -24,7 +25,10 @@ out=$(cd "$out" && pwd)
 
 "$here/build.sh" "$out" >"$out/build.log" 2>&1
 rc=$?
-if [ "$rc" -eq 77 ]; then
+if [ "$rc" -eq 77 ] && [ "${FUZZ_REQUIRED:-0}" = 1 ]; then
+    echo "Bail out! $(tail -n 1 "$out/build.log") (FUZZ_REQUIRED=1: the fuzzers must run)"
+    exit 1
+elif [ "$rc" -eq 77 ]; then
     echo "1..0 # SKIP $(tail -n 1 "$out/build.log")"
     exit 0
 elif [ "$rc" -ne 0 ]; then
