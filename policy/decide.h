@@ -64,7 +64,8 @@ struct og_facts {
                                             lists the digest (not at it directly) */
 };
 
-enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE, OG_NEED_DIGEST_TAGS };
+/* What a decision still needs; OG_NEED_IDENTITY only from og_policy_evaluate(). */
+enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE, OG_NEED_DIGEST_TAGS, OG_NEED_IDENTITY };
 
 struct og_decision {
     int status;            /* 200 allow; 400, 401, 403, 404, 405 or 503 */
