@@ -77,8 +77,13 @@ void og_explain_evaluate(const struct og_config *cfg, const struct og_explain_in
     q.has_authorization = named;      /* the server challenges a /v2/ without any */
     q.holds_claims = in->holds_claims;
     q.id = id;
-    q.facts = &facts;
+    /* as the server does: the facts only when the decision asks for them
+       (an admin's PUT is an update whether the tag exists or not) */
     og_policy_evaluate(cfg, &q, out);
+    if (out->need == OG_NEED_TAG_STATE || out->need == OG_NEED_DIGEST_TAGS) {
+        q.facts = &facts;
+        og_policy_evaluate(cfg, &q, out);
+    }
 }
 
 static void print_outcome(const struct og_route *route, const struct og_outcome *o)
