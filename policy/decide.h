@@ -6,7 +6,8 @@
  * no allocation. When the answer depends on a fact the caller has not
  * supplied (a tag state left OG_TAG_UNKNOWN), og_decide() says so in
  * out->need instead of guessing, so the responder asks the registry only
- * when it matters (an admin with update needs no HEAD).
+ * when it matters (an admin with update needs no HEAD). Callers use
+ * og_policy_evaluate() (evaluate.h), which runs this protocol around it.
  */
 #ifndef OCIGATE_POLICY_DECIDE_H
 #define OCIGATE_POLICY_DECIDE_H
@@ -104,7 +105,8 @@ void og_decide(const struct og_config *cfg, const struct og_route *r,
  * the write is in flight. A manifest PUT whose allow depends on a claim
  * (out->claim != 0) is therefore refused there (403, saying that the
  * deployment must route manifest writes to ocigate); every other decision
- * is left as it is. Call after the final og_decide().
+ * is left as it is. Call after the final og_decide(); og_policy_evaluate()
+ * (evaluate.h) does, for a query that cannot hold claims.
  */
 void og_decide_without_claims(struct og_decision *out);
 

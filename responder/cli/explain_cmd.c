@@ -109,7 +109,8 @@ static void print_outcome(const struct og_route *route, const struct og_outcome 
     }
 }
 
-int og_cmd_explain(int argc, char **argv)
+/* The command line -> what explain is told. -1 go on; else the exit status. */
+static int parse_args(int argc, char **argv, struct og_explain_input *in, const char **config)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -121,45 +122,39 @@ int og_cmd_explain(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config = NULL;
-    const char *groups[MAX_GROUPS];
-    const char *existing[OG_MAX_TAGS * 4], *claimed[OG_MAX_TAGS * 4];
-    struct og_explain_input in = { .groups = groups, .existing = existing,
-                                   .claimed = claimed, .holds_claims = true };
-    struct og_config *cfg;
-    struct og_route route;
-    struct og_identity id;
-    struct og_outcome out;
-    char err[1024];
+    static const char *groups[MAX_GROUPS], *existing[OG_MAX_TAGS * 4], *claimed[OG_MAX_TAGS * 4];
     int c;
 
+    in->groups = groups;
+    in->existing = existing;
+    in->claimed = claimed;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'u': in.user = optarg; break;
+        case 'c': *config = optarg; break;
+        case 'u': in->user = optarg; break;
         case 'g':
-            if (in.ngroups == MAX_GROUPS) {
+            if (in->ngroups == MAX_GROUPS) {
                 fprintf(stderr, "ocigate explain: too many --group options\n");
                 return 2;
             }
-            groups[in.ngroups++] = optarg;
+            groups[in->ngroups++] = optarg;
             break;
         case 't':
-            if (in.nexisting == sizeof(existing) / sizeof(existing[0])) {
+            if (in->nexisting == sizeof(existing) / sizeof(existing[0])) {
                 fprintf(stderr, "ocigate explain: too many --existing-tag options\n");
                 return 2;
             }
-            existing[in.nexisting++] = optarg;
+            existing[in->nexisting++] = optarg;
             break;
         case 'C':
-            if (in.nclaimed == sizeof(claimed) / sizeof(claimed[0])) {
+            if (in->nclaimed == sizeof(claimed) / sizeof(claimed[0])) {
                 fprintf(stderr, "ocigate explain: too many --claimed-tag options\n");
                 return 2;
             }
-            claimed[in.nclaimed++] = optarg;
+            claimed[in->nclaimed++] = optarg;
             break;
-        case 'd': in.digest_tag = optarg; break;
+        case 'd': in->digest_tag = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -168,13 +163,29 @@ int og_cmd_explain(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    in->method = argv[optind];
+    in->uri = argv[optind + 1];
+    return -1;
+}
+
+int og_cmd_explain(int argc, char **argv)
+{
+    struct og_explain_input in = { .holds_claims = true };  /* the manifest route's view */
+    const char *config = NULL;
+    struct og_config *cfg;
+    struct og_route route;
+    struct og_identity id;
+    struct og_outcome out;
+    char err[1024];
+    int rc = parse_args(argc, argv, &in, &config);
+
+    if (rc >= 0)
+        return rc;
     cfg = og_config_load(og_default_config_path(config), err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    in.method = argv[optind];
-    in.uri = argv[optind + 1];
     og_explain_evaluate(cfg, &in, &route, &id, &out);
     print_outcome(&route, &out);
     printf("user: %s\n", in.user && *in.user ? in.user : "(anonymous)");
