@@ -213,8 +213,6 @@ static size_t answer(struct pass *p, char *buf, size_t cap)
         ans.user = p->id.user ? p->id.user : "";
         ans.groups = p->store.groups_csv;
         ans.auth = og_auth_name(p->id.auth);
-        if (!p->log.auth)             /* the CORS preflight: no identity asked */
-            p->log.auth = ans.auth;
     }
     return og_response_render(&ans, buf, cap);
 }
@@ -223,6 +221,8 @@ static size_t answer(struct pass *p, char *buf, size_t cap)
 static void log_request(struct pass *p)
 {
     og_log_from_outcome(&p->log, &p->out);
+    if (!p->log.auth && p->log.status == 200)   /* the CORS preflight: no identity asked */
+        p->log.auth = og_auth_name(p->id.auth);
     p->log.micros = micros_since(&p->t0);
     og_log_decision(&p->log);
     og_metrics_request(p->log.status, p->out.action, p->id.auth, p->log.micros);

@@ -148,7 +148,7 @@ static int fake_registry(pid_t *pid)
 
 struct seen {
     int status;
-    char action[32], rule[256], reason[512], repository[256];
+    char action[32], rule[256], reason[512], repository[256], auth[32];
 };
 
 static void copy_field(json_t *line, const char *name, char *out, size_t cap)
@@ -222,6 +222,7 @@ static void serve(struct og_worker_state *w, const struct row *r, struct seen *s
     copy_field(j, "rule", s->rule, sizeof(s->rule));
     copy_field(j, "reason", s->reason, sizeof(s->reason));
     copy_field(j, "repository", s->repository, sizeof(s->repository));
+    copy_field(j, "auth", s->auth, sizeof(s->auth));
     json_decref(j);
     /* the answer the client reads carries the same status */
     assert_int_equal(atoi(buf + strlen("Status: ")), s->status);
@@ -295,6 +296,8 @@ static void serve_and_explain_agree(void **state)
         assert_string_equal(a.rule, b.rule);
         assert_string_equal(a.reason, b.reason);
         assert_string_equal(a.repository, b.repository);
+        if (a.status == 200)            /* an allow always says how (the preflight: anonymous) */
+            assert_string_equal(a.auth, r->user ? "htpasswd" : "anonymous");
     }
 
     og_registry_free(w.registry);
