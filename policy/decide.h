@@ -6,7 +6,8 @@
  * no allocation. When the answer depends on a fact the caller has not
  * supplied (a tag state left OG_TAG_UNKNOWN), og_decide() says so in
  * out->need instead of guessing, so the responder asks the registry only
- * when it matters (an admin with update needs no HEAD).
+ * when it matters (an admin with update needs no HEAD). Callers use
+ * og_policy_evaluate() (evaluate.h), which runs this protocol around it.
  */
 #ifndef OCIGATE_POLICY_DECIDE_H
 #define OCIGATE_POLICY_DECIDE_H
@@ -64,7 +65,8 @@ struct og_facts {
                                             lists the digest (not at it directly) */
 };
 
-enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE, OG_NEED_DIGEST_TAGS };
+/* What a decision still needs; OG_NEED_IDENTITY only from og_policy_evaluate(). */
+enum og_need { OG_NEED_NOTHING = 0, OG_NEED_TAG_STATE, OG_NEED_DIGEST_TAGS, OG_NEED_IDENTITY };
 
 struct og_decision {
     int status;            /* 200 allow; 400, 401, 403, 404, 405 or 503 */
@@ -103,7 +105,8 @@ void og_decide(const struct og_config *cfg, const struct og_route *r,
  * the write is in flight. A manifest PUT whose allow depends on a claim
  * (out->claim != 0) is therefore refused there (403, saying that the
  * deployment must route manifest writes to ocigate); every other decision
- * is left as it is. Call after the final og_decide().
+ * is left as it is. Call after the final og_decide(); og_policy_evaluate()
+ * (evaluate.h) does, for a query that cannot hold claims.
  */
 void og_decide_without_claims(struct og_decision *out);
 

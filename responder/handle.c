@@ -1,11 +1,15 @@
 /*
- * handle.c - the request path (doc/decisions.md), as one straight function:
+ * handle.c - one request, start to finish, as a short pipeline:
  *
- *   params -> request -> route -> identity -> facts -> decision -> response -> log
+ *   params -> dispatch -> route -> identity -> facts -> decision -> answer -> log
  *
- * Each step is a plain call on a plain struct; nothing reaches back. The
- * facts step asks the registry only when og_decide() says the answer depends
- * on whether a tag exists; an unsure registry is 503, never an allow.
+ * Each step is a plain call on struct pass; nothing reaches back. The
+ * dispatcher picks who answers: an endpoint ocigate serves itself, the
+ * catalog, the manifest-write transaction (manifest_write.c), or the
+ * decision pipeline. Every decision is og_policy_evaluate()'s
+ * (policy/evaluate.h), the same call `ocigate explain` makes; this file only
+ * gathers what it asks for (the identity, the registry's facts) and renders
+ * and logs its one outcome. An unsure backend is 503, never an allow.
  */
 #include "handle.h"
 
@@ -15,13 +19,13 @@
 
 #include "clock.h"
 #include "decide.h"
+#include "evaluate.h"
 #include "endpoints.h"
-#include "htpasswd.h"
 #include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "oidc.h"
-#include "registry.h"
+#include "outcome.h"
 #include "request.h"
 #include "response.h"
 #include "route.h"
@@ -30,96 +34,6 @@ static size_t path_length(const char *uri, size_t len)
 {
     const char *q = memchr(uri, '?', len);
     return q ? (size_t)(q - uri) : len;
-}
-
-/* Facts: ask the registry about every tag whose state the decision needs. */
-bool og_gather_tag_facts(struct og_worker_state *w, const struct og_route *route,
-                             struct og_facts *facts)
-{
-    for (size_t i = 0; i < route->ntags; i++) {
-        long http = 0;
-        if (facts->tag[i] != OG_TAG_UNKNOWN)
-            continue;
-        enum og_reg_answer a = og_registry_tag_exists(w->registry, route->repo, route->tags[i],
-                                                      &http);
-        /* A registry that is writing this tag right now may fail to read it
-           back (distribution's filesystem driver rewrites link files in
-           place: a HEAD racing a PUT of the same tag gets a 500 now and then).
-           Ask again a few times, briefly, before giving up with a 503. */
-        for (int retry = 1; a == OG_REG_ERROR && http >= 500 && retry <= 3; retry++) {
-            struct timespec ts = { 0, retry * 25 * 1000 * 1000L };
-            nanosleep(&ts, NULL);
-            a = og_registry_tag_exists(w->registry, route->repo, route->tags[i], &http);
-        }
-        switch (a) {
-        case OG_REG_EXISTS: facts->tag[i] = OG_TAG_EXISTS; break;
-        case OG_REG_ABSENT: facts->tag[i] = OG_TAG_ABSENT; break;
-        default:
-            og_log(OG_LOG_WARN, "registry: HEAD %s:%s failed (HTTP %ld)", route->repo,
-                   route->tags[i], http);
-            og_metrics_backend_error(OG_BACKEND_REGISTRY);
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Facts for a delete by digest: the first tag an immutableTags rule covers
-   that points at the digest. Deletes are rare: list and resolve, bounded. */
-struct digest_walk {
-    struct og_worker_state *w;
-    const struct og_route *route;
-    char *found;          /* out: the protecting tag */
-    size_t found_cap;
-    int resolved;
-    int error;
-    int via_index;        /* out: found points at an index listing the digest */
-};
-
-#define MAX_RESOLVED_TAGS 256
-
-static int check_tag_for_digest(const char *tag, size_t len, void *arg)
-{
-    struct digest_walk *dw = arg;
-    char t[OG_TAG_MAX + 1];
-
-    if (len > OG_TAG_MAX || !og_valid_tag(tag, len))
-        return 0;
-    memcpy(t, tag, len);
-    t[len] = '\0';
-    if (!og_immutable_rule_for(dw->w->cfg, dw->route->repo, dw->route->repo_len, t))
-        return 0;
-    if (++dw->resolved > MAX_RESOLVED_TAGS) {
-        dw->error = 1;                      /* too many to check: fail closed */
-        return 1;
-    }
-    switch (og_registry_tag_covers(dw->w->registry, dw->route->repo, t, dw->route->reference,
-                                   &dw->via_index)) {
-    case OG_REG_EXISTS:             /* the tag points at it, or at an index listing it */
-        snprintf(dw->found, dw->found_cap, "%s", t);
-        return 1;
-    case OG_REG_ABSENT:
-        return 0;                           /* deleted meanwhile */
-    default:
-        dw->error = 1;
-        return 1;
-    }
-}
-
-static bool gather_digest_facts(struct og_worker_state *w, const struct og_route *route,
-                                struct og_facts *facts, char *found, size_t cap)
-{
-    struct digest_walk dw = { w, route, found, cap, 0, 0, 0 };
-
-    found[0] = '\0';
-    if (og_registry_list_tags(w->registry, route->repo, check_tag_for_digest, &dw) != 0 || dw.error) {
-        og_metrics_backend_error(OG_BACKEND_REGISTRY);
-        return false;
-    }
-    facts->digest_tags_known = true;
-    facts->digest_tag = found[0] ? found : NULL;
-    facts->digest_in_index = found[0] && dw.via_index;
-    return true;
 }
 
 /* Which cache a credential went through, for the hit/miss counters. */
@@ -147,234 +61,218 @@ static void count_jwks_refreshes(struct og_oidc *oidc)
     }
 }
 
-size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
-                 char *buf, size_t cap)
-{
-    const struct og_config *cfg = w->cfg;
+/* One request through the pipeline: what each step fills for the next. */
+struct pass {
+    struct og_worker_state *w;
+    char *const *envp;
+    const struct og_body *body;
     struct timespec t0;
-    struct og_request req;
-    struct og_route route;
-    struct og_credentials cred;
-    struct og_identity id;
+    struct og_request req;            /* params */
+    struct og_route route;            /* route */
+    struct og_identity id;            /* identity */
     struct og_identity_store store;
-    struct og_identify_ctx ictx = { cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
-                                     w->redis, "", &w->request_failed };
-    struct og_facts facts;
-    struct og_decision dec;
-    struct og_answer ans;
-    struct og_log_decision log;
-    const char *reason = "";
+    bool identified;
+    struct og_facts facts;            /* facts */
     char digest_tag[OG_TAG_MAX + 1];
-    int cache_hit = 0;
-    size_t n;
+    struct og_query q;                /* decision: the query and its one outcome */
+    struct og_outcome out;
+    struct og_log_decision log;
+};
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    w->request_failed = 0;
-    memset(&ans, 0, sizeof(ans));
-    memset(&log, 0, sizeof(log));
-    memset(&facts, 0, sizeof(facts));
-    memset(&id, 0, sizeof(id));
-    memset(&dec, 0, sizeof(dec));
-    store.user[0] = store.groups_csv[0] = store.key_id[0] = '\0';
-    cred.kind = OG_CRED_NONE;
-    cred.secret_len = 0;
-    ans.cfg = cfg;
-    dec.rule = "none";
-    dec.reason = "";
+/* params: the FastCGI params -> the request; what the log says of it. */
+static void params(struct pass *p)
+{
+    og_request_from_params(p->envp, p->w->cfg->trust_forwarded_headers, &p->req);
+    p->log.remote = p->req.remote_addr;
+    p->log.method = p->req.method;
+    if (p->req.uri) {
+        p->log.path = p->req.uri;
+        p->log.path_len = path_length(p->req.uri, p->req.uri_len);
+    }
+    p->out.rule = "none";
+    p->out.reason = "";
+}
 
-    /* request */
-    og_request_from_params(envp, cfg->trust_forwarded_headers, &req);
-    ictx.remote = req.remote_addr;
-    ans.role = req.role;
-    log.remote = req.remote_addr;
-    log.method = req.method;
-    if (req.uri) {
-        log.path = req.uri;
-        log.path_len = path_length(req.uri, req.uri_len);
-    }
-    if (req.status) {
-        ans.status = req.status;
-        dec.rule = "request";
-        dec.reason = req.reason;
-        goto answer;
-    }
-    if (req.role == OG_ROLE_UNKNOWN) {
-        ans.status = 400;
-        dec.rule = "request";
-        dec.reason = "unsupported FastCGI role";
-        goto answer;
-    }
+enum room { ROOM_REFUSE, ROOM_DECIDE, ROOM_ENDPOINT, ROOM_CATALOG, ROOM_MANIFEST };
 
-    /* endpoints ocigate serves itself (never in the AUTHORIZER role) */
-    if (req.role == OG_ROLE_RESPONDER) {
-        switch (og_endpoint_match(cfg, log.path, log.path_len)) {
-        case OG_EP_TOKEN:
-            n = og_token_endpoint(w, &req, buf, cap, &log);
-            goto endpoint_done;
-        case OG_EP_APIKEY:
-            n = og_apikey_endpoint(w, &req, body, buf, cap, &log);
-            goto endpoint_done;
-        case OG_EP_METRICS:
-            n = og_metrics_endpoint(w, &req, buf, cap, &log);
-            goto endpoint_done;
-        case OG_EP_HEALTH:
-            n = og_health_endpoint(w, &req, buf, cap, &log);
-            goto endpoint_done;
-        case OG_EP_NONE:
-            break;
-        }
-        if (req.serve) {
-            if (strcmp(req.serve, "catalog") == 0) {
-                n = og_catalog_endpoint(w, &req, buf, cap, &log);
-                goto endpoint_done;
-            }
-            if (strcmp(req.serve, "manifest") == 0)   /* logs and counts itself */
-                return og_manifest_write(w, envp, &req, body, buf, cap);
-            ans.status = 400;
-            dec.rule = "request";
-            dec.reason = "unknown OCIGATE_SERVE value";
-            goto answer;
-        }
-    }
+static enum room refuse_request(struct pass *p, int status, const char *reason)
+{
+    og_outcome_refuse(&p->out, status, "request", reason);
+    return ROOM_REFUSE;
+}
 
+/* dispatch: who answers. Endpoints ocigate serves itself exist only in the
+   RESPONDER role (never for an AUTHORIZER). */
+static enum room dispatch(struct pass *p, enum og_endpoint *ep)
+{
+    const struct og_request *r = &p->req;
+
+    if (r->status)
+        return refuse_request(p, r->status, r->reason);
+    if (r->role == OG_ROLE_UNKNOWN)
+        return refuse_request(p, 400, "unsupported FastCGI role");
+    if (r->role == OG_ROLE_RESPONDER) {
+        *ep = og_endpoint_match(p->w->cfg, p->log.path, p->log.path_len);
+        if (*ep != OG_EP_NONE)
+            return ROOM_ENDPOINT;
+        if (r->serve && strcmp(r->serve, "catalog") == 0)
+            return ROOM_CATALOG;
+        if (r->serve && strcmp(r->serve, "manifest") == 0)
+            return ROOM_MANIFEST;
+        if (r->serve)
+            return refuse_request(p, 400, "unknown OCIGATE_SERVE value");
+    }
     /* When lighttpd rewrote the target (REDIRECT_URI), the registry would get
        something other than what is judged here: refuse. Endpoints ocigate
        serves itself proxy nothing, so they were dispatched above. */
-    if (req.redirect_uri && strcmp(req.redirect_uri, req.uri) != 0) {
-        ans.status = 400;
-        dec.rule = "request";
-        dec.reason = "rewritten target (REDIRECT_URI differs from REQUEST_URI)";
-        goto answer;
-    }
+    if (r->redirect_uri && strcmp(r->redirect_uri, r->uri) != 0)
+        return refuse_request(p, 400, "rewritten target (REDIRECT_URI differs from REQUEST_URI)");
+    return ROOM_DECIDE;
+}
 
-    /* route */
-    og_route_classify(req.method, req.method_len, req.uri, req.uri_len,
-                      req.content_type, req.content_type_len, &route);
-    log.repository = route.repo;
-    if (route.status) {
-        ans.status = route.status;
-        dec.rule = "route";
-        dec.reason = route.reason ? route.reason : "refused";
-        goto answer;
-    }
-    if (route.kind == OG_R_OPTIONS) {
-        ans.status = 200;
-        dec.rule = "route";
-        dec.reason = "CORS preflight";
-        ans.auth = log.auth = og_auth_name(OG_AUTH_ANONYMOUS);
-        goto answer;
-    }
+/* route: classify, and let the policy refuse what needs no identity. */
+static bool route(struct pass *p)
+{
+    const struct og_request *r = &p->req;
 
-    /* identity */
-    og_credentials_parse(req.authorization, req.authorization_len, &cred);
-    if (route.kind == OG_R_PING && !req.authorization) {
-        /* Clients learn how to authenticate from this answer only (doc/http.md). */
-        ans.status = 401;
-        dec.rule = "challenge";
-        dec.reason = "no credentials on /v2/: challenge";
-        goto answer;
-    }
-    switch (og_identify(&ictx, &cred, &id, &store, &reason, &cache_hit)) {
+    og_route_classify(r->method, r->method_len, r->uri, r->uri_len, r->content_type,
+                      r->content_type_len, &p->route);
+    p->q.route = &p->route;
+    p->q.has_authorization = r->authorization != NULL;
+    p->q.holds_claims = false;        /* only manifest_write.c can hold a claim */
+    og_policy_evaluate(p->w->cfg, &p->q, &p->out);
+    return p->out.need == OG_NEED_IDENTITY;
+}
+
+/* identity: credentials -> who asks; a refused or unsure credential is the
+   answer, and the backend og_identify asked is the one counted as failed. */
+static bool identity(struct pass *p)
+{
+    struct og_worker_state *w = p->w;
+    struct og_identify_ctx ictx = { w->cfg, w->htpasswd, w->apikeys, w->oidc, w->tokens,
+                                     w->redis, p->req.remote_addr, &w->request_failed };
+    struct og_credentials cred;
+    const char *reason = "";
+    int cache_hit = 0;
+    enum og_identify_result rc;
+
+    og_credentials_parse(p->req.authorization, p->req.authorization_len, &cred);
+    rc = og_identify(&ictx, &cred, &p->id, &p->store, &reason, &cache_hit);
+    og_credentials_wipe(&cred);
+    switch (rc) {
     case OG_ID_OK:
-        if (cred.kind != OG_CRED_NONE)
-            count_credential(&id, cache_hit);
         break;
     case OG_ID_BAD_CREDENTIALS:
-        ans.status = 401;
-        dec.rule = "credentials";
-        dec.reason = reason;
-        log.user = "";
-        goto answer;
+        og_outcome_refuse(&p->out, 401, "credentials", reason);
+        p->log.user = "";
+        return false;
     case OG_ID_THROTTLED:
-        ans.status = 429;
-        ans.retry_after = store.retry_after;
-        dec.rule = "throttle";
-        dec.reason = reason;
-        log.user = "";
-        goto answer;
+        og_outcome_refuse(&p->out, 429, "throttle", reason);
+        p->log.user = "";
+        return false;
     default:
-        ans.status = 503;
-        dec.rule = "credentials";
-        dec.reason = reason;
-        og_metrics_backend_error(store.backend);   /* the one og_identify asked */
-        goto answer;
+        og_outcome_refuse(&p->out, 503, "credentials", reason);
+        og_metrics_backend_error(p->store.backend);   /* the one og_identify asked */
+        return false;
     }
-    og_credentials_wipe(&cred);
-    og_identity_groups_csv(cfg, &id, &store);
-    log.user = id.user ? id.user : "";
-    log.auth = og_auth_name(id.auth);
-    log.key_id = store.key_id;
+    if (cred.kind != OG_CRED_NONE)
+        count_credential(&p->id, cache_hit);
+    og_identity_groups_csv(w->cfg, &p->id, &p->store);
+    p->identified = true;
+    p->log.user = p->id.user ? p->id.user : "";
+    p->log.auth = og_auth_name(p->id.auth);
+    p->log.key_id = p->store.key_id;
+    p->q.id = &p->id;
+    og_policy_evaluate(w->cfg, &p->q, &p->out);
+    return true;
+}
 
-    /* decision, with facts only when it needs them */
-    og_decide(cfg, &route, &id, NULL, &dec);
-    if (dec.need == OG_NEED_TAG_STATE) {
-        if (!og_gather_tag_facts(w, &route, &facts)) {
-            ans.status = 503;
-            dec.rule = "registry";
-            dec.reason = "the registry could not say whether the tag exists";
-            goto answer;
-        }
-        og_decide(cfg, &route, &id, &facts, &dec);
-    } else if (dec.need == OG_NEED_DIGEST_TAGS) {
-        if (!gather_digest_facts(w, &route, &facts, digest_tag, sizeof(digest_tag))) {
-            ans.status = 503;
-            dec.rule = "registry";
-            dec.reason = "the registry could not say which tags point at the digest";
-            goto answer;
-        }
-        og_decide(cfg, &route, &id, &facts, &dec);
-    }
-    if (dec.need != OG_NEED_NOTHING) {              /* cannot happen; fail closed */
-        ans.status = 503;
-        dec.reason = "decision incomplete";
-        goto answer;
-    }
-    /* A claimed write can be served only by manifest_write.c (OCIGATE_SERVE=manifest). */
-    og_decide_without_claims(&dec);
-    ans.status = dec.status;
-    ans.user = id.user ? id.user : "";
-    ans.groups = store.groups_csv;
-    ans.auth = og_auth_name(id.auth);
+/* facts and decision: ask the registry only what the outcome says it needs. */
+static void facts(struct pass *p)
+{
+    og_gather_facts(p->w, &p->q, &p->facts, p->digest_tag, sizeof(p->digest_tag), &p->out);
+}
 
-answer:
-    og_credentials_wipe(&cred);
-    if (ans.status == 0)
-        ans.status = 503;
-    if (ans.status != 200) {
-        ans.action = dec.action ? og_action_name(dec.action) : NULL;
-        ans.repository = log.repository;
-        ans.rule = dec.rule;
-        ans.reason = dec.reason;
-        ans.tag = dec.tag;
-        ans.insufficient_scope = dec.insufficient_scope;
-        ans.scope_type = dec.scope_type;
-        ans.scope_name = dec.scope_name;
-        ans.scope_actions = dec.scope_actions;
-        og_answer_about(&ans, &id, log.repository);
-    }
-    n = og_response_render(&ans, buf, cap);
-    log.status = ans.status;
-    log.action = dec.action ? og_action_name(dec.action) : "";
-    log.rule = dec.rule;
-    log.reason = dec.reason;
-    log.tag = dec.tag;
-    log.micros = og_us_since(&t0);
-    og_log_decision(&log);
-    og_metrics_request(ans.status, dec.action, id.auth, log.micros);
-    count_jwks_refreshes(w->oidc);
-    return n;
+/* answer: the one outcome rendered; an allow carries the identity. */
+static size_t answer(struct pass *p, char *buf, size_t cap)
+{
+    struct og_answer ans;
 
-endpoint_done:
+    memset(&ans, 0, sizeof(ans));
+    ans.cfg = p->w->cfg;
+    ans.role = p->req.role;
+    ans.retry_after = p->store.retry_after;
+    og_answer_from_outcome(&ans, &p->out, &p->id);
+    if (ans.status == 200) {
+        ans.user = p->id.user ? p->id.user : "";
+        ans.groups = p->store.groups_csv;
+        ans.auth = og_auth_name(p->id.auth);
+    }
+    return og_response_render(&ans, buf, cap);
+}
+
+/* log: one line and the counters, from the same outcome. */
+static void log_request(struct pass *p)
+{
+    og_log_from_outcome(&p->log, &p->out);
+    if (!p->log.auth && p->log.status == 200)   /* the CORS preflight: no identity asked */
+        p->log.auth = og_auth_name(p->id.auth);
+    p->log.micros = og_us_since(&p->t0);
+    og_log_decision(&p->log);
+    og_metrics_request(p->log.status, p->out.action, p->id.auth, p->log.micros);
+    count_jwks_refreshes(p->w->oidc);
+}
+
+/* An endpoint ocigate serves itself: it renders and fills the log; we log. */
+static size_t endpoint(struct pass *p, enum room room, enum og_endpoint ep, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    switch (room == ROOM_CATALOG ? OG_EP_NONE : ep) {
+    case OG_EP_TOKEN:   n = og_token_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_APIKEY:  n = og_apikey_endpoint(p->w, &p->req, p->body, buf, cap, &p->log); break;
+    case OG_EP_METRICS: n = og_metrics_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_HEALTH:  n = og_health_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_NONE:    n = og_catalog_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    }
     if (n == 0) {                       /* nothing rendered: fail closed */
         n = strlen(og_response_unavailable);
         if (n >= cap)
             return 0;
         memcpy(buf, og_response_unavailable, n + 1);
-        log.status = 503;
+        p->log.status = 503;
     }
-    log.micros = og_us_since(&t0);
-    og_log_decision(&log);
-    og_metrics_request(log.status, OG_ACT_NONE, OG_AUTH_ANONYMOUS, log.micros);
-    count_jwks_refreshes(w->oidc);
+    p->log.micros = og_us_since(&p->t0);
+    og_log_decision(&p->log);
+    og_metrics_request(p->log.status, OG_ACT_NONE, OG_AUTH_ANONYMOUS, p->log.micros);
+    count_jwks_refreshes(p->w->oidc);
+    return n;
+}
+
+size_t og_handle(struct og_worker_state *w, char *const *envp, const struct og_body *body,
+                 char *buf, size_t cap)
+{
+    static struct pass p;             /* one request at a time per worker */
+    enum og_endpoint ep = OG_EP_NONE;
+    enum room room;
+    size_t n;
+
+    memset(&p, 0, sizeof(p));
+    clock_gettime(CLOCK_MONOTONIC, &p.t0);
+    p.w = w;
+    p.envp = envp;
+    p.body = body;
+    w->request_failed = 0;
+
+    params(&p);
+    room = dispatch(&p, &ep);
+    if (room == ROOM_MANIFEST)          /* logs and counts itself */
+        return og_manifest_write(w, envp, &p.req, body, buf, cap);
+    if (room == ROOM_ENDPOINT || room == ROOM_CATALOG)
+        return endpoint(&p, room, ep, buf, cap);
+    if (room == ROOM_DECIDE && route(&p) && identity(&p))
+        facts(&p);
+    n = answer(&p, buf, cap);
+    log_request(&p);
     return n;
 }

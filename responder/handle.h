@@ -51,6 +51,16 @@ struct og_request;
 bool og_gather_tag_facts(struct og_worker_state *w, const struct og_route *route,
                          struct og_facts *facts);
 
+struct og_query;
+struct og_outcome;
+
+/* Gather the facts out->need names into facts (digest_tag: room for the tag
+   that protects a digest, OG_TAG_MAX + 1), set q->facts and evaluate again,
+   until nothing is needed. false: the registry could not say, and out is
+   the 503 refusal (facts.c). */
+bool og_gather_facts(struct og_worker_state *w, struct og_query *q, struct og_facts *facts,
+                     char *digest_tag, size_t cap, struct og_outcome *out);
+
 /* A manifest PUT served by ocigate itself (OCIGATE_SERVE=manifest,
    RESPONDER role): read the body, decide, claim, forward to the registry,
    answer with the registry's answer (manifest_write.c). Logs and counts

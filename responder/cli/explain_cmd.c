@@ -2,8 +2,9 @@
  * explain_cmd.c - `ocigate explain`: the full decision for one request, offline.
  *
  * The identity is given (--user, --group; none = anonymous), existing tags
- * are given (--existing-tag), and nothing is contacted: it is policy/
- * without a web server. The output is a contract (ocigate(8)):
+ * are given (--existing-tag), and nothing is contacted: the facts are
+ * supplied up front and the decision is og_policy_evaluate(), the call
+ * `serve` makes, so the two cannot disagree. The output is a contract (ocigate(8)):
  *   line 1: "allow" or "deny STATUS"; then "key: value" lines.
  * Exit status 0 allow, 1 deny, 2 bad usage or bad config.
  */
@@ -14,6 +15,7 @@
 
 #include "commands.h"
 #include "decide.h"
+#include "evaluate.h"
 
 #define MAX_GROUPS 64
 
@@ -43,7 +45,72 @@ static void print_groups(const struct og_config *cfg, const struct og_identity *
     printf("\n");
 }
 
-int og_cmd_explain(int argc, char **argv)
+void og_explain_evaluate(const struct og_config *cfg, const struct og_explain_input *in,
+                         struct og_route *route, struct og_identity *id,
+                         struct og_outcome *out)
+{
+    static struct og_facts facts;     /* outlives the call: out may point into it */
+    struct og_query q;
+    bool named = in->user && *in->user;
+
+    og_route_classify(in->method, strlen(in->method), in->uri, strlen(in->uri), NULL, 0, route);
+    memset(id, 0, sizeof(*id));
+    id->user = in->user;
+    id->auth = named ? OG_AUTH_HTPASSWD : OG_AUTH_ANONYMOUS;
+    id->groups = in->groups;
+    id->ngroups = in->ngroups;
+    memset(&facts, 0, sizeof(facts));
+    memset(&q, 0, sizeof(q));
+    for (size_t i = 0; i < route->ntags && i < OG_MAX_TAGS; i++) {
+        facts.tag[i] = OG_TAG_ABSENT;
+        for (size_t j = 0; j < in->nexisting; j++)
+            if (strcmp(in->existing[j], route->tags[i]) == 0)
+                facts.tag[i] = OG_TAG_EXISTS;
+        for (size_t j = 0; j < in->nclaimed; j++)
+            if (strcmp(in->claimed[j], route->tags[i]) == 0)
+                q.lost_claims |= 1u << i;
+    }
+    facts.digest_tags_known = true;
+    facts.digest_tag = in->digest_tag;
+
+    q.route = route;
+    q.has_authorization = named;      /* the server challenges a /v2/ without any */
+    q.holds_claims = in->holds_claims;
+    q.id = id;
+    /* as the server does: the facts only when the decision asks for them
+       (an admin's PUT is an update whether the tag exists or not) */
+    og_policy_evaluate(cfg, &q, out);
+    if (out->need == OG_NEED_TAG_STATE || out->need == OG_NEED_DIGEST_TAGS) {
+        q.facts = &facts;
+        og_policy_evaluate(cfg, &q, out);
+    }
+}
+
+static void print_outcome(const struct og_route *route, const struct og_outcome *o)
+{
+    if (o->status == 200)
+        printf("allow\n");
+    else
+        printf("deny %d\n", o->status ? o->status : 503);
+    printf("repository: %s\n", route->repo);
+    printf("action: %s\n", o->action ? og_action_name(o->action) : "none");
+    printf("rule: %s\n", o->rule);
+    printf("reason: %s\n", o->reason);
+    if (o->challenge)
+        printf("note: a client sending \"Basic Og==\" is anonymous instead\n");
+    if (o->tag)
+        printf("tag: %s\n", o->tag);
+    if (o->status == 200 && o->claim) {
+        printf("claim:");
+        for (size_t i = 0; i < route->ntags; i++)
+            if (o->claim & (1u << i))
+                printf(" %s:%s", route->repo, route->tags[i]);
+        printf(" (claimed in Redis first; a push that finds it held is an update)\n");
+    }
+}
+
+/* The command line -> what explain is told. -1 go on; else the exit status. */
+static int parse_args(int argc, char **argv, struct og_explain_input *in, const char **config)
 {
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
@@ -55,45 +122,39 @@ int og_cmd_explain(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config = NULL, *user = NULL;
-    const char *groups[MAX_GROUPS];
-    const char *existing[OG_MAX_TAGS * 4], *claimed[OG_MAX_TAGS * 4], *digest_tag = NULL;
-    size_t ngroups = 0, nexisting = 0, nclaimed = 0;
-    struct og_config *cfg;
-    struct og_route route;
-    struct og_identity id;
-    struct og_facts facts;
-    struct og_decision dec;
-    char err[1024];
+    static const char *groups[MAX_GROUPS], *existing[OG_MAX_TAGS * 4], *claimed[OG_MAX_TAGS * 4];
     int c;
 
+    in->groups = groups;
+    in->existing = existing;
+    in->claimed = claimed;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'u': user = optarg; break;
+        case 'c': *config = optarg; break;
+        case 'u': in->user = optarg; break;
         case 'g':
-            if (ngroups == MAX_GROUPS) {
+            if (in->ngroups == MAX_GROUPS) {
                 fprintf(stderr, "ocigate explain: too many --group options\n");
                 return 2;
             }
-            groups[ngroups++] = optarg;
+            groups[in->ngroups++] = optarg;
             break;
         case 't':
-            if (nexisting == sizeof(existing) / sizeof(existing[0])) {
+            if (in->nexisting == sizeof(existing) / sizeof(existing[0])) {
                 fprintf(stderr, "ocigate explain: too many --existing-tag options\n");
                 return 2;
             }
-            existing[nexisting++] = optarg;
+            existing[in->nexisting++] = optarg;
             break;
         case 'C':
-            if (nclaimed == sizeof(claimed) / sizeof(claimed[0])) {
+            if (in->nclaimed == sizeof(claimed) / sizeof(claimed[0])) {
                 fprintf(stderr, "ocigate explain: too many --claimed-tag options\n");
                 return 2;
             }
-            claimed[nclaimed++] = optarg;
+            claimed[in->nclaimed++] = optarg;
             break;
-        case 'd': digest_tag = optarg; break;
+        case 'd': in->digest_tag = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -102,76 +163,33 @@ int og_cmd_explain(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    in->method = argv[optind];
+    in->uri = argv[optind + 1];
+    return -1;
+}
+
+int og_cmd_explain(int argc, char **argv)
+{
+    struct og_explain_input in = { .holds_claims = true };  /* the manifest route's view */
+    const char *config = NULL;
+    struct og_config *cfg;
+    struct og_route route;
+    struct og_identity id;
+    struct og_outcome out;
+    char err[1024];
+    int rc = parse_args(argc, argv, &in, &config);
+
+    if (rc >= 0)
+        return rc;
     cfg = og_config_load(og_default_config_path(config), err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-
-    og_route_classify(argv[optind], strlen(argv[optind]), argv[optind + 1],
-                      strlen(argv[optind + 1]), NULL, 0, &route);
-    memset(&id, 0, sizeof(id));
-    id.user = user;
-    id.auth = user && *user ? OG_AUTH_HTPASSWD : OG_AUTH_ANONYMOUS;
-    id.groups = groups;
-    id.ngroups = ngroups;
-    memset(&facts, 0, sizeof(facts));
-    for (size_t i = 0; i < route.ntags; i++) {
-        facts.tag[i] = OG_TAG_ABSENT;
-        for (size_t j = 0; j < nexisting; j++)
-            if (strcmp(existing[j], route.tags[i]) == 0)
-                facts.tag[i] = OG_TAG_EXISTS;
-    }
-
-    facts.digest_tags_known = true;
-    facts.digest_tag = digest_tag;
-
-    if (route.status == 0 && route.kind == OG_R_PING && !(user && *user)) {
-        /* The server challenges a /v2/ ping that carries no Authorization at all. */
-        memset(&dec, 0, sizeof(dec));
-        dec.status = 401;
-        dec.rule = "challenge";
-        dec.reason = "no credentials on /v2/: challenge (a client sending \"Basic Og==\" "
-                     "is anonymous instead)";
-    } else {
-        og_decide(cfg, &route, &id, &facts, &dec);
-        /* the server claims new tags in Redis; a claim held by another push
-           turns the create into an update, decided again */
-        if (dec.status == 200 && dec.claim) {
-            bool lost = false;
-            for (size_t i = 0; i < route.ntags; i++)
-                for (size_t j = 0; j < nclaimed; j++)
-                    if ((dec.claim & (1u << i)) && strcmp(claimed[j], route.tags[i]) == 0) {
-                        facts.tag[i] = OG_TAG_EXISTS;
-                        lost = true;
-                    }
-            if (lost) {
-                og_decide(cfg, &route, &id, &facts, &dec);
-                if (dec.status != 200)
-                    dec.reason = "tag claimed by a concurrent push: this one is an update";
-            }
-        }
-    }
-
-    if (dec.status == 200)
-        printf("allow\n");
-    else
-        printf("deny %d\n", dec.status ? dec.status : 503);
-    printf("repository: %s\n", route.repo);
-    printf("action: %s\n", dec.action ? og_action_name(dec.action) : "none");
-    printf("rule: %s\n", dec.rule ? dec.rule : "none");
-    printf("reason: %s\n", dec.reason ? dec.reason : "");
-    if (dec.tag)
-        printf("tag: %s\n", dec.tag);
-    if (dec.status == 200 && dec.claim) {
-        printf("claim:");
-        for (size_t i = 0; i < route.ntags; i++)
-            if (dec.claim & (1u << i))
-                printf(" %s:%s", route.repo, route.tags[i]);
-        printf(" (claimed in Redis first; a push that finds it held is an update)\n");
-    }
-    printf("user: %s\n", user && *user ? user : "(anonymous)");
+    og_explain_evaluate(cfg, &in, &route, &id, &out);
+    print_outcome(&route, &out);
+    printf("user: %s\n", in.user && *in.user ? in.user : "(anonymous)");
     print_groups(cfg, &id);
     og_config_free(cfg);
-    return dec.status == 200 ? 0 : 1;
+    return out.status == 200 ? 0 : 1;
 }

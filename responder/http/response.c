@@ -178,9 +178,9 @@ static void policy_message(const struct og_answer *a, char *buf, size_t cap)
                  tag, repo, who);
         return;
     }
-    if (a->may_read && tag && starts(reason, "tag claimed by a concurrent push")) {
-        snprintf(buf, cap, "tag %s in %s is being pushed by another client right now and %s "
-                 "may not overwrite it", tag, repo, who);
+    if (a->may_read && tag && starts(reason, "a concurrent push claimed or created the tag")) {
+        snprintf(buf, cap, "tag %s in %s was just pushed by another client (or is being pushed "
+                 "right now) and %s may not overwrite it", tag, repo, who);
         return;
     }
     if (is(a->rule, "apikey scope")) {

@@ -281,7 +281,7 @@ static void several_tags_are_claimed_all_or_none(void **state)
     /* judged as an update, which anonymous may not do: log in */
     if (strncmp(buf, "Status: 401", 11) != 0)
         fail_msg("%s\n%s", buf, seen);
-    assert_non_null(strstr(buf, "tag created by a concurrent push"));
+    assert_non_null(strstr(buf, "a concurrent push claimed or created the tag"));
     assert_null(strstr(seen, "PUT "));                 /* nothing forwarded */
     held(w->redis, "lib/app", "v1", now, sizeof(now));
     assert_string_equal(now, "");                      /* v1's claim was released */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "../../policy/decide.h"
+#include "../../policy/evaluate.h"
 #include "../../policy/glob.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -717,6 +718,65 @@ static void held_claim_turns_create_into_update(void **state)
     assert_int_equal(d.claim, 0u);
 }
 
+/* og_policy_evaluate(): the protocol around og_decide, step by step. */
+static void evaluate_asks_then_decides(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    const char *uri = "/v2/team/app/manifests/v7", *ping = "/v2/";
+    struct og_route r, p;
+    struct og_query qy;
+    struct og_outcome o;
+    struct og_facts f;
+
+    (void)state;
+    og_route_classify("GET", 3, ping, strlen(ping), NULL, 0, &p);
+    memset(&qy, 0, sizeof(qy));
+    qy.route = &p;
+    og_policy_evaluate(cfg, &qy, &o);              /* no Authorization: challenge */
+    assert_int_equal(o.status, 401);
+    assert_true(o.challenge);
+    assert_string_equal(o.rule, "challenge");
+    qy.has_authorization = true;
+    og_policy_evaluate(cfg, &qy, &o);              /* Authorization: who is it? */
+    assert_int_equal(o.need, OG_NEED_IDENTITY);
+    assert_int_equal(o.status, 503);               /* undecided is never an allow */
+
+    og_route_classify("PUT", 3, uri, strlen(uri), NULL, 0, &r);
+    memset(&qy, 0, sizeof(qy));
+    qy.route = &r;
+    qy.has_authorization = true;
+    qy.holds_claims = true;
+    qy.id = &ci;
+    og_policy_evaluate(cfg, &qy, &o);
+    assert_int_equal(o.need, OG_NEED_TAG_STATE);
+    assert_int_equal(o.status, 503);
+    memset(&f, 0, sizeof(f));
+    f.tag[0] = OG_TAG_ABSENT;
+    qy.facts = &f;
+    og_policy_evaluate(cfg, &qy, &o);
+    assert_int_equal(o.status, 200);
+    assert_int_equal(o.claim, 1u);
+    assert_string_equal(o.repository, "team/app");
+    qy.lost_claims = 1u;                           /* another push held the claim */
+    og_policy_evaluate(cfg, &qy, &o);
+    assert_int_equal(o.status, 403);
+    assert_int_equal(o.action, OG_ACT_UPDATE);
+    assert_int_equal(o.claim, 0u);
+    assert_non_null(strstr(o.reason, "concurrent push"));
+    assert_int_equal(f.tag[0], OG_TAG_ABSENT);    /* the caller's facts are left alone */
+    qy.lost_claims = 0;
+    qy.holds_claims = false;                       /* a door that cannot hold the claim */
+    og_policy_evaluate(cfg, &qy, &o);
+    assert_int_equal(o.status, 403);
+    assert_string_equal(o.rule, "route");
+    assert_non_null(strstr(o.reason, "OCIGATE_SERVE=manifest"));
+    og_outcome_refuse(&o, 503, "registry", "down");
+    assert_int_equal(o.status, 503);
+    assert_int_equal(o.action, OG_ACT_CREATE);     /* what was being decided is kept */
+    assert_string_equal(o.rule, "registry");
+}
+
 /* An index an immutable tag points at protects its children (issue 8). */
 static void index_child_delete_under_immutable_rule(void **state)
 {
@@ -819,7 +879,7 @@ static void claim_needs_the_manifest_route(void **state)
     assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
 }
 
-static struct CMUnitTest tests[NCASES + 9];
+static struct CMUnitTest tests[NCASES + 10];
 
 int main(void)
 {
@@ -837,5 +897,6 @@ int main(void)
     tests[NCASES + 6] = (struct CMUnitTest)cmocka_unit_test(index_child_delete_under_immutable_rule);
     tests[NCASES + 7] = (struct CMUnitTest)cmocka_unit_test(blob_delete_under_immutable_rule);
     tests[NCASES + 8] = (struct CMUnitTest)cmocka_unit_test(claim_needs_the_manifest_route);
+    tests[NCASES + 9] = (struct CMUnitTest)cmocka_unit_test(evaluate_asks_then_decides);
     return cmocka_run_group_tests(tests, load_configs, free_configs);
 }
