@@ -22,7 +22,7 @@ MUTATIONS=(
   "claim-without-nx|responder/store/tag_claims.c|s/\"SET %s %s NX EX %d\"/\"SET %s %s EX %d\"/"
   "lost-claim-won|responder/store/tag_claims.c|s/result = reply_is_ok\(r\) \? OG_CLAIM_TAKEN : OG_CLAIM_HELD;/result = reply_is_ok(r) || r->type == REDIS_REPLY_NIL ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;/"
   "release-any-claim|responder/store/tag_claims.c|s/\"if redis.call\('GET', KEYS\[1\]\) == ARGV\[1\] then \"/\"if true then \"/"
-  "keep-claims-when-one-is-held|responder/endpoints/manifest_write.c|s/(m->facts.tag\[i\] = OG_TAG_EXISTS;[^\n]*\n)\s*release_claims\(m\);\n/\$1/"
+  "keep-claims-when-one-is-held|responder/endpoints/manifest_write.c|s/(m->q.lost_claims \|= 1u << i;[^\n]*\n)\s*release_claims\(m\);\n/\$1/"
   "no-registry-retries|responder/facts.c|s/retry <= 3; retry\+\+/retry <= 0; retry++/"
   "redis-reconnect-every-command|responder/store/redis.c|s/#define RETRY_INTERVAL_MS 1000/#define RETRY_INTERVAL_MS 0/"
   "never-throttled|responder/auth/identity.c|s/og_throttle_limited\(ctx->cfg/false \&\& og_throttle_limited(ctx->cfg/"
