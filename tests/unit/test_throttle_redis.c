@@ -31,6 +31,7 @@
 #include "redis.h"
 #include "redis_fixture.h"
 #include "request.h"
+#include "test_users.h"
 #include "throttle.h"
 
 static struct og_test_redis server;
@@ -45,32 +46,10 @@ static const char conf_json[] =
 
 static int group_setup(void **state)
 {
-    char path[] = "/tmp/og-identity-XXXXXX", err[256];
-    const char *h1, *h2;
-    char *alice;
-    FILE *f;
-    int fd;
     (void)state;
-
-    h1 = crypt("right-pw", "$5$abcdefgh$");
-    if (!h1 || h1[0] != '$')
+    users = og_test_users_load();
+    if (!users)
         return -1;
-    alice = strdup(h1);                       /* crypt() reuses its buffer */
-    h2 = crypt("bob-pw", "$2b$05$abcdefghijklmnopqrstuu");
-    if (!alice || !h2 || strncmp(h2, "$2b$", 4) != 0)
-        return -1;
-    fd = mkstemp(path);
-    if (fd < 0 || !(f = fdopen(fd, "w")))
-        return -1;
-    fprintf(f, "# made by test_identity.c\nalice:%s\nbob:%s\n", alice, h2);
-    fclose(f);
-    free(alice);
-    users = og_htpasswd_load(path, err, sizeof(err));
-    unlink(path);
-    if (!users || og_htpasswd_count(users) != 2) {
-        fprintf(stderr, "htpasswd: %s\n", err);
-        return -1;
-    }
     og_throttle_init();
     return 0;
 }
