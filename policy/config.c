@@ -615,6 +615,22 @@ static bool read_openid_client_secret_file(struct parser *p, json_t *v, void *t)
     return read_secret_file(p, v, &CFG(t)->openid_client_secret);
 }
 
+static bool read_openid_scopes(struct parser *p, json_t *v, void *t)
+{
+    struct og_strlist *l = &CFG(t)->openid_scopes;
+
+    if (!read_strlist(p, v, l, false))
+        return false;
+    for (size_t i = 0; i < l->n; i++) {
+        size_t saved = path_push_index(p, i);
+
+        if (l->v[i][0] == '\0' || strpbrk(l->v[i], " \"\\") || !is_header_safe(l->v[i]))
+            return fail(p, "must be a scope name (no spaces or quotes)");
+        path_pop(p, saved);
+    }
+    return true;
+}
+
 static const struct field openid_fields[] = {
     { "issuer", read_openid_issuer, "" },
     { "audiences", read_openid_audiences, "" },
@@ -623,6 +639,7 @@ static const struct field openid_fields[] = {
     { "clientId", read_openid_client_id, NULL },
     { "clientSecret", read_openid_client_secret, NULL },
     { "clientSecretFile", read_openid_client_secret_file, NULL },
+    { "scopes", read_openid_scopes, NULL },
 };
 
 static bool read_openid(struct parser *p, json_t *v, void *t)
@@ -647,10 +664,16 @@ static bool read_apikey_max_per_user(struct parser *p, json_t *v, void *t)
     return read_int(p, v, 1, 100000, &CFG(t)->apikey_max_per_user);
 }
 
+static bool read_apikey_max_lifetime(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 1, 36500, &CFG(t)->apikey_max_lifetime_days);
+}
+
 static const struct field apikey_fields[] = {
     { "enabled", read_apikey_enabled, NULL },
     { "cacheSeconds", read_apikey_cache, NULL },
     { "maxPerUser", read_apikey_max_per_user, NULL },
+    { "maxLifetimeDays", read_apikey_max_lifetime, NULL },
 };
 
 static bool read_apikey(struct parser *p, json_t *v, void *t)
@@ -1081,16 +1104,79 @@ static bool read_endpoint_catalog(struct parser *p, json_t *v, void *t)
     return read_bool(p, v, &CFG(t)->endpoint_catalog);
 }
 
+static bool read_endpoint_login(struct parser *p, json_t *v, void *t)
+{
+    return read_url_path(p, v, &CFG(t)->endpoint_login);
+}
+
+static bool read_endpoint_callback(struct parser *p, json_t *v, void *t)
+{
+    return read_url_path(p, v, &CFG(t)->endpoint_callback);
+}
+
+static bool read_endpoint_logout(struct parser *p, json_t *v, void *t)
+{
+    return read_url_path(p, v, &CFG(t)->endpoint_logout);
+}
+
+static bool read_endpoint_keys(struct parser *p, json_t *v, void *t)
+{
+    return read_url_path(p, v, &CFG(t)->endpoint_keys);
+}
+
 static const struct field endpoint_fields[] = {
     { "metrics", read_endpoint_metrics, NULL },
     { "health", read_endpoint_health, NULL },
     { "apikey", read_endpoint_apikey, NULL },
     { "catalog", read_endpoint_catalog, NULL },
+    { "login", read_endpoint_login, NULL },
+    { "callback", read_endpoint_callback, NULL },
+    { "logout", read_endpoint_logout, NULL },
+    { "keys", read_endpoint_keys, NULL },
 };
 
 static bool read_endpoints(struct parser *p, json_t *v, void *t)
 {
     return parse_object(p, v, endpoint_fields, NFIELDS(endpoint_fields), t);
+}
+
+/* externalUrl, session: browser sign-in */
+
+static bool read_external_url(struct parser *p, json_t *v, void *t)
+{
+    char **url = &CFG(t)->external_url;
+    size_t n;
+
+    if (!read_header_string(p, v, url))
+        return false;
+    if (!starts_with(*url, "https://") && !starts_with(*url, "http://"))
+        return fail(p, "must be an http:// or https:// URL");
+    if (strpbrk(*url, " ?#\"'<>\\"))
+        return fail(p, "must be a URL without query, fragment, spaces or quotes");
+    n = strlen(*url);
+    while (n > 0 && (*url)[n - 1] == '/')
+        (*url)[--n] = '\0';
+    return true;
+}
+
+static bool read_session_key_file(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &CFG(t)->session_key_file);
+}
+
+static bool read_session_lifetime(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 60, 30 * 86400, &CFG(t)->session_lifetime_s);
+}
+
+static const struct field session_fields[] = {
+    { "keyFile", read_session_key_file, NULL },
+    { "lifetimeSeconds", read_session_lifetime, NULL },
+};
+
+static bool read_session(struct parser *p, json_t *v, void *t)
+{
+    return parse_object(p, v, session_fields, NFIELDS(session_fields), t);
 }
 
 /* limits */
@@ -1155,6 +1241,8 @@ static const struct field root_fields[] = {
     { "token", read_token, NULL },
     { "trustForwardedHeaders", read_trust_forwarded, NULL },
     { "endpoints", read_endpoints, NULL },
+    { "externalUrl", read_external_url, NULL },
+    { "session", read_session, NULL },
     { "limits", read_limits, NULL },
     { "log", read_log, NULL },
 };
@@ -1175,6 +1263,8 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
     cfg->openid_leeway_s = 60;
     cfg->apikey_cache_s = 30;
     cfg->apikey_max_per_user = 100;
+    cfg->apikey_max_lifetime_days = 365;
+    cfg->session_lifetime_s = 28800;
     cfg->throttle_per_address = 30;
     cfg->throttle_per_subject = 10;
     cfg->throttle_per_subject_total = 100;
@@ -1192,6 +1282,14 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
            set_default(p, &cfg->openid_claim_groups, "groups") &&
            set_default(p, &cfg->endpoint_metrics, "/ocigate/metrics") &&
            set_default(p, &cfg->endpoint_health, "/ocigate/healthz") &&
+           set_default(p, &cfg->endpoint_login, "/ocigate/login") &&
+           set_default(p, &cfg->endpoint_callback, "/ocigate/callback") &&
+           set_default(p, &cfg->endpoint_logout, "/ocigate/logout") &&
+           set_default(p, &cfg->endpoint_keys, "/ocigate/keys") &&
+           strlist_add(p, &cfg->openid_scopes, "openid", 6) &&
+           strlist_add(p, &cfg->openid_scopes, "profile", 7) &&
+           strlist_add(p, &cfg->openid_scopes, "email", 5) &&
+           strlist_add(p, &cfg->openid_scopes, "groups", 6) &&
            strlist_add(p, &cfg->endpoint_apikey, "/zot/auth/apikey", 16) &&
            strlist_add(p, &cfg->endpoint_apikey, "/ocigate/apikey", 15) &&
            set_default(p, &cfg->log_level, "info") &&
@@ -1201,6 +1299,16 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
 /* Defaults that depend on other fields, applied after the whole file is read. */
 static bool set_derived_defaults(struct parser *p, struct og_config *cfg)
 {
+    if (cfg->session_key_file) {      /* browser sign-in needs all of these */
+        size_t saved = path_push_key(p, "session");
+
+        if (!cfg->external_url)
+            return fail(p, "browser sign-in needs externalUrl");
+        if (!cfg->openid_enabled || !cfg->openid_client_id || !cfg->openid_client_secret)
+            return fail(p, "browser sign-in needs auth.openid with clientId and "
+                           "clientSecret or clientSecretFile");
+        path_pop(p, saved);
+    }
     if (!cfg->token_service)
         return set_default(p, &cfg->token_service, cfg->realm);
     return true;
@@ -1313,6 +1421,7 @@ void og_config_free(struct og_config *cfg)
     free(cfg->openid_claim_groups);
     free(cfg->openid_client_id);
     free_secret(cfg->openid_client_secret);
+    strlist_free(&cfg->openid_scopes);
     free(cfg->htpasswd_path);
 
     for (size_t i = 0; i < cfg->nrules; i++) {
@@ -1347,6 +1456,12 @@ void og_config_free(struct og_config *cfg)
     strlist_free(&cfg->endpoint_apikey);
     free(cfg->endpoint_metrics);
     free(cfg->endpoint_health);
+    free(cfg->endpoint_login);
+    free(cfg->endpoint_callback);
+    free(cfg->endpoint_logout);
+    free(cfg->endpoint_keys);
+    free(cfg->external_url);
+    free(cfg->session_key_file);
     free(cfg->log_level);
     free(cfg->log_format);
     free(cfg);

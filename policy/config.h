@@ -86,9 +86,12 @@ struct og_config {
     int openid_leeway_s;           /* default 60 */
     char *openid_client_id;        /* auth.openid.clientId, NULL if none */
     char *openid_client_secret;    /* clientSecret or clientSecretFile; NULL if none */
+    struct og_strlist openid_scopes;  /* auth.openid.scopes, asked at browser sign-in
+                                         (default openid profile email groups) */
     bool apikey_enabled;           /* auth.apikey.enabled, default false */
     int apikey_cache_s;            /* default 30 */
     int apikey_max_per_user;       /* auth.apikey.maxPerUser, default 100 */
+    int apikey_max_lifetime_days;  /* auth.apikey.maxLifetimeDays, default 365 */
     char *htpasswd_path;           /* NULL if none */
 
     /* accessControl */
@@ -119,6 +122,16 @@ struct og_config {
     char *endpoint_health;         /* default "/ocigate/healthz" */
     struct og_strlist endpoint_apikey; /* default ["/zot/auth/apikey", "/ocigate/apikey"] */
     bool endpoint_catalog;         /* default true */
+    char *endpoint_login;          /* default "/ocigate/login" */
+    char *endpoint_callback;       /* default "/ocigate/callback" */
+    char *endpoint_logout;         /* default "/ocigate/logout" */
+    char *endpoint_keys;           /* default "/ocigate/keys" */
+
+    /* Browser sign-in (the key page): on when session.keyFile is set; then
+       externalUrl and auth.openid with clientId and a client secret are required. */
+    char *external_url;            /* externalUrl, no trailing '/'; NULL if none */
+    char *session_key_file;        /* session.keyFile; NULL: no browser sign-in */
+    int session_lifetime_s;        /* session.lifetimeSeconds, default 28800 (8 h) */
 
     int body_timeout_ms;           /* limits.bodyTimeoutMs: a request body must be all
                                       there this long after the request (default 5000) */

@@ -233,6 +233,10 @@ static size_t endpoint(struct pass *p, enum room room, enum og_endpoint ep, char
     case OG_EP_APIKEY:  n = og_apikey_endpoint(p->w, &p->req, p->body, buf, cap, &p->log); break;
     case OG_EP_METRICS: n = og_metrics_endpoint(p->w, &p->req, buf, cap, &p->log); break;
     case OG_EP_HEALTH:  n = og_health_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_LOGIN:   n = og_login_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_CALLBACK: n = og_callback_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_LOGOUT:  n = og_logout_endpoint(p->w, &p->req, buf, cap, &p->log); break;
+    case OG_EP_KEYS:    n = og_keys_endpoint(p->w, &p->req, p->body, buf, cap, &p->log); break;
     case OG_EP_NONE:    n = og_catalog_endpoint(p->w, &p->req, buf, cap, &p->log); break;
     }
     if (n == 0) {                       /* nothing rendered: fail closed */

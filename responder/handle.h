@@ -14,6 +14,7 @@ struct og_oidc;
 struct og_redis;
 struct og_registry;
 struct og_tokens;
+struct og_session_keys;
 
 /* What a worker owns for the requests it serves (NULL members: disabled). */
 struct og_worker_state {
@@ -24,6 +25,8 @@ struct og_worker_state {
     struct og_apikeys *apikeys;       /* API key cache over redis */
     struct og_oidc *oidc;             /* JWKS and verified-token cache */
     struct og_tokens *tokens;         /* token signing key, loaded by the master */
+    struct og_session_keys *session;  /* session.keyFile, loaded by the master; NULL:
+                                         no browser sign-in (its pages answer 404) */
     int request_failed;               /* the last request's credentials were refused */
 };
 

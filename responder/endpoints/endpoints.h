@@ -29,9 +29,11 @@ int og_endpoint_identify(struct og_worker_state *w, const struct og_request *req
                          struct og_identity *id, struct og_identity_store *store,
                          const char **reason, struct og_log_decision *log);
 
-enum og_endpoint { OG_EP_NONE = 0, OG_EP_TOKEN, OG_EP_APIKEY, OG_EP_METRICS, OG_EP_HEALTH };
+enum og_endpoint { OG_EP_NONE = 0, OG_EP_TOKEN, OG_EP_APIKEY, OG_EP_METRICS, OG_EP_HEALTH,
+                   OG_EP_LOGIN, OG_EP_CALLBACK, OG_EP_LOGOUT, OG_EP_KEYS };
 
-/* Which endpoint, if any, does this path (no query) name? */
+/* Which endpoint, if any, does this path (no query) name? endpoints.keys
+   names the key page and everything under it (endpoints.keys + "/..."). */
 enum og_endpoint og_endpoint_match(const struct og_config *cfg, const char *path, size_t len);
 
 /* Serve one endpoint request; fill *log; return the rendered answer's length. */
@@ -46,6 +48,22 @@ size_t og_metrics_endpoint(struct og_worker_state *w, const struct og_request *r
                            char *buf, size_t cap, struct og_log_decision *log);
 size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *req,
                           char *buf, size_t cap, struct og_log_decision *log);
+
+/* Browser sign-in (login_endpoint.c): endpoints.login redirects to the
+   issuer (authorization code flow with PKCE), endpoints.callback takes the
+   code back and sets the session cookie, endpoints.logout clears it. */
+size_t og_login_endpoint(struct og_worker_state *w, const struct og_request *req,
+                         char *buf, size_t cap, struct og_log_decision *log);
+size_t og_callback_endpoint(struct og_worker_state *w, const struct og_request *req,
+                            char *buf, size_t cap, struct og_log_decision *log);
+size_t og_logout_endpoint(struct og_worker_state *w, const struct og_request *req,
+                          char *buf, size_t cap, struct og_log_decision *log);
+
+/* The key page (keys_endpoint.c): endpoints.keys and the paths under it,
+   for a signed-in session; without one, a redirect to endpoints.login. */
+size_t og_keys_endpoint(struct og_worker_state *w, const struct og_request *req,
+                        const struct og_body *body, char *buf, size_t cap,
+                        struct og_log_decision *log);
 
 /* GET /v2/_catalog answered by ocigate (doc/http.md): only where the
    web server marks the location with the FastCGI param OCIGATE_SERVE=catalog. */

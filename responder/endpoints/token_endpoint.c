@@ -44,6 +44,11 @@ static const char *url_path(const char *url, size_t *len)
     return p;
 }
 
+static bool path_is(const char *want, const char *path, size_t len)
+{
+    return want && strlen(want) == len && memcmp(want, path, len) == 0;
+}
+
 enum og_endpoint og_endpoint_match(const struct og_config *cfg, const char *path, size_t len)
 {
     size_t tlen = 0;
@@ -63,6 +68,19 @@ enum og_endpoint og_endpoint_match(const struct og_config *cfg, const char *path
         if (strlen(cfg->endpoint_apikey.v[i]) == len &&
             memcmp(cfg->endpoint_apikey.v[i], path, len) == 0)
             return OG_EP_APIKEY;
+    if (path_is(cfg->endpoint_login, path, len))
+        return OG_EP_LOGIN;
+    if (path_is(cfg->endpoint_callback, path, len))
+        return OG_EP_CALLBACK;
+    if (path_is(cfg->endpoint_logout, path, len))
+        return OG_EP_LOGOUT;
+    if (cfg->endpoint_keys) {
+        size_t klen = strlen(cfg->endpoint_keys);
+
+        if (len >= klen && memcmp(cfg->endpoint_keys, path, klen) == 0 &&
+            (len == klen || path[klen] == '/'))
+            return OG_EP_KEYS;
+    }
     return OG_EP_NONE;
 }
 

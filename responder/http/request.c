@@ -145,6 +145,10 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
         out->content_type = og_param(envp, "HTTP_CONTENT_TYPE");
     if (out->content_type)
         out->content_type_len = strlen(out->content_type);
+    /* for ocigate's own pages (sign-in, key page) only; never for a decision */
+    out->cookie = og_param(envp, "HTTP_COOKIE");
+    out->origin = og_param(envp, "HTTP_ORIGIN");
+    out->sec_fetch_site = og_param(envp, "HTTP_SEC_FETCH_SITE");
 }
 
 /* ------------------------------------------------------------- credentials */

@@ -31,6 +31,11 @@ struct og_request {
                                   what was judged (checked for proxied routes only) */
     const char *serve;         /* OCIGATE_SERVE, set by the web server on a location
                                   where ocigate answers instead of deciding ("catalog") */
+    /* Browser headers, read only by ocigate's own pages (sign-in and the key
+       page); NULL when absent. Never consulted for a registry decision. */
+    const char *cookie;          /* HTTP_COOKIE */
+    const char *origin;          /* HTTP_ORIGIN: checked on state-changing requests */
+    const char *sec_fetch_site;  /* HTTP_SEC_FETCH_SITE: "cross-site" is refused there */
     int status;           /* 0, or 400 when the params themselves are unusable */
     const char *reason;   /* static, for status != 0 */
 };
