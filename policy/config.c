@@ -1029,6 +1029,11 @@ static bool read_token_challenge(struct parser *p, json_t *v, void *t)
     return true;
 }
 
+static bool read_token_challenge_anonymous(struct parser *p, json_t *v, void *t)
+{
+    return read_bool(p, v, &CFG(t)->challenge_anonymous);
+}
+
 static bool read_token_realm(struct parser *p, json_t *v, void *t)
 {
     char **realm = &CFG(t)->token_realm;
@@ -1057,6 +1062,7 @@ static bool read_token_lifetime(struct parser *p, json_t *v, void *t)
 
 static const struct field token_fields[] = {
     { "challenge", read_token_challenge, NULL },
+    { "challengeAnonymous", read_token_challenge_anonymous, NULL },
     { "realm", read_token_realm, NULL },
     { "service", read_token_service, NULL },
     { "keyFile", read_token_key_file, NULL },

@@ -109,6 +109,9 @@ struct og_config {
     size_t nimmutable;
 
     enum og_challenge challenge;   /* token.challenge, default bearer */
+    bool challenge_anonymous;      /* token.challengeAnonymous (bearer mode): every registry
+                                      request without credentials is challenged, so clients
+                                      fetch a token (an anonymous one) first; default false */
     char *token_realm;             /* URL clients fetch tokens from */
     char *token_service;           /* default: realm */
     char *token_key_file;

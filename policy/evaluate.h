@@ -59,6 +59,12 @@ struct og_outcome {
 void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
                         struct og_outcome *out);
 
+/* token.challengeAnonymous: is route r, sent without any Authorization
+   header, answered with the 401 Bearer challenge whatever anonymous clients
+   may do? True only in bearer mode with a token realm, for the registry's
+   own routes (/v2/ and below; not OPTIONS, not paths outside /v2). */
+bool og_challenges_anonymous(const struct og_config *cfg, const struct og_route *r);
+
 /* A refusal the caller found on its own way (bad credentials, a backend
    that could not answer, a body too large...): status, rule and reason
    replace the decision's, the rest (action, tag, scope) is kept. */

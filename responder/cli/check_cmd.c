@@ -119,7 +119,11 @@ int og_cmd_check(int argc, char **argv)
            cfg->redis_password ? ", password from the config"
            : og_redis_has_password(redis) ? ", password from redis.url" : "");
     og_redis_free(redis);
-    printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
+    printf("challenge: %s%s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer",
+           !cfg->challenge_anonymous ? ""
+           : cfg->challenge == OG_CHALLENGE_BEARER && cfg->token_realm
+               ? " (challengeAnonymous: registry requests without credentials are challenged)"
+               : " (challengeAnonymous has no effect: it needs bearer mode and token.realm)");
     printf("credential failures: delay %d ms; throttled past %d per address, %d per subject "
            "and address, %d per subject in total (then only where it failed), distinct "
            "credentials per %d s (0: no limit)\n", cfg->fail_delay_ms,

@@ -777,6 +777,104 @@ static void evaluate_asks_then_decides(void **state)
     assert_string_equal(o.rule, "registry");
 }
 
+/* token.challengeAnonymous: in bearer mode with a realm, every registry
+   request without an Authorization header is the 401 challenge, even a
+   read anonymous clients may do; with credentials nothing changes. Off by
+   default, and without effect in basic mode or without token.realm. */
+static void challenge_anonymous_asks_for_a_token(void **state)
+{
+    static const char *const base =
+        "{'accessControl': {'repositories': {'**': {'anonymousPolicy': ['read'],"
+        "   'defaultPolicy': ['read']}}}, 'token': {%s}}";
+    static const char *const tokens[] = {
+        "'challenge': 'bearer', 'realm': 'http://r.example/token', 'challengeAnonymous': true",
+        "'challenge': 'bearer', 'realm': 'http://r.example/token'",
+        "'challenge': 'basic', 'realm': 'http://r.example/token', 'challengeAnonymous': true",
+        "'challenge': 'bearer', 'challengeAnonymous': true",
+        "'challenge': 'bearer', 'realm': 'http://r.example/token', 'challengeAnonymous': false",
+    };
+    static const struct { const char *method, *uri; bool registry; } reqs[] = {
+        { "GET", "/v2/", true },
+        { "HEAD", "/v2/app/manifests/latest", true },
+        { "GET", "/v2/app/manifests/latest", true },
+        { "GET", "/v2/app/blobs/" D1, true },
+        { "GET", "/v2/app/tags/list", true },
+        { "GET", "/v2/_catalog", true },
+        { "GET", "/v2/app/referrers/" D1, true },
+        { "POST", "/v2/app/blobs/uploads/", true },
+        { "PATCH", "/v2/app/blobs/uploads/abc-123", true },
+        { "PUT", "/v2/app/manifests/v1", true },
+        { "DELETE", "/v2/app/manifests/" D1, true },
+        { "OPTIONS", "/v2/app/manifests/latest", false },
+        { "GET", "/metrics", false },
+    };
+    struct og_identity anon = { 0 };
+    char json[512], err[256];
+
+    (void)state;
+    for (size_t c = 0; c < sizeof tokens / sizeof tokens[0]; c++) {
+        struct og_config *cfg;
+
+        const char *j;
+
+        snprintf(json, sizeof json, base, tokens[c]);
+        j = q(json);
+        cfg = og_config_parse(j, strlen(j), "test.json", err, sizeof err);
+        if (!cfg)
+            fail_msg("config %zu: %s", c, err);
+        assert_int_equal(cfg->challenge_anonymous, c == 0 || c == 2 || c == 3);
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+            bool want = c == 0 && reqs[i].registry;
+            struct og_route r;
+            struct og_query qy;
+            struct og_outcome o;
+
+            og_route_classify(reqs[i].method, strlen(reqs[i].method), reqs[i].uri,
+                              strlen(reqs[i].uri), NULL, 0, &r);
+            assert_int_equal(r.status, 0);
+            if (og_challenges_anonymous(cfg, &r) != want)
+                fail_msg("config %zu, %s %s: challenged %d", c, reqs[i].method, reqs[i].uri, !want);
+            memset(&qy, 0, sizeof(qy));
+            qy.route = &r;
+            og_policy_evaluate(cfg, &qy, &o);            /* no Authorization header */
+            if (want || r.kind == OG_R_PING) {
+                assert_int_equal(o.status, 401);
+                assert_true(o.challenge);
+                assert_string_equal(o.rule, "challenge");
+                continue;
+            }
+            assert_false(o.challenge);
+            if (r.kind == OG_R_OPTIONS || r.kind == OG_R_OUTSIDE)
+                continue;
+            qy.id = &anon;                               /* anonymous: the policy decides */
+            og_policy_evaluate(cfg, &qy, &o);
+            assert_false(o.challenge);
+            assert_int_equal(o.status, r.action == OG_ACT_READ ? 200 : 401);
+        }
+        /* credentials: never the anonymous challenge, the identity decides */
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+            struct og_route r;
+            struct og_query qy;
+            struct og_outcome o;
+
+            og_route_classify(reqs[i].method, strlen(reqs[i].method), reqs[i].uri,
+                              strlen(reqs[i].uri), NULL, 0, &r);
+            memset(&qy, 0, sizeof(qy));
+            qy.route = &r;
+            qy.has_authorization = true;
+            og_policy_evaluate(cfg, &qy, &o);
+            assert_false(o.challenge);
+            if (r.kind != OG_R_OPTIONS)
+                assert_int_equal(o.need, OG_NEED_IDENTITY);
+        }
+        og_config_free(cfg);
+    }
+    /* a bool, nothing else */
+    snprintf(json, sizeof json, base, "'challengeAnonymous': 'yes'");
+    assert_null(og_config_parse(q(json), strlen(json), "test.json", err, sizeof err));
+    assert_non_null(strstr(err, "token.challengeAnonymous"));
+}
+
 /* An index an immutable tag points at protects its children (issue 8). */
 static void index_child_delete_under_immutable_rule(void **state)
 {
@@ -879,7 +977,7 @@ static void claim_needs_the_manifest_route(void **state)
     assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
 }
 
-static struct CMUnitTest tests[NCASES + 10];
+static struct CMUnitTest tests[NCASES + 11];
 
 int main(void)
 {
@@ -898,5 +996,6 @@ int main(void)
     tests[NCASES + 7] = (struct CMUnitTest)cmocka_unit_test(blob_delete_under_immutable_rule);
     tests[NCASES + 8] = (struct CMUnitTest)cmocka_unit_test(claim_needs_the_manifest_route);
     tests[NCASES + 9] = (struct CMUnitTest)cmocka_unit_test(evaluate_asks_then_decides);
+    tests[NCASES + 10] = (struct CMUnitTest)cmocka_unit_test(challenge_anonymous_asks_for_a_token);
     return cmocka_run_group_tests(tests, load_configs, free_configs);
 }
