@@ -8,7 +8,8 @@ packages=(build-essential autoconf automake libtool pkg-config
           libssl-dev libcrypt-dev libcmocka-dev
           redis-server docker-registry lighttpd lighttpd-modules-lua nginx caddy apache2
           skopeo podman curl jq apache2-utils python3 wrk clang libclang-rt-14-dev
-          systemd)
+          systemd
+          docker.io containerd buildah)
 
 missing=()
 # node and npm for the test IdP: this machine image ships them; Debian's own
