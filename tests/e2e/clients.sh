@@ -55,12 +55,25 @@ oglog() { echo "$T/og-$MODE.log"; }
 log_mark() { wc -l < "$(oglog)"; }
 log_since() { tail -n +"$(($1 + 1))" "$(oglog)"; }
 
+# step NAME MARK: what ocigate decided while a client ran (its slice of the
+# decision log: method, path, status, user) goes to $T/requests.txt, to see
+# what each client really sends (OCIGATE_E2E_KEEP=1 keeps it). Keeps $?.
+step() {
+    local rc=$?
+    { echo "== $MODE: $1"
+      log_since "$2" | jq -r -R 'fromjson? | select(.path != null) |
+          "   \(.method) \(.path|sub("sha256:[0-9a-f]{64}";"DIGEST")|sub("uploads/[0-9a-f-]{36}";"uploads/UUID")) \(.status) \(.user)"'
+    } >> "$T/requests.txt"
+    return "$rc"
+}
+
 # client_ok NAME CMD...: a client run that must succeed.
 client_ok() {
     local name=$1 mark
     shift
     mark=$(log_mark)
     "$@" > "$T/client.out" 2>&1
+    step "$name" "$mark"
     if ! ok $? "$name"; then
         diag "  client said: $(grep -v '^[[:space:]]*$' "$T/client.out" | tail -n 3 | cut -c1-400 | _redact_secrets | redact)"
         log_since "$mark" | grep -v '"decision":"allow"' > "$T/since.out"
@@ -77,6 +90,7 @@ client_refused() {
     mark=$(log_mark)
     "$@" > "$T/client.out" 2>&1
     rc=$?
+    step "$name" "$mark"
     if [ "$rc" = 0 ]; then
         ok 1 "$name"
         diag "  the client succeeded"
