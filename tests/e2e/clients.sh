@@ -407,6 +407,16 @@ diag "setup done in $(($(date +%s) - _e2e_t0)) s"
 
 # ---------------------------------------------------------- the matrix ---
 
+# login_step CLIENT NAME USER PASS: a login check; ctr has no login
+# command (its credentials go with each push), so there it only sets them.
+login_step() {
+    if [ "$1" = ctr ]; then
+        ctr_login "$3" "$4"
+    else
+        client_ok "$2" "${1}_login" "$3" "$4"
+    fi
+}
+
 # run_client CLIENT MODE: the seven operations.
 run_client() {
     local c=$1 repo t0 dig
@@ -432,7 +442,7 @@ run_client() {
     fi
 
     # 2. htpasswd login and push of a new tag
-    client_ok "$c/$MODE: login as ci (htpasswd)" "${c}_login" ci "$PASS_ci"
+    login_step "$c" "$c/$MODE: login as ci (htpasswd)" ci "$PASS_ci"
     client_ok "$c/$MODE: ci pushes the new tag $repo:pw" "${c}_push" "$c-$MODE-pw" "$repo:pw"
     dig=$(registry_digest "$repo" pw)
     like "$dig" '^sha256:' "$c/$MODE: ... $repo:pw is in the registry"
@@ -445,13 +455,13 @@ run_client() {
     "${c}_logout"
 
     # 3. API key: login with the key as the password, push a new tag
-    client_ok "$c/$MODE: login with an API key" "${c}_login" ci-key "$KEY"
+    login_step "$c" "$c/$MODE: login with an API key" ci-key "$KEY"
     client_ok "$c/$MODE: the API key pushes the new tag $repo:key" "${c}_push" "$c-$MODE-key" "$repo:key"
     like "$(registry_digest "$repo" key)" '^sha256:' "$c/$MODE: ... $repo:key is in the registry"
     "${c}_logout"
 
     # 5. an admin overwrites the tag
-    client_ok "$c/$MODE: login as admin" "${c}_login" admin "$PASS_admin"
+    login_step "$c" "$c/$MODE: login as admin" admin "$PASS_admin"
     client_ok "$c/$MODE: admin overwrites $repo:pw" "${c}_push" "$c-$MODE-adm" "$repo:pw"
     ok '[ "$(registry_digest "$repo" pw)" != "$dig" ] && [[ $(registry_digest "$repo" pw) == sha256:* ]]' \
         "$c/$MODE: ... $repo:pw now holds the admin's image"
@@ -461,17 +471,24 @@ run_client() {
     if [ "$c" = ctr ]; then
         ctr_login ci "$WRONG"
         client_refused "$c/$MODE: ci with a wrong password: the push is refused (401)" \
-            '.status==401' ctr_push "$c-$MODE-anon" "$repo:wrong"
+            '.status==401 and .rule!="challenge" and .auth!="anonymous"' ctr_push "$c-$MODE-anon" "$repo:wrong"
         ctr_logout
     else
         client_refused "$c/$MODE: login as ci with a wrong password is refused (401)" \
-            '.status==401' "${c}_login" ci "$WRONG"
+            '.status==401 and .rule!="challenge" and .auth!="anonymous"' "${c}_login" ci "$WRONG"
         "${c}_logout"
     fi
 
     # 7. anonymous push: refused, nothing written
-    client_refused "$c/$MODE: anonymous push is refused (401)" '.status==401' \
-        "${c}_push" "$c-$MODE-anon" "$repo:anon"
+    if [ "$c/$MODE" = docker/basic ]; then
+        # no credentials for a Basic challenge: docker stops after the ping
+        client_refused "$c/$MODE: anonymous push is refused (the /v2/ ping's 401; docker sends nothing more)" \
+            '.path=="/v2/" and .status==401' "${c}_push" "$c-$MODE-anon" "$repo:anon"
+    else
+        client_refused "$c/$MODE: anonymous push is refused (401)" \
+            '.status==401 and .rule!="challenge" and (.path|startswith("/v2/'"$repo"'/"))' \
+            "${c}_push" "$c-$MODE-anon" "$repo:anon"
+    fi
     is "$(registry_digest "$repo" anon)" 404 "$c/$MODE: ... no $repo:anon in the registry"
     diag "$c/$MODE: $(($(date +%s) - t0)) s"
 }
