@@ -570,7 +570,15 @@ case " $CLIENTS " in
     : > "$T/curl-challenges.out"
     client_ok "curl/anon: anonymous pull by hand with challengeAnonymous (token, then manifest and blobs)" curl_pull anon/seed:v1
     like "$(head -n 1 "$T/curl-challenges.out")" '^Bearer realm=.*scope="repository:anon/seed:pull,push"' \
-        "curl/anon: ... after a Bearer challenge naming the scope" ;;
+        "curl/anon: ... after a Bearer challenge naming the scope"
+    # the filtered catalog (ocigate answers it itself) is challenged too
+    is "$(req anoncat "http://$H/v2/_catalog")" 401 "curl/anon: an anonymous GET /v2/_catalog is 401 with challengeAnonymous"
+    like "$(hdr anoncat WWW-Authenticate)" '^Bearer realm=.*scope="registry:catalog:\*"' \
+        "curl/anon: ... with a Bearer challenge for registry:catalog:*"
+    code=$(cx GET "http://$H/v2/_catalog")
+    ok '[ "$code" = 200 ] && jq -e ".repositories | index(\"anon/seed\")" "$T/cx.body" > /dev/null' \
+        "curl/anon: ... and with the anonymous token for it, 200 listing anon/seed" ||
+        diag "  status $code: $(head -c 300 "$T/cx.body")" ;;
 esac
 
 done_testing
