@@ -12,13 +12,15 @@
 #   anonymous pull; htpasswd login and push of a new tag; API-key push of a
 #   new tag; CI overwrite of an existing tag refused; admin overwrite allowed;
 #   a wrong password refused at login; anonymous push refused.
-# What a client cannot do is checked as such (the check says so, and the
-# README's client table says what to do): docker cannot pull anonymously
-# from a Basic-challenge registry; ctr has no login command (a wrong
-# password is refused at its first push); ctr 1.6 stalls when the first 401
-# it meets answers its manifest PUT (an image whose blobs are all in the
-# registry already), which token.challengeAnonymous avoids (a third
-# ocigate, bearer mode with challengeAnonymous, shows both).
+# What a client cannot do is checked as such (the check says so, and
+# doc/http.md's client table says what to do): docker cannot pull
+# anonymously from a Basic-challenge registry; ctr has no login command (a
+# wrong password is refused at its first push). ctr pushing an image whose
+# blobs are all in the registry meets its first 401 on the manifest PUT
+# (containerd 1.6 was reported to stall there: checked, bounded by a
+# timeout); a third ocigate, bearer mode with token.challengeAnonymous,
+# shows ctr fetching its token before its first request, and docker, ctr
+# and curl pulling anonymously through it.
 #
 # dockerd and containerd run as root with private sockets, roots and config
 # under $T; both are stopped and their directories removed on any exit.
