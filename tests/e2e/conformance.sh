@@ -13,7 +13,9 @@
 # manifests and blobs by tag and by digest, of present ones, of an invalid
 # manifest reference (/v2/R/manifests/.INVALID_MANIFEST_NAME: 404
 # MANIFEST_UNKNOWN, nothing can exist there; a write with it stays 400), and
-# blob mounts with and without from=, with and without credentials.
+# blob mounts with and without from=, with and without credentials. A few
+# requests that the registry alone refuses as well get ocigate's own status
+# (REFUSED below: a blob "by tag", a write by an invalid reference).
 #
 # On the main branch before this test four of these failed through every
 # door as they did in the conformance suite: GET and HEAD of the invalid
@@ -98,6 +100,21 @@ CASES=(
     "mount of a missing blob with from|POST|/v2/conf/target/blobs/uploads/?mount=$NODIGEST&from=conf/present"
 )
 
+# Requests neither the registry alone nor ocigate lets pass, where ocigate's
+# status differs on purpose (NAME|METHOD|PATH|OCIGATE-STATUS): a blob has no
+# tag (ocigate: 400, a blob reference must be a digest; the registry: 404, no
+# route); a write with an invalid manifest reference stays 400 (the
+# registry: 404); a malformed manifest digest is 404 like any invalid
+# reference (the registry: 500).
+REFUSED=(
+    "blob by tag|GET|/v2/conf/present/blobs/v1|400"
+    "blob by tag|HEAD|/v2/conf/present/blobs/v1|400"
+    "manifest by a malformed digest|GET|/v2/conf/present/manifests/sha256:abc|404"
+    "manifest by a malformed digest|HEAD|/v2/conf/present/manifests/sha256:abc|404"
+    "write with an invalid manifest reference|PUT|/v2/conf/present/manifests/.INVALID_MANIFEST_NAME|400"
+    "write with an invalid manifest reference|DELETE|/v2/conf/present/manifests/.INVALID_MANIFEST_NAME|400"
+)
+
 # send NAME BASE METHOD PATH [CURL-ARGS...]: one request, prints the status
 send() {
     local name=$1 base=$2 method=$3 path=$4
@@ -105,6 +122,7 @@ send() {
     case $method in
         HEAD) req "$name" -I -H "Accept: $OCI_MT" "$@" "$base$path" ;;
         POST) req "$name" -X POST -H 'Content-Length: 0' "$@" "$base$path" ;;
+        PUT) req "$name" -X PUT -H "Content-Type: $OCI_MT" --data-binary '{}' "$@" "$base$path" ;;
         *) req "$name" -X "$method" -H "Accept: $OCI_MT" "$@" "$base$path" ;;
     esac
 }
@@ -119,6 +137,11 @@ for i in "${!CASES[@]}"; do
     WANT[$i]=$(send "reg-$i" "$REG" "$method" "$path")
 done
 diag "the registry alone: $(for i in "${!CASES[@]}"; do printf '%s ' "${WANT[$i]}"; done)"
+for i in "${!REFUSED[@]}"; do
+    IFS='|' read -r name method path _ <<<"${REFUSED[$i]}"
+    got=$(send "reg-refused-$i" "$REG" "$method" "$path")
+    ok '[ "$got" -ge 400 ]' "registry alone: $method $name is refused too ($got)"
+done
 
 # what the conformance suite expects of a registry, so a change of
 # docker-registry shows here rather than as a mystery through the doors
@@ -166,12 +189,14 @@ door() {
     send "$d-inv-body" "$base" GET /v2/conf/present/manifests/.INVALID_MANIFEST_NAME -u "$ADMIN" > /dev/null
     is "$(jq -r '.errors[0].code' "$T/$d-inv-body.body" 2>/dev/null)" MANIFEST_UNKNOWN \
         "$d: GET of an invalid manifest reference: code MANIFEST_UNKNOWN"
-    # a write with an invalid reference stays 400, for everyone
-    is "$(req "$d-inv-put" -u "$ADMIN" -X PUT -H "Content-Type: $OCI_MT" --data-binary '{}' \
-          "$base/v2/conf/present/manifests/.INVALID_MANIFEST_NAME")" 400 \
-        "$d: admin PUT with an invalid manifest reference: 400"
-    is "$(req "$d-inv-del" -u "$ADMIN" -X DELETE "$base/v2/conf/present/manifests/.INVALID_MANIFEST_NAME")" 400 \
-        "$d: admin DELETE with an invalid manifest reference: 400"
+    # refused by the registry alone as well, with ocigate's own status
+    for i in "${!REFUSED[@]}"; do
+        IFS='|' read -r name method path want <<<"${REFUSED[$i]}"
+        is "$(send "$d-refused-admin-$i" "$base" "$method" "$path" -u "$ADMIN")" "$want" \
+            "$d: admin $method $name: $want (refused by the registry alone too)"
+        is "$(send "$d-refused-anon-$i" "$base" "$method" "$path")" "$want" \
+            "$d: anonymous $method $name: $want"
+    done
     # wrong credentials never pass as anonymous, not even to a 404
     is "$(send "$d-bad" "$base" GET /v2/conf/present/manifests/nosuchtag -u "ci:$WRONG")" 401 \
         "$d: GET of a missing manifest with a wrong password: 401"
