@@ -66,6 +66,7 @@ void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
 
     if (r->status) {
         set(out, r->status, "route", r->reason ? r->reason : "refused");
+        out->error_code = r->error_code;
         return;
     }
     if (r->kind == OG_R_OPTIONS) {
@@ -126,6 +127,7 @@ void og_outcome_refuse(struct og_outcome *out, int status, const char *rule, con
     }
     out->status = status;
     out->need = OG_NEED_NOTHING;
+    out->error_code = NULL;
     out->claim = 0;
     out->challenge = false;
     if (rule)

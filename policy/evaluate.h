@@ -50,6 +50,8 @@ struct og_outcome {
     const char *tag;           /* the tag concerned, or NULL */
     const char *rule;          /* what decided ("route", "challenge", a pattern...); never NULL */
     const char *reason;        /* short static explanation; never NULL */
+    const char *error_code;    /* the OCI error code where the status alone does not say
+                                  it (a route's, e.g. "MANIFEST_UNKNOWN"), else NULL */
     unsigned claim;            /* allow: bit i = claim route->tags[i] before the write */
     bool challenge;            /* 401 asking for credentials (no Authorization on /v2/) */
     bool insufficient_scope;   /* see struct og_decision */
