@@ -529,6 +529,16 @@ static int call(struct cc *c, size_t pos, const char *name, size_t len, int recv
     return n;
 }
 
+/* CEL's comprehension macros bind variables of their own: not in the subset. */
+static bool refuse_macro(struct cc *c, size_t pos, const char *name, size_t len)
+{
+    static const char *const macros[] = { "exists", "all", "exists_one", "map", "filter" };
+    for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
+        if (strlen(macros[i]) == len && !memcmp(macros[i], name, len))
+            return fail(c, pos, "the macro '%.*s' is not supported", (int)len, name);
+    return true;
+}
+
 /* args after '(' up to ')'; returns the first (or -1 for none) and the count */
 static bool arglist(struct cc *c, int *first, int *nargs)
 {
@@ -693,7 +703,7 @@ static int member(struct cc *c)
             size_t len = c->tlen, npos = c->tpos;
             if (!next(c)) return -1;
             if (c->t == T_LP) {
-                if (!next(c)) return -1;
+                if (!refuse_macro(c, npos, name, len) || !next(c)) return -1;
                 int first, nargs;
                 if (!arglist(c, &first, &nargs)) return -1;
                 n = call(c, npos, name, len, n, first, nargs);
