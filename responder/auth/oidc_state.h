@@ -46,6 +46,8 @@ struct cache_entry {
     time_t until;           /* exp + leeway */
     char *blob;             /* "user\0group\0group\0..." */
     size_t ngroups;
+    json_t *claims;         /* the verified claims, kept for accessControl conditions
+                               (only when the config has some); NULL otherwise */
 };
 
 struct og_oidc {
