@@ -122,6 +122,11 @@ registry_log_settled "$REG_PORT" || true
 is "$(grep -cE 'PUT /v2/users/bob/' "$T/registry.log" || true)" 0 \
     "the registry never saw a PUT to users/bob/"
 
+n=$(grep -F '"path":"/v2/users/bob/app/manifests/v1"' "$T/ocigate.log" \
+    | grep -cF '"condition":"accessControl.repositories[\"users/**\"].policies[0].conditions[0]"' || true)
+ok '[ "$n" -ge 1 ]' "the decision log names the condition that refused the PUT" \
+    || diag "$(grep -F 'users/bob' "$T/ocigate.log" | head -n 2)"
+
 # ------------------------------------------------------------ user agent ---
 
 code=$(req uadocker -u "$ALICE" -A "docker/24.0.7 go/go1.20" -I "$U/v2/ua/x/manifests/v1")
