@@ -773,6 +773,10 @@ static const struct ccase ccases[] = {
     { "cond: stable may not be updated", "PUT", "/v2/stable/x/manifests/stable", "alice", 0, "E",
       403, "stable is frozen", "" },
     { "cond: other tags may be updated", "PUT", "/v2/stable/x/manifests/v2", "alice", 0, "E", 200, "", "" },
+    { "cond: ?tag= checks each tag with its own req.tag (v2 passes, stable does not)", "PUT",
+      "/v2/stable/x/manifests/" D1 "?tag=v2&tag=stable", "alice", 0, "EE", 403, "stable is frozen", "" },
+    { "cond: ?tag= with tags that all pass", "PUT", "/v2/stable/x/manifests/" D1 "?tag=v2&tag=v3",
+      "alice", 0, "EE", 200, "", "" },
     /* user agent, client address, forwarded-for, TLS */
     { "cond: docker user agent", "GET", "/v2/docker/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
     { "cond: curl user agent", "GET", "/v2/docker/x/manifests/v1", "alice", 1, NULL, 403, "docker clients only", "" },
