@@ -453,6 +453,9 @@ static const struct { const char *name; uint8_t fn; bool recv; int nargs; } fns[
     { "timestamp", F_TIMESTAMP, false, 1 },
     { "inCidr", F_INCIDR, false, 2 }, { "inCidr", F_INCIDR, true, 1 },
     { "string", F_STRING, false, 1 }, { "int", F_INT, false, 1 },
+    { "split", F_SPLIT, true, 1 }, { "split", F_SPLIT, true, 2 },
+    { "join", F_JOIN, true, 0 }, { "join", F_JOIN, true, 1 },
+    { "replace", F_REPLACE, true, 2 }, { "trim", F_TRIM, true, 0 },
 };
 
 
@@ -480,7 +483,9 @@ static int call(struct cc *c, size_t pos, const char *name, size_t len, int recv
     int first = args;
     if (recv >= 0) { c->nodes[recv].next = (int16_t)args; first = recv; nargs++; }
     int a0 = first, a1 = nargs > 1 ? c->nodes[first].next : -1;
+    int a2 = nargs > 2 ? c->nodes[a1].next : -1;
     enum og_cel_kind k0 = K(c, a0), k1 = a1 >= 0 ? K(c, a1) : OG_CEL_DYN, k = OG_CEL_BOOL;
+    enum og_cel_kind k2 = a2 >= 0 ? K(c, a2) : OG_CEL_DYN;
     bool ok = true;
     switch (fn) {
     case F_SIZE: ok = k0 == OG_CEL_STRING || k0 == OG_CEL_LIST || k0 == OG_CEL_MAP || k0 == OG_CEL_DYN;
@@ -492,6 +497,13 @@ static int call(struct cc *c, size_t pos, const char *name, size_t len, int recv
     case F_STRING: ok = k0 != OG_CEL_LIST && k0 != OG_CEL_MAP; k = OG_CEL_STRING; break;
     case F_INT: ok = k0 == OG_CEL_INT || k0 == OG_CEL_DOUBLE || k0 == OG_CEL_STRING ||
                      k0 == OG_CEL_TIMESTAMP || k0 == OG_CEL_DYN; k = OG_CEL_INT; break;
+    case F_SPLIT: ok = is(k0, OG_CEL_STRING) && is(k1, OG_CEL_STRING) && is(k2, OG_CEL_INT);
+        k = OG_CEL_LIST; break;
+    case F_JOIN: ok = (k0 == OG_CEL_LIST || k0 == OG_CEL_DYN) && is(k1, OG_CEL_STRING);
+        k = OG_CEL_STRING; break;
+    case F_REPLACE: ok = is(k0, OG_CEL_STRING) && is(k1, OG_CEL_STRING) && is(k2, OG_CEL_STRING);
+        k = OG_CEL_STRING; break;
+    case F_TRIM: ok = is(k0, OG_CEL_STRING); k = OG_CEL_STRING; break;
     default: break;
     }
     if (!ok) {

@@ -426,11 +426,15 @@ static bool want(const struct og_cel_value *v, enum og_cel_kind k) { return v->k
 
 static struct og_cel_value call(struct ev *e, const struct og_cel_node *nd)
 {
-    struct og_cel_value a = eval(e, nd->a), b;
+    struct og_cel_value a = eval(e, nd->a), b, c;
     if (ERR(a)) return a;
     if (nd->nargs > 1) {
         b = eval(e, e->p->nodes[nd->a].next);
         if (ERR(b)) return b;
+    }
+    if (nd->nargs > 2) {
+        c = eval(e, e->p->nodes[e->p->nodes[nd->a].next].next);
+        if (ERR(c)) return c;
     }
     switch (nd->fn) {
     case F_SIZE:
@@ -519,6 +523,105 @@ static struct og_cel_value call(struct ev *e, const struct og_cel_node *nd)
         }
         default: return error_("no such overload: int");
         }
+    case F_SPLIT: {
+        /* s.split(sep[, n]) as Go's strings.SplitN: n < 0 all parts, 0 none,
+           else at most n (the last holds the rest); an empty sep splits into
+           characters. The parts point into s. */
+        if (!want(&a, OG_CEL_STRING) || !want(&b, OG_CEL_STRING) ||
+            (nd->nargs > 2 && !want(&c, OG_CEL_INT)))
+            return error_("no such overload: split");
+        int64_t limit = nd->nargs > 2 ? c.u.i : -1;
+        const char *p = a.u.s.p, *end = a.u.s.p + a.u.s.n;
+        size_t n = 0, cap = OG_CEL_SCRATCH_VALUES - e->s->nvals;
+        struct og_cel_value *v = e->s->vals + e->s->nvals;
+        while (limit != 0) {
+            if (n >= cap) return error_("expression scratch space exhausted");
+            e->steps++;
+            if (limit > 0 && (int64_t)n == limit - 1) {
+                if (b.u.s.n || p < end) v[n++] = og_cel_str(p, (size_t)(end - p));
+                break;
+            }
+            if (b.u.s.n == 0) {
+                if (p >= end) break;
+                const char *q = p + 1;
+                while (q < end && ((unsigned char)*q & 0xc0) == 0x80) q++;
+                v[n++] = og_cel_str(p, (size_t)(q - p));
+                p = q;
+                continue;
+            }
+            const char *m = memmem(p, (size_t)(end - p), b.u.s.p, b.u.s.n);
+            if (!m) {
+                v[n++] = og_cel_str(p, (size_t)(end - p));
+                break;
+            }
+            v[n++] = og_cel_str(p, (size_t)(m - p));
+            p = m + b.u.s.n;
+        }
+        e->s->nvals += n;
+        struct og_cel_value r;
+        memset(&r, 0, sizeof r);
+        r.kind = OG_CEL_LIST;
+        r.form = OG_CEL_FORM_VALUES;
+        r.u.vals.v = v;
+        r.u.vals.n = n;
+        return r;
+    }
+    case F_JOIN: {
+        if (a.kind != OG_CEL_LIST || (nd->nargs > 1 && !want(&b, OG_CEL_STRING)))
+            return error_("no such overload: join");
+        size_t cnt = og_cel_size(&a), len = 0, sep = nd->nargs > 1 ? b.u.s.n : 0;
+        struct og_cel_value x;
+        for (size_t i = 0; i < cnt; i++) {
+            if (!og_cel_list_get(&a, i, &x) || x.kind != OG_CEL_STRING)
+                return error_("join: the list holds something other than strings");
+            len += x.u.s.n + (i ? sep : 0);
+            e->steps++;
+        }
+        char *o = sbytes(e, len);
+        if (!o) return error_("expression scratch space exhausted");
+        size_t off = 0;
+        for (size_t i = 0; i < cnt && og_cel_list_get(&a, i, &x); i++) {
+            if (i && sep) { memcpy(o + off, b.u.s.p, sep); off += sep; }
+            if (x.u.s.n) memcpy(o + off, x.u.s.p, x.u.s.n);
+            off += x.u.s.n;
+        }
+        return og_cel_str(o, len);
+    }
+    case F_REPLACE: {
+        if (!want(&a, OG_CEL_STRING) || !want(&b, OG_CEL_STRING) || !want(&c, OG_CEL_STRING))
+            return error_("no such overload: replace");
+        if (b.u.s.n == 0) return error_("replace: empty text to replace");
+        size_t total = 0;
+        {
+            const char *p = a.u.s.p, *end = a.u.s.p + a.u.s.n, *m;
+            while ((m = memmem(p, (size_t)(end - p), b.u.s.p, b.u.s.n)) != NULL) {
+                total += (size_t)(m - p) + c.u.s.n;
+                p = m + b.u.s.n;
+                e->steps++;
+            }
+            total += (size_t)(end - p);
+        }
+        char *o = sbytes(e, total);
+        if (!o && total) return error_("expression scratch space exhausted");
+        size_t off = 0;
+        const char *p = a.u.s.p, *end = a.u.s.p + a.u.s.n, *m;
+        while ((m = memmem(p, (size_t)(end - p), b.u.s.p, b.u.s.n)) != NULL) {
+            memcpy(o + off, p, (size_t)(m - p)); off += (size_t)(m - p);
+            if (c.u.s.n) memcpy(o + off, c.u.s.p, c.u.s.n);
+            off += c.u.s.n;
+            p = m + b.u.s.n;
+        }
+        if (end > p) memcpy(o + off, p, (size_t)(end - p));
+        return og_cel_str(total ? o : "", total);
+    }
+    case F_TRIM: {
+        if (!want(&a, OG_CEL_STRING)) return error_("no such overload: trim");
+        const char *p = a.u.s.p, *end = a.u.s.p + a.u.s.n;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\v' || *p == '\f')) p++;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r' ||
+                           end[-1] == '\v' || end[-1] == '\f')) end--;
+        return og_cel_str(p, (size_t)(end - p));
+    }
     default: return error_("unknown function");
     }
 }

@@ -26,7 +26,7 @@ enum og_cel_op {
 
 enum og_cel_fn {
     F_SIZE = 1, F_STARTS, F_ENDS, F_CONTAINS, F_MATCHES, F_LOWER, F_UPPER, F_TIMESTAMP,
-    F_INCIDR, F_STRING, F_INT,
+    F_INCIDR, F_STRING, F_INT, F_SPLIT, F_JOIN, F_REPLACE, F_TRIM,
 };
 
 struct og_cel_node {

@@ -128,6 +128,14 @@ static const struct ecase ecases[] = {
     { "'a' + 'b' + 'c'", "\"abc\"" }, { "req.claims.iss + '/' + req.claims.sub", "\"https://ci/job\"" },
     { "req.claims.n.startsWith('a')", "error" }, { "string(42)", "\"42\"" }, { "string(req.time)", "\"2026-01-01T00:00:00Z\"" },
     { "int('-12')", "-12" }, { "int('x')", "error" }, { "int(req.time)", "1767225600" },
+    /* split, join, replace, trim (zot's claim mapping uses split) */
+    { "req.claims.email.split('@')[1]", "\"example.org\"" }, { "'a,b,,c'.split(',')", "[\"a\", \"b\", \"\", \"c\"]" },
+    { "''.split(',')", "[\"\"]" }, { "'abc'.split('')", "[\"a\", \"b\", \"c\"]" }, { "''.split('')", "[]" },
+    { "'a,b,c'.split(',', 2)", "[\"a\", \"b,c\"]" }, { "'a,b'.split(',', 0)", "[]" }, { "'a,b'.split(',', -1)", "[\"a\", \"b\"]" },
+    { "['a', 'b'].join('-')", "\"a-b\"" }, { "req.user.groups.join()", "\"devops\"" }, { "[].join(',')", "\"\"" },
+    { "[1].join()", "error" }, { "'a.b.c'.replace('.', '/')", "\"a/b/c\"" }, { "'aaa'.replace('a', '')", "\"\"" },
+    { "'x'.replace('', 'y')", "error" }, { "'  a b \\t'.trim()", "\"a b\"" },
+    { "size(req.claims.email.split('@'))", "2" }, { "req.method.join()", "compile: no overload of 'join'" },
     /* matches */
     { "'prod/app'.matches('^prod/[a-z]+$')", "true" }, { "'prod/App'.matches('^prod/[a-z]+$')", "false" },
     { "'xaby'.matches('ab')", "true" }, { "matches('abc', 'a.c')", "true" },
