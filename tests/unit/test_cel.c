@@ -331,6 +331,47 @@ static void t_chained(void **state)
     og_cel_program_free(p2);
 }
 
+/* The expressions of zot's claim mapping tests, over `claims` and `vars.*`. */
+static void t_claim_mapping(void **state)
+{
+    static const struct og_cel_decl d[] = { { "claims", OG_CEL_DYN }, { "vars.ns", OG_CEL_DYN },
+                                            { "vars.owner", OG_CEL_DYN } };
+    json_t *c = json_loads("{\"sub\": \"repo:myorg/myrepo:ref:refs/heads/main\", \"repository\": "
+                           "\"myorg/myrepo\", \"repository_owner\": \"myorg\", \"ref\": \"refs/heads/main\","
+                           " \"kubernetes.io/serviceaccount/namespace\": \"production\", \"iss\": \"https://i\","
+                           " \"email\": \"user@example.com\", \"aud\": [\"zot\"]}", 0, NULL);
+    static const struct { const char *e, *want; } rows[] = {
+        { "claims.iss + '/' + claims.sub", "\"https://i/repo:myorg/myrepo:ref:refs/heads/main\"" },
+        { "claims['kubernetes.io/serviceaccount/namespace']", "\"production\"" },
+        { "vars.ns in ['production', 'staging']", "true" },
+        { "vars.owner == 'myorg' && claims.ref.startsWith('refs/heads/')", "true" },
+        { "['github-actions', 'ci']", "[\"github-actions\", \"ci\"]" },
+        { "claims.email.split('@')[1] + '/' + claims.sub", "\"example.com/repo:myorg/myrepo:ref:refs/heads/main\"" },
+        { "claims.aud", "[\"zot\"]" },
+        { "claims.nonexistent", "error" },
+    };
+    struct og_cel_value v[3] = { og_cel_json(c), og_cel_cstr("production"), og_cel_cstr("myorg") }, out;
+    static struct og_cel_scratch s;
+    char buf[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct og_cel_error err;
+        struct og_cel_program *p = og_cel_compile(rows[i].e, strlen(rows[i].e), d, 3, &err);
+        if (!p)
+            fail_msg("%s: %s", rows[i].e, err.msg);
+        og_cel_scratch_reset(&s);
+        bool ok = og_cel_eval(p, v, &s, &out);
+        og_cel_format(&out, buf, sizeof buf);
+        if (strcmp(rows[i].want, "error") == 0)
+            assert_false(ok);
+        else
+            assert_string_equal(buf, rows[i].want);
+        og_cel_program_free(p);
+    }
+    json_decref(c);
+}
+
 static void t_timestamps(void **state)
 {
     (void)state;
@@ -352,6 +393,7 @@ int main(void)
         { "result kinds", t_result_kind }, { "error columns", t_error_column },
         { "bounds", t_bounds }, { "regex is linear", t_regex_linear },
         { "chained results", t_chained }, { "timestamps", t_timestamps },
+        { "zot's claim mapping expressions", t_claim_mapping },
     };
     enum { NFIXED = sizeof fixed / sizeof fixed[0] };
     static struct CMUnitTest tests[NECASES + NFIXED];
