@@ -110,7 +110,7 @@ static bool lex_string(struct cc *c, bool raw)
     for (;;) {
         if (c->pos >= c->len) return fail(c, start, "unterminated string");
         char ch = s[c->pos];
-        if (ch == q && (qn == 1 || (c->pos + 2 < c->len + 0 && s[c->pos + 1] == q && s[c->pos + 2] == q))) {
+        if (ch == q && (qn == 1 || (c->pos + 2 < c->len && s[c->pos + 1] == q && s[c->pos + 2] == q))) {
             c->pos += qn;
             break;
         }
