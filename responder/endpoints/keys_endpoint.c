@@ -200,6 +200,15 @@ static size_t create(struct page *p, char *label, char *repos, char *expires)
     return out;
 }
 
+/* 303 to endpoints.keys?done=WHAT (post, redirect, get: a reload repeats nothing). */
+static size_t back_to_page(struct page *p, const char *what)
+{
+    char loc[1024];
+
+    snprintf(loc, sizeof(loc), "%s?done=%s", p->w->cfg->endpoint_keys, what);
+    return og_keys_render_redirect(loc, p->buf, p->cap);
+}
+
 static size_t revoke(struct page *p, const char *keyid)
 {
     static char why[400];
@@ -224,7 +233,7 @@ static size_t revoke(struct page *p, const char *keyid)
     snprintf(p->log->key_id_buf, sizeof(p->log->key_id_buf), "%s", rec.id);
     p->log->key_id = p->log->key_id_buf;
     snprintf(why, sizeof(why), "API key of user %.256s revoked on the key page", rec.user);
-    return done(p->log, 303, why, og_keys_render_redirect("?done=revoked", p->buf, p->cap));
+    return done(p->log, 303, why, back_to_page(p, "revoked"));
 }
 
 static void collect_ids(const struct og_apikey_record *rec, void *arg)
@@ -262,7 +271,7 @@ static size_t revoke_user(struct page *p, const char *user)
     }
     snprintf(why, sizeof(why), "%zu API keys of user %.256s revoked on the key page%s", revoked,
              user, c.more ? " (more remain: repeat)" : "");
-    return done(p->log, 303, why, og_keys_render_redirect("?done=revoked-all", p->buf, p->cap));
+    return done(p->log, 303, why, back_to_page(p, "revoked-all"));
 unavailable:
     snprintf(why, sizeof(why), "%zu API keys of user %.256s revoked, then the key store "
              "(Redis) failed", revoked, user);
