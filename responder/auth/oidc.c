@@ -28,13 +28,7 @@
 /* ---- claims ---------------------------------------------------------------- */
 
 /* What a verified token says, before it goes to the cache. */
-struct claims {
-    time_t until;
-    char user[OG_USER_MAX + 1];
-    char groups[sizeof(((struct og_identity_store *)0)->group_buf)];
-    size_t groups_len;
-    size_t ngroups;
-};
+#define claims oidc_claims
 
 /* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
 static int numeric_date(json_t *c, const char *name, time_t *out)
@@ -91,8 +85,6 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
 {
     const struct og_config *cfg = o->cfg;
     const char *iss = json_string_value(json_object_get(c, "iss"));
-    json_t *user = json_object_get(c, cfg->openid_claim_username);
-    json_t *groups = json_object_get(c, cfg->openid_claim_groups);
     time_t exp = 0, nbf = 0, iat = 0;
     time_t leeway = cfg->openid_leeway_s > 0 ? cfg->openid_leeway_s : 0;
     int r;
@@ -113,6 +105,15 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         return "JWT iat is not a number";
     if (r > 0 && iat > now + leeway)
         return "JWT is issued in the future (iat)";
+    cl->until = exp + leeway;
+    return oidc_map_claims(cfg, c, cl);
+}
+
+const char *oidc_map_claims(const struct og_config *cfg, json_t *c, struct claims *cl)
+{
+    json_t *user = json_object_get(c, cfg->openid_claim_username);
+    json_t *groups = json_object_get(c, cfg->openid_claim_groups);
+
     if (!json_is_string(user) || json_string_length(user) == 0 ||
         json_string_length(user) > OG_USER_MAX ||
         og_has_control(json_string_value(user), json_string_length(user)))
@@ -123,7 +124,6 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         json_is_false(json_object_get(c, "email_verified")))
         return "JWT email is not verified (email_verified is false)";
     memcpy(cl->user, json_string_value(user), json_string_length(user) + 1);
-    cl->until = exp + leeway;
     cl->groups_len = cl->ngroups = 0;
     if (json_is_string(groups)) {
         add_group(cl, groups);
@@ -246,7 +246,7 @@ void og_oidc_free(struct og_oidc *o)
 }
 
 /* Cheap checks on the raw token: size, alphabet, exactly three segments. */
-static const char *split(const char *t, size_t len, size_t seg[3])
+const char *oidc_split(const char *t, size_t len, size_t seg[3])
 {
     size_t start = 0, k = 0;
 
@@ -298,7 +298,7 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
         *reason = "OpenID Connect is not configured";
         return OG_ID_BAD_CREDENTIALS;
     }
-    if ((why = split(token, len, seg)))
+    if ((why = oidc_split(token, len, seg)))
         goto fail;
     now = now_of(o);
     why = "internal error";

@@ -505,3 +505,52 @@ void og_session_identity(const struct og_config *cfg, const struct og_session *s
     id->ngroups = s->ngroups;
     og_identity_groups_csv(cfg, id, store);
 }
+
+/* --------------------------------------------------------------- cookies */
+
+/* Is dir (dlen bytes) a directory prefix of path? */
+static bool under_dir(const char *path, const char *dir, size_t dlen)
+{
+    return strncmp(path, dir, dlen) == 0 && (path[dlen] == '/' || path[dlen] == '\0');
+}
+
+void og_session_cookie_path(const struct og_config *cfg, char *out, size_t cap)
+{
+    const char *eps[4] = { cfg->endpoint_login, cfg->endpoint_callback, cfg->endpoint_logout,
+                           cfg->endpoint_keys };
+    char dir[1024] = "";
+    size_t dlen = 0;
+    bool first = true;
+
+    for (size_t i = 0; i < 4; i++) {
+        const char *e = eps[i], *slash;
+        if (!e || e[0] != '/')
+            continue;
+        if (first) {
+            slash = strrchr(e, '/');
+            dlen = (size_t)(slash - e);
+            if (dlen >= sizeof(dir))
+                dlen = 0;
+            memcpy(dir, e, dlen);
+            dir[dlen] = '\0';
+            first = false;
+        }
+        while (dlen > 0 && !under_dir(e, dir, dlen)) {
+            char *s = strrchr(dir, '/');
+            dlen = s ? (size_t)(s - dir) : 0;
+            dir[dlen] = '\0';
+        }
+    }
+    snprintf(out, cap, "%s", dlen ? dir : "/");
+}
+
+size_t og_session_cookie(const struct og_config *cfg, const char *name, const char *value,
+                         const char *path, int max_age, char *out, size_t cap)
+{
+    bool secure = cfg->external_url && strncmp(cfg->external_url, "https://", 8) == 0;
+    int n = snprintf(out, cap, "%s=%s; Path=%s; Max-Age=%d; HttpOnly; SameSite=Lax%s", name,
+                     value ? value : "", path, max_age > 0 ? max_age : 0,
+                     secure ? "; Secure" : "");
+
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}

@@ -100,4 +100,15 @@ int og_session_decode(const unsigned char *in, size_t len, struct og_session *ou
    header and *vlen, or NULL. Surrounding double quotes are removed. */
 const char *og_cookie_find(const char *header, size_t len, const char *name, size_t *vlen);
 
+/* The Path of ocigate's browser cookies: the longest directory common to
+   endpoints.login, callback, logout and keys ("/ocigate" with the defaults;
+   "/" when they share none). */
+void og_session_cookie_path(const struct og_config *cfg, char *out, size_t cap);
+
+/* A Set-Cookie value: NAME=VALUE; Path=PATH; Max-Age=MAX_AGE; HttpOnly;
+   SameSite=Lax, and Secure when externalUrl is https. max_age 0 (with an
+   empty value) clears the cookie. Its length, 0 when it does not fit. */
+size_t og_session_cookie(const struct og_config *cfg, const char *name, const char *value,
+                         const char *path, int max_age, char *out, size_t cap);
+
 #endif
