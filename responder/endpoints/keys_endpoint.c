@@ -79,6 +79,7 @@ struct page {
     bool admin;
     char csrf[OG_SESSION_CSRF_LEN + 1];
     char host[256];
+    bool signin;                  /* a message page offers #signin (no session) */
 };
 
 static size_t done(struct og_log_decision *log, int status, const char *reason, size_t n)
@@ -93,7 +94,8 @@ static size_t message(struct page *p, int status, const char *title, const char 
                       const char *reason)
 {
     return done(p->log, status, reason,
-                og_keys_render_message(status, title, text, p->w->cfg->endpoint_keys, p->buf,
+                og_keys_render_message(status, title, text, p->w->cfg->endpoint_keys,
+                                       p->signin ? p->w->cfg->endpoint_login : NULL, p->buf,
                                        p->cap));
 }
 
@@ -279,7 +281,7 @@ unavailable:
                 og_keys_render_message(503, "Key store unavailable",
                                        "The key store (Redis) stopped answering: some keys may "
                                        "not have been revoked. Try again.",
-                                       p->w->cfg->endpoint_keys, p->buf, p->cap));
+                                       p->w->cfg->endpoint_keys, NULL, p->buf, p->cap));
 }
 
 /* A state-changing request: same origin, a form, the session's CSRF token. */
@@ -371,7 +373,7 @@ size_t og_keys_endpoint(struct og_worker_state *w, const struct og_request *req,
     if (!w->session || !cfg->endpoint_keys || plen < klen)
         return done(log, 404, "browser sign-in is not configured (session.keyFile)",
                     og_keys_render_message(404, "Not found", "The key page is not enabled "
-                                           "here.", NULL, buf, cap));
+                                           "here.", NULL, NULL, buf, cap));
     sub = path + klen;
     sublen = plen - klen;
     if (sublen == 1 && *sub == '/')
@@ -388,6 +390,7 @@ size_t og_keys_endpoint(struct og_worker_state *w, const struct og_request *req,
         if (get)
             return done(log, 303, "no session: sign in first",
                         og_keys_render_redirect(cfg->endpoint_login, buf, cap));
+        p.signin = true;
         return message(&p, 403, "Signed out", "You are not signed in (or your session has "
                        "ended), so nothing was changed. Sign in and try again.",
                        "no session for a state-changing request");

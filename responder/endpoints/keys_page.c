@@ -358,7 +358,7 @@ size_t og_keys_render_page(const struct og_keys_view *v, int status, char *buf, 
 }
 
 size_t og_keys_render_message(int status, const char *title, const char *text,
-                              const char *base, char *buf, size_t cap)
+                              const char *base, const char *signin, char *buf, size_t cap)
 {
     struct og_buf o;
 
@@ -369,6 +369,11 @@ size_t og_keys_render_message(int status, const char *title, const char *text,
     og_buf_puts(&o, "</h1>\n<p id=\"message\">");
     esc(&o, text);
     og_buf_puts(&o, "</p>\n");
+    if (signin) {
+        og_buf_puts(&o, "<p><a id=\"signin\" class=\"button\" href=\"");
+        esc(&o, signin);
+        og_buf_puts(&o, "\">Sign in</a></p>\n");
+    }
     if (base) {
         og_buf_puts(&o, "<p><a href=\"");
         esc(&o, base);
@@ -413,22 +418,44 @@ size_t og_keys_render_asset(const char *name, size_t name_len, char *buf, size_t
     return o.truncated ? 0 : o.len;
 }
 
-/* scheme://authority of url: its length, 0 when url has none. */
-static size_t origin_len(const char *url)
+/* The origin of url[0..len) (scheme://host[:port], lower-cased, without the
+   scheme's default port) into out; *used gets how many bytes of url it
+   spans. false when url has none or it is too long. */
+static bool origin_of(const char *url, size_t len, char *out, size_t cap, size_t *used)
 {
-    const char *p = url ? strstr(url, "://") : NULL;
+    const char *sep = NULL, *auth, *end;
+    size_t n;
 
-    if (!p || p == url)
-        return 0;
-    p += 3;
-    p += strcspn(p, "/?#");
-    return (size_t)(p - url);
+    for (size_t i = 0; url && i + 2 < len; i++)
+        if (url[i] == ':' && url[i + 1] == '/' && url[i + 2] == '/') {
+            sep = url + i;
+            break;
+        }
+    if (!sep || sep == url)
+        return false;
+    auth = sep + 3;
+    end = auth;
+    while (end < url + len && *end != '/' && *end != '?' && *end != '#')
+        end++;
+    n = (size_t)(end - url);
+    if (end == auth || n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)url[i]);
+    out[n] = '\0';
+    *used = n;
+    if ((strncmp(out, "https://", 8) == 0 && n > 12 && strcmp(out + n - 4, ":443") == 0) ||
+        (strncmp(out, "http://", 7) == 0 && n > 10 && strcmp(out + n - 3, ":80") == 0))
+        *strrchr(out, ':') = '\0';
+    return true;
 }
 
 bool og_keys_origin_ok(const char *external_url, const char *origin,
                        const char *sec_fetch_site, const char **why)
 {
     const char *dummy;
+    char want[512], got[512];
+    size_t used = 0, olen;
 
     if (!why)
         why = &dummy;
@@ -437,12 +464,14 @@ bool og_keys_origin_ok(const char *external_url, const char *origin,
         return false;
     }
     if (origin) {
-        size_t n = origin_len(external_url);
-        size_t olen = strlen(origin);
-
+        olen = strlen(origin);
         while (olen && origin[olen - 1] == '/')   /* not sent by browsers; harmless */
             olen--;
-        if (n == 0 || olen != n || strncasecmp(origin, external_url, n) != 0) {
+        /* an Origin is scheme://host[:port] and nothing after it */
+        if (!external_url ||
+            !origin_of(external_url, strlen(external_url), want, sizeof(want), &used) ||
+            !origin_of(origin, olen, got, sizeof(got), &used) || used != olen ||
+            strcmp(want, got) != 0) {
             *why = "the request's Origin is not this registry's externalUrl";
             return false;
         }

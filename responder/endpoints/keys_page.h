@@ -51,9 +51,10 @@ struct og_keys_view {
 size_t og_keys_render_page(const struct og_keys_view *v, int status, char *buf, size_t cap);
 
 /* A page that only says something (403, 404, 503...), with a link back to
-   base when base is not NULL. */
+   base when base is not NULL, and a link #signin to signin (endpoints.login)
+   when signin is not NULL. */
 size_t og_keys_render_message(int status, const char *title, const char *text,
-                              const char *base, char *buf, size_t cap);
+                              const char *base, const char *signin, char *buf, size_t cap);
 
 /* 303 See Other to location (a path of ours); NULL-safe. */
 size_t og_keys_render_redirect(const char *location, char *buf, size_t cap);

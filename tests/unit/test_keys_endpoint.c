@@ -194,6 +194,7 @@ static void test_no_session(void **state)
     assert_int_equal(call(w, "POST", "/ocigate/keys/create", NULL, NULL, NULL,
                           "label=x"), 403);
     assert_non_null(strstr(out, "Content-Type: text/html"));
+    assert_non_null(strstr(out, "id=\"signin\" class=\"button\" href=\"/ocigate/login\""));
     snprintf(forged.cookie, sizeof(forged.cookie), "%s=AAAA", OG_SESSION_COOKIE);
     assert_int_equal(call(w, "GET", "/ocigate/keys", &forged, NULL, NULL, NULL), 303);
     /* the assets need no session */

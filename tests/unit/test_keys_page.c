@@ -264,11 +264,14 @@ static void test_render_empty_new_key_and_messages(void **state)
     assert_null(strstr(strstr(page, "docker login"), "zak_"));
 
     n = og_keys_render_message(503, "Key store unavailable", "Redis <down>", "/ocigate/keys",
-                               page, sizeof(page));
+                               NULL, page, sizeof(page));
     assert_true(n > 0);
     assert_true(strncmp(page, "Status: 503 Service Unavailable\r\n", 33) == 0);
     assert_non_null(strstr(page, "Content-Security-Policy: default-src 'none'"));
     assert_non_null(strstr(page, "Redis &lt;down&gt;"));
+    assert_null(strstr(page, "id=\"signin\""));
+    n = og_keys_render_message(403, "Signed out", "x", NULL, "/ocigate/login", page, sizeof(page));
+    assert_non_null(strstr(page, "<a id=\"signin\" class=\"button\" href=\"/ocigate/login\">"));
 
     n = og_keys_render_redirect("/ocigate/login", page, sizeof(page));
     assert_true(strncmp(page, "Status: 303 See Other\r\nLocation: /ocigate/login\r\n", 48) == 0);
@@ -334,6 +337,15 @@ static void test_origin(void **state)
     assert_true(og_keys_origin_ok(ext, NULL, "same-site", &why));
     assert_true(og_keys_origin_ok(ext, NULL, "none", &why));
     assert_false(og_keys_origin_ok(NULL, "https://registry.example.org", NULL, &why));
+    /* the scheme's default port is the same origin; a path is no origin */
+    assert_true(og_keys_origin_ok("https://registry.example.org:443", ext, NULL, &why));
+    assert_true(og_keys_origin_ok(ext, "https://registry.example.org:443", NULL, &why));
+    assert_true(og_keys_origin_ok("http://h.example:80/x", "http://h.example", NULL, &why));
+    assert_false(og_keys_origin_ok(ext, "https://registry.example.org:8443", NULL, &why));
+    assert_false(og_keys_origin_ok(ext, "https://registry.example.org/evil", NULL, &why));
+    assert_false(og_keys_origin_ok(ext, "https://registry.example.org?x", NULL, &why));
+    assert_false(og_keys_origin_ok(ext, "https://", NULL, &why));
+    assert_false(og_keys_origin_ok(ext, "https://registry.example.org:443:443", NULL, &why));
 
     char host[64];
     og_keys_host_of("https://registry.example.org", host, sizeof(host));
