@@ -17,14 +17,15 @@
 # any exit (OCIGATE_E2E_KEEP=1 keeps the dir).
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/webserver_lib.sh"
 e2e_init lighttpd curl jq node chromium
 BROWSER=$OCIGATE_SRCDIR/tests/browser/signin.mjs
 
-plan 37
+plan 42
 
 # ------------------------------------------------------------------ setup ---
 
-read -r REG_PORT LT_PORT <<<"$(free_ports 2)"
+read -r REG_PORT LT_PORT TCP_PORT NGX_PORT CADDY_PORT CADDYX_PORT APACHE_PORT <<<"$(free_ports 7)"
 U=http://127.0.0.1:$LT_PORT
 start_idp --redirect-uri "$U/ocigate/callback" --post-logout-uri "$U/ocigate/keys"
 
@@ -55,6 +56,7 @@ jq -n --arg reg "http://127.0.0.1:$REG_PORT" --arg issuer "$ISSUER" --arg url "$
 ok $? "ocigate check accepts a config with browser sign-in" || diag "$(cat "$T/check.out")"
 
 start_ocigate "$T/ocigate.sock" 2
+OG_MAIN=$OCIGATE_PID
 lighttpd_snippet "$DEPLOY/lighttpd/ocigate-external.conf" "$T/external.conf" regport="$REG_PORT"
 start_lighttpd lighttpd "$LT_PORT" "$T/external.conf"
 
@@ -157,10 +159,61 @@ ok 'grep -q "token endpoint refused the code (HTTP 400, error invalid_grant)" "$
 st=$(req wrongstate -b "ocigate_login=$LOGIN1" "$U/ocigate/callback?code=x&state=$(state_of login2)")
 is "$st" 400 "a login cookie with the state of another sign-in: 400"
 
+# ---------------------------------------------------- every door ---
+# Through each shipped web server config: endpoints.login's Location and
+# Set-Cookie reach the browser, the browser's Cookie reaches ocigate (with it
+# a wrong state is a "mismatch", without it the sign-in "has expired"), and
+# endpoints.logout's cookie-clearing redirect comes back out.
+jq '.trustForwardedHeaders = true' "$T/ocigate.json" > "$T/ocigate-caddy.json"
+start_ocigate_at ocigate-doors "unix:$T/ocigate-doors.sock,mode=0666" "$T/ocigate.json"
+start_ocigate_at ocigate-caddy "unix:$T/ocigate-caddy.sock,mode=0666" "$T/ocigate-caddy.json"
+start_ocigate_at ocigate-apache "tcp:127.0.0.1:$TCP_PORT" "$T/ocigate.json"
+door() { # NAME BASE
+    local base=$2
+    D=$1
+    D1=$(req "$D-login" "$base/ocigate/login")
+    DC=$(login_cookie "$D-login")
+    [ -n "$DC" ] && secret "$DC"
+    D2=$(req "$D-cb" -b "ocigate_login=$DC" "$base/ocigate/callback?code=x&state=$STATE1")
+    D3=$(req "$D-out" -b "ocigate_session=not-a-session" "$base/ocigate/logout")
+    ok '[ "$D1" = 302 ] && [[ $(hdr "$D-login" Location) == "$ISSUER/auth?"* ]] && [ -n "$DC" ] &&
+        [ "$D2" = 400 ] && grep -q "This sign-in does not match" "$T/$D-cb.body" &&
+        [ "$D3" = 303 ] && [[ $(hdr "$D-out" Location) == "$ISSUER/session/end?"* ]] &&
+        grep -qi "^set-cookie: ocigate_session=; Path=/ocigate; Max-Age=0" "$T/$D-out.hdr"' \
+        "$D: Location and Set-Cookie pass out, Cookie passes in (login, callback, logout)" ||
+        diag "$D: $D1 $D2 $D3 $(head -c 300 "$T/$D-cb.body")"
+}
+if need_door nginx nginx; then
+    deploy_copy "$DEPLOY/nginx/ocigate.conf" "$T/nginx.conf" \
+        sock="$T/ocigate-doors.sock" regport="$REG_PORT" port="$NGX_PORT"
+    start_nginx nginx "$NGX_PORT" "$T/nginx.conf"
+    door nginx "http://127.0.0.1:$NGX_PORT"
+    stop_pid "$SERVER_PID"
+fi
+if need_door caddy caddy; then
+    for form in Caddyfile Caddyfile.explicit; do
+        name=caddy port=$CADDY_PORT
+        [ "$form" = Caddyfile.explicit ] && { name=caddy-explicit port=$CADDYX_PORT; }
+        deploy_copy "$DEPLOY/caddy/$form" "$T/$form" \
+            sock="$T/ocigate-caddy.sock" regport="$REG_PORT" port="$port"
+        start_caddy "$name" "$port" "$T/$form"
+        door "$name" "http://127.0.0.1:$port"
+        stop_pid "$SERVER_PID"
+    done
+fi
+if need_door apache apache2; then
+    deploy_copy "$DEPLOY/apache/ocigate.conf" "$T/apache.conf" \
+        tcp="$TCP_PORT" regport="$REG_PORT" port="$APACHE_PORT"
+    start_apache apache "$APACHE_PORT" "$T/apache.conf"
+    door apache "http://127.0.0.1:$APACHE_PORT"
+    stop_pid "$SERVER_PID"
+fi
+door lighttpd "$U"
+
 # ---------------------------------------------------- the IdP down ---
 
 stop_pid "$IDP_PID"
-kill -HUP "$OCIGATE_PID"              # fresh workers: no discovery document cached
+kill -HUP "$OG_MAIN"              # fresh workers: no discovery document cached
 sleep 1
 st=$(req down "$U/ocigate/login")
 is "$st" 503 "the IdP down: endpoints.login answers 503"
