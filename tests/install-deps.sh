@@ -8,7 +8,7 @@ packages=(build-essential autoconf automake libtool pkg-config
           libssl-dev libcrypt-dev libcmocka-dev
           redis-server docker-registry lighttpd lighttpd-modules-lua nginx caddy apache2
           skopeo podman curl jq apache2-utils python3 wrk clang libclang-rt-14-dev
-          systemd)
+          systemd chromium)
 
 missing=()
 # node and npm for the test IdP: this machine image ships them; Debian's own
@@ -45,7 +45,7 @@ fi
 
 # npm may be missing on a machine that has node from elsewhere: only the IdP needs it.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ -f "$here/tests/idp/package-lock.json" ] && [ ! -d "$here/tests/idp/node_modules" ]; then
+if [ -f "$here/tests/idp/package-lock.json" ] && [ ! -d "$here/tests/idp/node_modules/playwright-core" ]; then
     (cd "$here/tests/idp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
         { echo "install-deps: npm ci in tests/idp failed" >&2; exit 1; }
 fi

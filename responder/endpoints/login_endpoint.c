@@ -40,6 +40,7 @@
 #define LOGIN_LIFETIME_S  600
 #define RAND_LEN          32              /* state, nonce, PKCE verifier: 256 bits each */
 #define RAND_B64          43              /* their base64url length */
+#define B64_CAP           48              /* room og_base64_encode wants for them */
 #define LOGIN_PLAIN_LEN   (8 + 3 * RAND_LEN)
 #define URL_CAP           8192
 #define COOKIE_CAP        (OG_SESSION_VALUE_MAX + 256)
@@ -64,8 +65,9 @@ static bool method_is(const struct og_request *req, const char *m)
 
 static void b64u(const unsigned char *in, size_t n, char *out, size_t cap)
 {
-    long k = og_base64_encode(in, n, out, cap - 1, true);
-    out[k > 0 ? k : 0] = '\0';
+    long k = og_base64_encode(in, n, out, cap, true);
+    if (k < 0)
+        out[0] = '\0';
 }
 
 /* externalUrl + path */
@@ -160,7 +162,7 @@ size_t og_login_endpoint(struct og_worker_state *w, const struct og_request *req
     struct og_session s;
     struct login_state ls;
     unsigned char plain[LOGIN_PLAIN_LEN], challenge[OG_SHA256_LEN];
-    char state[RAND_B64 + 1], nonce[RAND_B64 + 1], verifier[RAND_B64 + 1], chal[RAND_B64 + 1];
+    char state[B64_CAP], nonce[B64_CAP], verifier[B64_CAP], chal[B64_CAP];
     char sealed[OG_SESSION_VALUE_MAX + 1], cookie[COOKIE_CAP], loc[URL_CAP], tmp[URL_CAP];
     const char *cookies[1];
     struct og_buf b;
@@ -281,8 +283,8 @@ size_t og_callback_endpoint(struct og_worker_state *w, const struct og_request *
     struct og_query_iter it;
     char k[32], v[2048], code[2048] = "", state[128] = "", error[64] = "";
     char clear_login[256], session_cookie[COOKIE_CAP], sealed[OG_SESSION_VALUE_MAX + 1];
-    char path[1024], loc[URL_CAP], redirect_uri[URL_CAP], nonce[RAND_B64 + 1];
-    char verifier[RAND_B64 + 1];
+    char path[1024], loc[URL_CAP], redirect_uri[URL_CAP], nonce[B64_CAP];
+    char verifier[B64_CAP];
     unsigned char got_state[RAND_LEN + 8];
     const char *cookies[2], *reason = "";
     struct login_state ls;

@@ -623,3 +623,35 @@ skopeo_copy() {
 
 # mkimage DIR TAG [ARGS...]: write an OCI layout, print the manifest digest.
 mkimage() { python3 "$MKIMAGE" "$@" --print-digest; }
+
+# start_idp [SERVER-ARGS...]: the test OpenID provider (tests/idp/server.mjs)
+# on a free loopback port, state in $T/idp.json (client secrets and the
+# browser accounts' passwords, all registered with `secret`), log in
+# $T/idp.log. `npm ci` runs first when tests/idp has no node_modules (in a
+# copy under $T when the source tree is read-only). Sets IDP_PID, IDP_DIR
+# (its node_modules hold playwright-core too) and ISSUER. SERVER-ARGS:
+# e.g. --redirect-uri URI --post-logout-uri URI (browser sign-in).
+start_idp() {
+    local src=$OCIGATE_SRCDIR/tests/idp s
+    IDP_DIR=$src
+    if [ ! -d "$src/node_modules/oidc-provider" ] || [ ! -d "$src/node_modules/playwright-core" ]; then
+        if [ ! -w "$src" ]; then
+            IDP_DIR=$T/idp
+            mkdir -p "$IDP_DIR"
+            cp "$src/package.json" "$src/package-lock.json" "$src/server.mjs" "$IDP_DIR/"
+        fi
+        (cd "$IDP_DIR" && timeout 240 npm ci --no-audit --no-fund --loglevel=error) > "$T/npm.out" 2>&1 ||
+            bail "npm ci in $IDP_DIR failed: $(tail -n 3 "$T/npm.out")"
+    fi
+    rm -f "$T/idp.json"
+    node "$IDP_DIR/server.mjs" --port 0 --state "$T/idp.json" --log "$T/idp.log" "$@" \
+        > "$T/idp.out" 2>&1 &
+    IDP_PID=$!
+    register_pid "$IDP_PID"
+    WAIT_PID=$IDP_PID wait_until 20 test -s "$T/idp.json" ||
+        bail "the IdP did not start: $(tail -n 3 "$T/idp.out")"
+    ISSUER=$(jq -r .issuer "$T/idp.json")
+    while IFS= read -r s; do [ "${#s}" -ge 8 ] && secret "$s"; done < <(
+        jq -r '(.clients[]?.secret, .web_client.secret, .accounts[]?.password) // empty' "$T/idp.json")
+    export OCIGATE_IDP_DIR=$IDP_DIR
+}

@@ -309,6 +309,58 @@ static void identity(void **state)
     og_config_free(cfg);
 }
 
+static struct og_config *browser_cfg(const char *url, const char *endpoints)
+{
+    char json[1024], err[512];
+    struct og_config *c;
+
+    snprintf(json, sizeof json,
+             "{\"externalUrl\":\"%s\",\"session\":{\"keyFile\":\"/nonexistent\"},"
+             "\"endpoints\":%s,"
+             "\"auth\":{\"openid\":{\"issuer\":\"https://idp.example\",\"audiences\":[\"r\"],"
+             "\"clientId\":\"web\",\"clientSecret\":\"0123456789\"}},"
+             "\"accessControl\":{\"repositories\":{}}}", url, endpoints);
+    c = og_config_parse(json, strlen(json), "t", err, sizeof err);
+    if (!c)
+        fail_msg("config: %s", err);
+    return c;
+}
+
+static void cookie_flags(void **state)
+{
+    struct og_config *c = browser_cfg("https://registry.example.org/", "{}");
+    char path[256], out[512];
+
+    (void)state;
+    og_session_cookie_path(c, path, sizeof path);
+    assert_string_equal(path, "/ocigate");
+    assert_true(og_session_cookie(c, OG_SESSION_COOKIE, "VALUE", path, 28800, out, sizeof out) > 0);
+    /* https externalUrl: Secure */
+    assert_string_equal(out, "ocigate_session=VALUE; Path=/ocigate; Max-Age=28800; HttpOnly; "
+                             "SameSite=Lax; Secure");
+    assert_true(og_session_cookie(c, OG_SESSION_COOKIE, "", path, 0, out, sizeof out) > 0);
+    assert_string_equal(out, "ocigate_session=; Path=/ocigate; Max-Age=0; HttpOnly; "
+                             "SameSite=Lax; Secure");
+    assert_int_equal(og_session_cookie(c, OG_SESSION_COOKIE, "VALUE", path, 1, out, 20), 0);
+    og_config_free(c);
+    /* http: no Secure (the browser would drop the cookie) */
+    c = browser_cfg("http://127.0.0.1:8080", "{}");
+    og_session_cookie(c, "n", "v", "/", 60, out, sizeof out);
+    assert_string_equal(out, "n=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+    og_config_free(c);
+    /* the common directory of the pages, never wider than needed */
+    c = browser_cfg("https://r.example", "{\"login\":\"/auth/ui/login\","
+                    "\"callback\":\"/auth/ui/cb\",\"logout\":\"/auth/out\","
+                    "\"keys\":\"/auth/ui/keys\"}");
+    og_session_cookie_path(c, path, sizeof path);
+    assert_string_equal(path, "/auth");
+    og_config_free(c);
+    c = browser_cfg("https://r.example", "{\"login\":\"/ocigatex/login\"}");
+    og_session_cookie_path(c, path, sizeof path);
+    assert_string_equal(path, "/");                /* "/ocigate" is no directory of /ocigatex */
+    og_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +376,7 @@ int main(void)
         cmocka_unit_test(csrf),
         cmocka_unit_test(key_file),
         cmocka_unit_test(identity),
+        cmocka_unit_test(cookie_flags),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
