@@ -463,6 +463,14 @@ bool og_keys_origin_ok(const char *external_url, const char *origin,
         *why = "a cross-site request (Sec-Fetch-Site: cross-site)";
         return false;
     }
+    /* The page's Referrer-Policy no-referrer makes a browser send Origin:
+       null on its own forms' POSTs; Sec-Fetch-Site (which no page can set)
+       then says where the request came from. */
+    if (origin && strcmp(origin, "null") == 0 && sec_fetch_site &&
+        strcasecmp(sec_fetch_site, "same-origin") == 0) {
+        *why = "";
+        return true;
+    }
     if (origin) {
         olen = strlen(origin);
         while (olen && origin[olen - 1] == '/')   /* not sent by browsers; harmless */

@@ -65,7 +65,9 @@ size_t og_keys_render_asset(const char *name, size_t name_len, char *buf, size_t
 /* May a state-changing request with these headers (NULL = absent) go on?
    Refused: an Origin that is present and not external_url's origin
    (scheme://host[:port], compared without regard to case), and
-   Sec-Fetch-Site: cross-site. *why says which. */
+   Sec-Fetch-Site: cross-site. Origin "null" passes only with
+   Sec-Fetch-Site: same-origin (what a browser sends for the page's own
+   forms under Referrer-Policy: no-referrer). *why says which. */
 bool og_keys_origin_ok(const char *external_url, const char *origin,
                        const char *sec_fetch_site, const char **why);
 

@@ -329,6 +329,7 @@ static void test_csrf_and_origin(void **state)
     assert_int_equal(call(w, "POST", "/ocigate/keys/revoke", &b, "http://127.0.0.1:9999", NULL,
                           body), 403);
     assert_int_equal(call(w, "POST", "/ocigate/keys/revoke", &b, "null", NULL, body), 403);
+    assert_int_equal(call(w, "POST", "/ocigate/keys/revoke", &b, "null", "same-site", body), 403);
     assert_int_equal(call(w, "POST", "/ocigate/keys/revoke", &b, NULL, "cross-site", body), 403);
     assert_non_null(strstr(out, "another site"));
     assert_int_equal(keys_of(w, "alice"), 1);

@@ -329,6 +329,13 @@ static void test_origin(void **state)
     assert_false(og_keys_origin_ok(ext, "https://registry.example.or", NULL, &why));
     assert_false(og_keys_origin_ok(ext, "http://registry.example.org", NULL, &why));
     assert_false(og_keys_origin_ok(ext, "null", NULL, &why));
+    /* Origin: null is what the page's own forms send under no-referrer: only
+       with Sec-Fetch-Site: same-origin */
+    assert_true(og_keys_origin_ok(ext, "null", "same-origin", &why));
+    assert_false(og_keys_origin_ok(ext, "null", "same-site", &why));
+    assert_false(og_keys_origin_ok(ext, "null", "none", &why));
+    assert_false(og_keys_origin_ok(ext, "null", "cross-site", &why));
+    assert_false(og_keys_origin_ok(ext, "NULL", "same-origin", &why));
     assert_false(og_keys_origin_ok(ext, "", NULL, &why));
     assert_false(og_keys_origin_ok("http://127.0.0.1:8080", "http://127.0.0.1:8081", NULL, &why));
     assert_false(og_keys_origin_ok(ext, NULL, "cross-site", &why));
