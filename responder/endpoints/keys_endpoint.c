@@ -329,6 +329,22 @@ static size_t post(struct page *p, const char *sub, size_t sublen, const struct 
     return message(p, 404, "Not found", "There is no such action.", "no such key page action");
 }
 
+/* GET K?state=signed-out: where endpoints.logout sends the browser (through
+   the OpenID provider's end_session_endpoint, which passes state back). */
+static bool signed_out(const struct og_request *req)
+{
+    struct og_query_iter it;
+    char k[16], v[32];
+    size_t qlen;
+    const char *q = og_query_of(req->uri, req->uri_len, &qlen);
+
+    og_query_init(&it, q, qlen);
+    while (og_query_next(&it, k, sizeof(k), v, sizeof(v)) == 1)
+        if (strcmp(k, "state") == 0 && strcmp(v, "signed-out") == 0)
+            return true;
+    return false;
+}
+
 /* GET K?done=...: the notice after a revocation (fixed texts only). */
 static const char *notice_of(const struct og_request *req)
 {
@@ -387,6 +403,14 @@ size_t og_keys_endpoint(struct og_worker_state *w, const struct og_request *req,
 
     if (!req->cookie ||
         og_session_open(w->session, req->cookie, strlen(req->cookie), time(NULL), &p.s) != 0) {
+        /* just signed out: say so, rather than straight back to the
+           sign-in (which an OpenID provider still signed in would answer
+           at once, signing the person in again) */
+        if (get && sublen == 0 && signed_out(req))
+            return done(log, 200, "signed out",
+                        og_keys_render_message(200, "Signed out", "You are signed out of "
+                                               "ocigate.", NULL, cfg->endpoint_login, buf,
+                                               cap));
         if (get)
             return done(log, 303, "no session: sign in first",
                         og_keys_render_redirect(cfg->endpoint_login, buf, cap));

@@ -445,9 +445,12 @@ size_t og_logout_endpoint(struct og_worker_state *w, const struct og_request *re
         og_buf_urlencode(&b, cfg->openid_client_id, 512);
         og_buf_puts(&b, "&post_logout_redirect_uri=");
         og_buf_urlencode(&b, keys, sizeof keys);
+        og_buf_puts(&b, "&state=signed-out");   /* the key page then says so */
         if (!b.truncated)
             return redirect(303, loc, cookies, 1, buf, cap, log,
                             "signed out, to the OpenID provider's end_session_endpoint");
     }
+    if (strlen(keys) + sizeof("?state=signed-out") <= sizeof keys)
+        strcat(keys, "?state=signed-out");    /* the key page then says so */
     return redirect(303, keys, cookies, 1, buf, cap, log, "signed out");
 }

@@ -191,6 +191,11 @@ static void test_no_session(void **state)
 
     assert_int_equal(call(w, "GET", "/ocigate/keys", NULL, NULL, NULL, NULL), 303);
     assert_non_null(strstr(out, "\r\nLocation: /ocigate/login\r\n"));
+    /* back from endpoints.logout: a page that says so, with #signin */
+    assert_int_equal(call(w, "GET", "/ocigate/keys?state=signed-out", NULL, NULL, NULL, NULL), 200);
+    assert_non_null(strstr(out, "Signed out"));
+    assert_non_null(strstr(out, "id=\"signin\" class=\"button\" href=\"/ocigate/login\""));
+    assert_int_equal(call(w, "GET", "/ocigate/keys?state=other", NULL, NULL, NULL, NULL), 303);
     assert_int_equal(call(w, "POST", "/ocigate/keys/create", NULL, NULL, NULL,
                           "label=x"), 403);
     assert_non_null(strstr(out, "Content-Type: text/html"));
