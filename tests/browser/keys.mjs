@@ -19,6 +19,8 @@
 //            posts to the key page); POSTs with the session cookie but a
 //            foreign Origin, without the token, with the token and the right
 //            Origin (the one that works).
+//   signout  sign in, press #signout: through the IdP's sign-out back to a
+//            page that says so, with #signin.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -204,6 +206,24 @@ async function stepRevokeAll(browser) {
   return out;
 }
 
+async function stepSignout(browser) {
+  const out = {};
+  const { context, page } = await signedIn(browser);
+  await page.goto(keysUrl, { timeout: 15000 });
+  await Promise.all([page.waitForNavigation({ timeout: 15000 }), page.click('#signout')]);
+  if (!page.url().startsWith(base)) {              // the IdP asks "Sign out?"
+    await page.waitForSelector('#logout-yes', { timeout: 15000 });
+    await Promise.all([page.waitForNavigation({ timeout: 15000 }), page.click('#logout-yes')]);
+  }
+  await page.waitForURL((u) => u.href.startsWith(keysUrl), { timeout: 15000 });
+  await page.waitForLoadState('load');
+  out.landed = new URL(page.url()).pathname;
+  out.title = await text(page, 'h1');
+  out.signin_href = await page.getAttribute('#signin', 'href').catch(() => null);
+  out.cookies_left = Object.keys(await ocigateCookies(context, base));
+  return out;
+}
+
 async function stepCsrf(browser) {
   const out = { foreign: [] };
   const { context, page } = await signedIn(browser);
@@ -245,6 +265,7 @@ try {
     case 'list': result = await stepList(browser); break;
     case 'revoke-all': result = await stepRevokeAll(browser); break;
     case 'csrf': result = await stepCsrf(browser); break;
+    case 'signout': result = await stepSignout(browser); break;
     default: throw new Error(`unknown step ${opts.step}`);
   }
 } catch (err) {

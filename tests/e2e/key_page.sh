@@ -28,7 +28,7 @@ if ! declare -F start_idp > /dev/null || [ ! -f "$OCIGATE_SRCDIR/tests/browser/h
     skip_all "no browser harness (tests/browser/harness.mjs, start_idp) in this tree"
 fi
 
-plan 56
+plan 57
 
 read -r REG_PORT REDIS_PORT LT_PORT FOREIGN_PORT < <(free_ports 4)
 BASE="http://127.0.0.1:$LT_PORT"
@@ -193,6 +193,12 @@ is "$(j csrf '[.control, .control_row] | map(tostring) | join(",")')" "200,true"
     "the same POST with the token and our own Origin creates the key"
 is "$("$OCIGATE_BIN" key list -c "$T/ocigate.json" --user alice --json | jq length)" "$((before + 1))" \
     "exactly one key was added to alice's"
+
+# ------------------------------------------------ sign out -------------------
+browser signout --user alice
+is "$(j signout '[.landed, .title, .signin_href, (.cookies_left | length)] | map(tostring) | join(" ")')" \
+    "/ocigate/keys Signed out /ocigate/login 0" \
+    "#signout signs out through the IdP and lands on a page that says so, with #signin, no cookie left"
 
 # ------------------------------------------------ the log --------------------
 logged() { jq -Rc --arg id "${2:-}" "fromjson? | select($1)" "$T/ocigate.log" | grep -q .; }
