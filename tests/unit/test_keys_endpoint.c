@@ -32,6 +32,8 @@
 #include "redis_fixture.h"
 #include "request.h"
 #include "session.h"
+#include "htpasswd.h"
+#include "test_users.h"
 
 static struct og_test_redis server;
 static char out[131072];
@@ -433,6 +435,57 @@ static void test_redis_down(void **state)
     og_redis_free(dead);
 }
 
+/* The self-service endpoint (apikey_endpoint.c) keeps auth.apikey.maxLifetimeDays
+   too: no expirationDate is the maximum, a later one is 400. */
+static int api(struct world *w, const char *json_body, char *expires, size_t cap)
+{
+    struct og_request req;
+    struct og_log_decision log;
+    struct body_ctx bc = { json_body, strlen(json_body) };
+    struct og_body body = { read_body, &bc };
+    const char *p;
+
+    memset(&req, 0, sizeof(req));
+    memset(&log, 0, sizeof(log));
+    req.role = OG_ROLE_RESPONDER;
+    req.method = "POST";
+    req.method_len = 4;
+    req.uri = "/ocigate/apikey";
+    req.uri_len = strlen(req.uri);
+    req.remote_addr = "127.0.0.1";
+    req.authorization = "Basic YWxpY2U6cmlnaHQtcHc=";          /* alice:right-pw */
+    req.authorization_len = strlen(req.authorization);
+    assert_true(og_apikey_endpoint(&w->w, &req, &body, out, sizeof(out), &log) > 0);
+    expires[0] = '\0';
+    if ((p = strstr(out, "\"expirationDate\":\"")) != NULL)
+        snprintf(expires, cap, "%.20s", p + strlen("\"expirationDate\":\""));
+    return log.status;
+}
+
+static void test_api_max_lifetime(void **state)
+{
+    struct world *w = *state;
+    char exp[32], body[256], want[32];
+    time_t now = time(NULL), t;
+
+    w->w.htpasswd = og_test_users_load();
+    assert_non_null(w->w.htpasswd);
+    assert_int_equal(api(w, "{\"label\":\"no expiry\"}", exp, sizeof(exp)), 201);
+    assert_true(og_apikey_parse_time(exp, &t));
+    assert_true(t >= now + 30 * 86400 - 5 && t <= time(NULL) + 30 * 86400);
+    og_apikey_format_time(now + 29 * 86400, want);
+    snprintf(body, sizeof(body), "{\"expirationDate\":\"%s\"}", want);
+    assert_int_equal(api(w, body, exp, sizeof(exp)), 201);
+    assert_string_equal(exp, want);
+    og_apikey_format_time(now + 31 * 86400, want);
+    snprintf(body, sizeof(body), "{\"expirationDate\":\"%s\"}", want);
+    assert_int_equal(api(w, body, exp, sizeof(exp)), 400);
+    assert_non_null(strstr(out, "maxLifetimeDays"));
+    assert_int_equal(keys_of(w, "alice"), 2);
+    og_htpasswd_free(w->w.htpasswd);
+    w->w.htpasswd = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csrf_and_origin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_max_lifetime, setup, teardown),
     };
     og_log_configure("error", "json");
     og_test_redis_start_or_exit(&server);
