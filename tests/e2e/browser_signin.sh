@@ -121,9 +121,9 @@ ok 'grep -q "\"path\":\"/ocigate/callback\".*\"user\":\"alice\".*\"auth\":\"open
    "the callback is logged with the identity from the IdP (alice, openid)"
 ok 'grep "\"path\":\"/ocigate/login\"" "$T/ocigate.log" | grep "\"status\":303" | grep -q "\"user\":\"alice\""' \
    "the session's identity (alice) is what ocigate sees on the next request"
-ok 'grep -q "\"method\":\"POST\",\"path\":\"/token\",\"status\":200" "$T/idp.log" &&
+ok 'grep -q "\"method\":\"POST\",\"path\":\"/token\",\"status\":200,\"client_auth\":\"basic\"" "$T/idp.log" &&
     grep -q "\"method\":\"GET\",\"path\":\"/me\",\"status\":200" "$T/idp.log"' \
-   "the code was exchanged with client_secret_basic (the client's registered method) and, the ID token lacking preferred_username and groups, userinfo was asked"
+   "the code was exchanged with client_secret_basic and, the ID token lacking preferred_username and groups, userinfo was asked"
 ok '[ "$(j signin .logout.through_end_session)" = true ] && [ "$(j signin .logout.location)" = "$ISSUER/session/end" ]' \
    "endpoints.logout goes through the IdP's end_session_endpoint"
 is "$(j signin '.logout.set_cookie[] | select(.name == "ocigate_session") | [.path, ."max-age", .empty] | map(tostring) | join(" ")')" \
@@ -246,7 +246,7 @@ browser signin bob signin-post
 is "$(j signin-post '[.landed, .login_again.path, .login_again.via_idp, .logout.through_end_session] | map(tostring) | join(" ")')" \
    "/ocigate/keys /ocigate/keys false true" \
    "an issuer that supports only client_secret_post: bob signs in, his session opens, he signs out"
-ok 'tail -n +"$((IDP_LINES + 1))" "$T/idp.log" | grep -q "\"method\":\"POST\",\"path\":\"/token\",\"status\":200" &&
+ok 'tail -n +"$((IDP_LINES + 1))" "$T/idp.log" | grep -q "\"method\":\"POST\",\"path\":\"/token\",\"status\":200,\"client_auth\":\"body\"" &&
     ! tail -n +"$((IDP_LINES + 1))" "$T/idp.log" | grep -q "\"path\":\"/me\"" &&
     grep "\"path\":\"/ocigate/callback\"" "$T/ocigate.log" | grep "\"status\":303" | grep -q "\"user\":\"bob\""' \
    "the code went with client_secret_post; the ID token's own claims named bob, no userinfo request"

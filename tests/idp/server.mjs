@@ -380,9 +380,21 @@ server.listen(port, opts.host, () => {
 
   const callback = provider.callback();
   handler = (req, res) => {
+    const reqPath = (req.url ?? '').split('?')[0];
+    // how a client authenticated at the token endpoint (oidc-provider itself
+    // takes either secret method from any client)
+    const clientAuth = reqPath === '/token'
+      ? (/^basic /i.test(req.headers.authorization ?? '') ? 'basic' : 'body') : undefined;
     res.on('finish', () => log('request', {
-      method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode,
+      method: req.method, path: reqPath, status: res.statusCode, client_auth: clientAuth,
     }));
+    if (clientAuth === 'basic' && AUTH_METHOD === 'client_secret_post') {
+      // an issuer that supports only client_secret_post refuses Basic
+      res.statusCode = 401;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ error: 'invalid_client', error_description: 'client_secret_post only' }));
+      return;
+    }
     interaction(provider, req, res).then((done) => {
       if (!done) callback(req, res);
     }).catch((err) => {
