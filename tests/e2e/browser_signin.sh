@@ -21,11 +21,11 @@
 e2e_init lighttpd curl jq node chromium
 BROWSER=$OCIGATE_SRCDIR/tests/browser/signin.mjs
 
-plan 45
+plan 46
 
 # ------------------------------------------------------------------ setup ---
 
-read -r REG_PORT LT_PORT TCP_PORT NGX_PORT CADDY_PORT CADDYX_PORT APACHE_PORT <<<"$(free_ports 7)"
+read -r REG_PORT LT_PORT TCP_PORT NGX_PORT CADDY_PORT CADDYX_PORT APACHE_PORT LT2_PORT <<<"$(free_ports 8)"
 U=http://127.0.0.1:$LT_PORT
 start_idp --redirect-uri "$U/ocigate/callback" --post-logout-uri "$U/ocigate/keys"
 
@@ -214,6 +214,14 @@ if need_door apache apache2; then
     stop_pid "$SERVER_PID"
 fi
 door lighttpd "$U"
+# lighttpd starting ocigate itself (bin-path)
+lighttpd_snippet "$DEPLOY/lighttpd/ocigate-authorizer.conf" "$T/lt-spawn.conf" regport="$REG_PORT"
+LT_MAIN=$LIGHTTPD_PID
+start_lighttpd lighttpd-spawn "$LT2_PORT" "$T/lt-spawn.conf"
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$LT2_PORT/ocigate/healthz"
+door lighttpd-bin-path "http://127.0.0.1:$LT2_PORT"
+stop_pid "$LIGHTTPD_PID"
+LIGHTTPD_PID=$LT_MAIN
 
 # ---------------------------------------------------- the IdP down ---
 
