@@ -21,7 +21,7 @@
 e2e_init lighttpd curl jq node chromium
 BROWSER=$OCIGATE_SRCDIR/tests/browser/signin.mjs
 
-plan 46
+plan 48
 
 # ------------------------------------------------------------------ setup ---
 
@@ -54,6 +54,15 @@ jq -n --arg reg "http://127.0.0.1:$REG_PORT" --arg issuer "$ISSUER" --arg url "$
 
 "$OCIGATE_BIN" check -c "$T/ocigate.json" > "$T/check.out" 2>&1
 ok $? "ocigate check accepts a config with browser sign-in" || diag "$(cat "$T/check.out")"
+like "$(cat "$T/check.out")" "browser sign-in: client \"registry-web\", redirect URI $U/ocigate/callback, sessions of 3600 s" \
+    "ocigate check shows the redirect URI to register at the issuer"
+cp "$T/session.key" "$T/open.key" && chmod 0644 "$T/open.key"
+jq --arg k "$T/open.key" '.session.keyFile = $k' "$T/ocigate.json" > "$T/open.json"
+"$OCIGATE_BIN" check -c "$T/open.json" > "$T/check-open.out" 2>&1
+CHK_RC=$?
+ok '[ "$CHK_RC" = 2 ] && grep -q "readable by group or others (mode 0644)" "$T/check-open.out"' \
+    "ocigate check refuses a session key file its group or others may read, as serve does"
+rm -f "$T/open.key"
 
 start_ocigate "$T/ocigate.sock" 2
 OG_MAIN=$OCIGATE_PID
