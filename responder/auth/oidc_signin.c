@@ -41,9 +41,15 @@ int og_oidc_provider(struct og_oidc *o, struct og_oidc_provider *p)
     if (!o || !o->url_ok)
         return -1;
     now = now_of(o);
-    if (o->discovered_at == 0 || now - o->discovered_at >= DISCOVERY_AGE ||
-        now < o->discovered_at) {
+    /* an unreachable issuer is asked at most once per RETRY_EMPTY_S per
+       worker: sign-in pages answer at once meanwhile */
+    if ((o->discovered_at == 0 || now - o->discovered_at >= DISCOVERY_AGE ||
+         now < o->discovered_at) &&
+        (o->discovery_tried == 0 || now - o->discovery_tried >= RETRY_EMPTY_S ||
+         now < o->discovery_tried)) {
         char *buf = malloc(DOC_MAX);
+
+        o->discovery_tried = now;
         if (buf) {
             if (oidc_discover(o, buf) != 0)
                 og_log(OG_LOG_WARN, "oidc: discovery failed; %s",

@@ -64,6 +64,7 @@ struct og_oidc {
     char end_session_endpoint[URL_MAX];
     bool auth_basic, auth_post;   /* token_endpoint_auth_methods_supported */
     time_t discovered_at;         /* 0 = never */
+    time_t discovery_tried;       /* last fetch for sign-in (at most one per RETRY_EMPTY_S) */
     struct jwk *keys;
     size_t nkeys;
     unsigned char jwks_hash[32];

@@ -21,11 +21,11 @@
 e2e_init lighttpd curl jq node chromium
 BROWSER=$OCIGATE_SRCDIR/tests/browser/signin.mjs
 
-plan 42
+plan 48
 
 # ------------------------------------------------------------------ setup ---
 
-read -r REG_PORT LT_PORT TCP_PORT NGX_PORT CADDY_PORT CADDYX_PORT APACHE_PORT <<<"$(free_ports 7)"
+read -r REG_PORT LT_PORT TCP_PORT NGX_PORT CADDY_PORT CADDYX_PORT APACHE_PORT LT2_PORT <<<"$(free_ports 8)"
 U=http://127.0.0.1:$LT_PORT
 start_idp --redirect-uri "$U/ocigate/callback" --post-logout-uri "$U/ocigate/keys"
 
@@ -54,18 +54,29 @@ jq -n --arg reg "http://127.0.0.1:$REG_PORT" --arg issuer "$ISSUER" --arg url "$
 
 "$OCIGATE_BIN" check -c "$T/ocigate.json" > "$T/check.out" 2>&1
 ok $? "ocigate check accepts a config with browser sign-in" || diag "$(cat "$T/check.out")"
+like "$(cat "$T/check.out")" "browser sign-in: client \"registry-web\", redirect URI $U/ocigate/callback, sessions of 3600 s" \
+    "ocigate check shows the redirect URI to register at the issuer"
+cp "$T/session.key" "$T/open.key" && chmod 0644 "$T/open.key"
+jq --arg k "$T/open.key" '.session.keyFile = $k' "$T/ocigate.json" > "$T/open.json"
+"$OCIGATE_BIN" check -c "$T/open.json" > "$T/check-open.out" 2>&1
+CHK_RC=$?
+ok '[ "$CHK_RC" = 2 ] && grep -q "readable by group or others (mode 0644)" "$T/check-open.out"' \
+    "ocigate check refuses a session key file its group or others may read, as serve does"
+rm -f "$T/open.key"
 
 start_ocigate "$T/ocigate.sock" 2
 OG_MAIN=$OCIGATE_PID
 lighttpd_snippet "$DEPLOY/lighttpd/ocigate-external.conf" "$T/external.conf" regport="$REG_PORT"
 start_lighttpd lighttpd "$LT_PORT" "$T/external.conf"
 
-# browser STEP: one scenario of signin.mjs; its JSON in $T/STEP.json
+# browser STEP [USER [NAME]]: one scenario of signin.mjs as USER (alice);
+# its JSON in $T/NAME.json (NAME defaults to STEP)
 browser() {
+    local out=${3:-$1}
     timeout 120 node "$BROWSER" --base "$U" --idp-state "$T/idp.json" --step "$1" \
-        --screenshot "$T/$1.png" > "$T/$1.json" 2> "$T/browser-$1.log"
-    if ! jq -e . "$T/$1.json" > /dev/null 2>&1 || jq -e .error "$T/$1.json" > /dev/null; then
-        diag "browser step $1: $(head -c 600 "$T/$1.json") $(tail -n 5 "$T/browser-$1.log")"
+        --user "${2:-alice}" --screenshot "$T/$out.png" > "$T/$out.json" 2> "$T/browser-$out.log"
+    if ! jq -e . "$T/$out.json" > /dev/null 2>&1 || jq -e .error "$T/$out.json" > /dev/null; then
+        diag "browser step $1: $(head -c 600 "$T/$out.json") $(tail -n 5 "$T/browser-$out.log")"
     fi
 }
 j() { jq -r "$2" "$T/$1.json" 2>/dev/null; }
@@ -119,6 +130,9 @@ ok 'grep -q "\"path\":\"/ocigate/callback\".*\"user\":\"alice\".*\"auth\":\"open
    "the callback is logged with the identity from the IdP (alice, openid)"
 ok 'grep "\"path\":\"/ocigate/login\"" "$T/ocigate.log" | grep "\"status\":303" | grep -q "\"user\":\"alice\""' \
    "the session's identity (alice) is what ocigate sees on the next request"
+ok 'grep -q "\"method\":\"POST\",\"path\":\"/token\",\"status\":200,\"client_auth\":\"basic\"" "$T/idp.log" &&
+    grep -q "\"method\":\"GET\",\"path\":\"/me\",\"status\":200" "$T/idp.log"' \
+   "the code was exchanged with client_secret_basic and, the ID token lacking preferred_username and groups, userinfo was asked"
 ok '[ "$(j signin .logout.through_end_session)" = true ] && [ "$(j signin .logout.location)" = "$ISSUER/session/end" ]' \
    "endpoints.logout goes through the IdP's end_session_endpoint"
 is "$(j signin '.logout.set_cookie[] | select(.name == "ocigate_session") | [.path, ."max-age", .empty] | map(tostring) | join(" ")')" \
@@ -209,6 +223,14 @@ if need_door apache apache2; then
     stop_pid "$SERVER_PID"
 fi
 door lighttpd "$U"
+# lighttpd starting ocigate itself (bin-path)
+lighttpd_snippet "$DEPLOY/lighttpd/ocigate-authorizer.conf" "$T/lt-spawn.conf" regport="$REG_PORT"
+LT_MAIN=$LIGHTTPD_PID
+start_lighttpd lighttpd-spawn "$LT2_PORT" "$T/lt-spawn.conf"
+wait_until 10 curl -sf -o /dev/null "http://127.0.0.1:$LT2_PORT/ocigate/healthz"
+door lighttpd-bin-path "http://127.0.0.1:$LT2_PORT"
+stop_pid "$LIGHTTPD_PID"
+LIGHTTPD_PID=$LT_MAIN
 
 # ---------------------------------------------------- the IdP down ---
 
@@ -223,6 +245,28 @@ like "$(hdr down Content-Type)" '^text/html' "as HTML"
 LOGIN3=$(login_cookie login2)
 st=$(req down2 -b "ocigate_login=$LOGIN3" "$U/ocigate/callback?code=some-code-0123456789&state=$(state_of login2)")
 is "$st" 503 "the IdP down during a sign-in: the callback answers the same 503 page"
+
+# ------------------------- client_secret_post, claims in the ID token ---
+# Another issuer whose discovery lists only client_secret_post and whose ID
+# tokens carry preferred_username and groups: ocigate falls back to post and
+# does not ask userinfo. (The same ocigate, reloaded with the new issuer.)
+IDP_LINES=$(wc -l < "$T/idp.log")
+start_idp --redirect-uri "$U/ocigate/callback" --post-logout-uri "$U/ocigate/keys" \
+    --client-auth post --id-token-claims
+( umask 077; jq -r .web_client.secret "$T/idp.json" > "$T/client.secret" )
+jq --arg issuer "$ISSUER" '.auth.openid.issuer = $issuer' "$T/ocigate.json" > "$T/ocigate.json.new" &&
+    mv "$T/ocigate.json.new" "$T/ocigate.json"
+kill -HUP "$OG_MAIN"
+wait_until 10 grep -q "configuration reloaded" "$T/ocigate.log"
+sleep 1
+browser signin bob signin-post
+is "$(j signin-post '[.landed, .login_again.path, .login_again.via_idp, .logout.through_end_session] | map(tostring) | join(" ")')" \
+   "/ocigate/keys /ocigate/keys false true" \
+   "an issuer that supports only client_secret_post: bob signs in, his session opens, he signs out"
+ok 'tail -n +"$((IDP_LINES + 1))" "$T/idp.log" | grep -q "\"method\":\"POST\",\"path\":\"/token\",\"status\":200,\"client_auth\":\"body\"" &&
+    ! tail -n +"$((IDP_LINES + 1))" "$T/idp.log" | grep -q "\"path\":\"/me\"" &&
+    grep "\"path\":\"/ocigate/callback\"" "$T/ocigate.log" | grep "\"status\":303" | grep -q "\"user\":\"bob\""' \
+   "the code went with client_secret_post; the ID token's own claims named bob, no userinfo request"
 
 # ---------------------------------------------------- logs ---
 

@@ -2,7 +2,7 @@
 //
 //   node server.mjs --port PORT --state FILE [--log FILE] [--host 127.0.0.1]
 //                   [--redirect-uri URI]... [--post-logout-uri URI]...
-//                   [--id-token-claims]
+//                   [--id-token-claims] [--client-auth basic|post]
 //   (or IDP_PORT / IDP_STATE / IDP_LOG in the environment)
 //
 // It runs oidc-provider (https://github.com/panva/node-oidc-provider) on
@@ -53,7 +53,10 @@
 // email/email_verified, groups. By default (oidc-provider's conformant
 // behaviour) the ID token of the code flow carries only sub and the
 // protocol claims, and the rest comes from the userinfo endpoint;
-// --id-token-claims puts them in the ID token as well. The end_session
+// --id-token-claims puts them in the ID token as well. --client-auth post
+// makes every client authenticate with client_secret_post, the only method
+// the discovery document then lists (default: client_secret_basic, with
+// oidc-provider's usual list, client_secret_post included, in discovery). The end_session
 // endpoint asks "Sign out?" (#logout-yes, #logout-no).
 //
 // SIGTERM/SIGINT stop it.
@@ -75,6 +78,7 @@ const { values: opts } = parseArgs({
     'redirect-uri': { type: 'string', multiple: true, default: [] },
     'post-logout-uri': { type: 'string', multiple: true, default: [] },
     'id-token-claims': { type: 'boolean', default: false },
+    'client-auth': { type: 'string', default: 'basic' },
   },
   allowPositionals: false,
 });
@@ -83,6 +87,11 @@ if (!opts.state) {
   process.stderr.write('usage: node server.mjs --port PORT --state FILE [--log FILE]\n');
   process.exit(2);
 }
+if (!['basic', 'post'].includes(opts['client-auth'])) {
+  process.stderr.write('server.mjs: --client-auth is basic or post\n');
+  process.exit(2);
+}
+const AUTH_METHOD = `client_secret_${opts['client-auth']}`;
 const port = Number.parseInt(opts.port, 10);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.stderr.write(`server.mjs: bad port "${opts.port}"\n`);
@@ -116,7 +125,7 @@ const clients = Object.keys(IDENTITIES).map((clientId) => ({
   grant_types: ['client_credentials'],
   response_types: [],
   redirect_uris: [],
-  token_endpoint_auth_method: 'client_secret_basic',
+  token_endpoint_auth_method: AUTH_METHOD,
 }));
 
 // --- people (browser sign-in) ------------------------------------------------
@@ -138,7 +147,7 @@ clients.push({
   response_types: ['code'],
   redirect_uris: opts['redirect-uri'],
   post_logout_redirect_uris: opts['post-logout-uri'],
-  token_endpoint_auth_method: 'client_secret_basic',
+  token_endpoint_auth_method: AUTH_METHOD,
 });
 
 async function findAccount(_ctx, sub) {
@@ -308,6 +317,8 @@ server.listen(port, opts.host, () => {
       groups: ['groups'],
     },
     conformIdTokenClaims: !opts['id-token-claims'],
+    // post: the only method listed; basic: oidc-provider's list (post included)
+    ...(opts['client-auth'] === 'post' ? { clientAuthMethods: [AUTH_METHOD] } : {}),
     pkce: { required: () => true },
     interactions: { url: async (_ctx, i) => `/interaction/${i.uid}` },
     features: {
@@ -369,9 +380,21 @@ server.listen(port, opts.host, () => {
 
   const callback = provider.callback();
   handler = (req, res) => {
+    const reqPath = (req.url ?? '').split('?')[0];
+    // how a client authenticated at the token endpoint (oidc-provider itself
+    // takes either secret method from any client)
+    const clientAuth = reqPath === '/token'
+      ? (/^basic /i.test(req.headers.authorization ?? '') ? 'basic' : 'body') : undefined;
     res.on('finish', () => log('request', {
-      method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode,
+      method: req.method, path: reqPath, status: res.statusCode, client_auth: clientAuth,
     }));
+    if (clientAuth === 'basic' && AUTH_METHOD === 'client_secret_post') {
+      // an issuer that supports only client_secret_post refuses Basic
+      res.statusCode = 401;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ error: 'invalid_client', error_description: 'client_secret_post only' }));
+      return;
+    }
     interaction(provider, req, res).then((done) => {
       if (!done) callback(req, res);
     }).catch((err) => {

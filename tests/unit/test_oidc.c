@@ -1316,6 +1316,23 @@ static void signin_discovery(void **state)
     assert_string_equal(p.end_session_endpoint, "");
     assert_false(p.secret_basic);                      /* only post: ocigate falls back to it */
     assert_true(p.secret_post);
+    /* an issuer that is down is asked once, not on every sign-in attempt */
+    {
+        struct og_oidc *o2 = og_oidc_new(c);
+        int before;
+
+        og_oidc_set_fetcher(o2, fake_get, NULL);
+        idp.down = 1;
+        before = idp.calls;
+        assert_int_equal(og_oidc_provider(o2, &p), -1);
+        assert_int_equal(og_oidc_provider(o2, &p), -1);
+        assert_int_equal(idp.calls, before + 1);
+        og_oidc_set_now(o2, (time_t)now + 6);
+        assert_int_equal(og_oidc_provider(o2, &p), -1);
+        assert_int_equal(idp.calls, before + 2);
+        idp.down = 0;
+        og_oidc_free(o2);
+    }
     /* a document naming another issuer is refused, the last good one kept */
     assert_int_equal(og_oidc_set_discovery(o, other, strlen(other)), -1);
     assert_int_equal(og_oidc_provider(o, &p), 0);
