@@ -409,8 +409,8 @@ size_t og_keys_endpoint(struct og_worker_state *w, const struct og_request *req,
         if (get && sublen == 0 && signed_out(req))
             return done(log, 200, "signed out",
                         og_keys_render_message(200, "Signed out", "You are signed out of "
-                                               "ocigate.", NULL, cfg->endpoint_login, buf,
-                                               cap));
+                                               "ocigate.", cfg->endpoint_keys,
+                                               cfg->endpoint_login, buf, cap));
         if (get)
             return done(log, 303, "no session: sign in first",
                         og_keys_render_redirect(cfg->endpoint_login, buf, cap));

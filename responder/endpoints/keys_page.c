@@ -374,7 +374,7 @@ size_t og_keys_render_message(int status, const char *title, const char *text,
         esc(&o, signin);
         og_buf_puts(&o, "\">Sign in</a></p>\n");
     }
-    if (base) {
+    if (base && !signin) {
         og_buf_puts(&o, "<p><a href=\"");
         esc(&o, base);
         og_buf_puts(&o, "\">Back to the API keys</a></p>\n");

@@ -50,9 +50,9 @@ struct og_keys_view {
    counted in a line that says so, so this needs only a few KiB). */
 size_t og_keys_render_page(const struct og_keys_view *v, int status, char *buf, size_t cap);
 
-/* A page that only says something (403, 404, 503...), with a link back to
-   base when base is not NULL, and a link #signin to signin (endpoints.login)
-   when signin is not NULL. */
+/* A page that only says something (403, 404, 503...), styled from base
+   (endpoints.keys) when base is not NULL, with a link #signin to signin
+   (endpoints.login) when signin is not NULL, else a link back to base. */
 size_t og_keys_render_message(int status, const char *title, const char *text,
                               const char *base, const char *signin, char *buf, size_t cap);
 
