@@ -8,8 +8,9 @@
 #     scrolling; screenshots (desktop, 360 px, after creation with #new-key
 #     masked) kept in tests/e2e/artefacts/ of the build tree;
 #   - she creates a key (shown once; docker/podman login lines), pushes with
-#     it (skopeo), sees it listed with "last used", revokes it with its
-#     button, and the push is refused;
+#     it (skopeo; docker after the page's login line, pasted as it is), sees
+#     it listed with "last used", revokes it with its button, and the pushes
+#     are refused;
 #   - a key beyond auth.apikey.maxLifetimeDays or a scope outside her reach
 #     is refused on the page;
 #   - bob creates keys; the admin sees everyone's and revokes all of bob's;
@@ -21,14 +22,14 @@
 #   - every creation and revocation is logged with user and key id; no key,
 #     cookie or password reaches a log.
 . "$(dirname "$0")/lib.sh"
-e2e_init redis-server docker-registry lighttpd skopeo curl jq python3 node npm chromium
+e2e_init redis-server docker-registry lighttpd skopeo curl jq python3 node npm chromium dockerd
 # the browser harness (tests/browser/harness.mjs, start_idp in lib.sh) comes
 # with the sign-in work; a tree without it cannot run this scenario yet
 if ! declare -F start_idp > /dev/null || [ ! -f "$OCIGATE_SRCDIR/tests/browser/harness.mjs" ]; then
     skip_all "no browser harness (tests/browser/harness.mjs, start_idp) in this tree"
 fi
 
-plan 57
+plan 61
 
 read -r REG_PORT REDIS_PORT LT_PORT FOREIGN_PORT < <(free_ports 4)
 BASE="http://127.0.0.1:$LT_PORT"
@@ -130,6 +131,37 @@ is "$("$OCIGATE_BIN" key show -c "$T/ocigate.json" "$KEY_ID" 2>/dev/null | sed -
 # ------------------------------------------------ push with it, revoke it ----
 push_with alice "$KEY" e2e/app:v1
 ok $? "skopeo pushes with the new key" || diag "$(tail -n 3 "$T/skopeo.log" | redact)"
+# docker: a private dockerd (root), the login line exactly as the page shows it
+DOCKER_CLI=/usr/bin/docker
+if [ "$(id -u)" = 0 ] && [ -x "$DOCKER_CLI" ] && command -v dockerd > /dev/null; then
+    DK=$T/dk
+    mkdir -p "$DK" "$T/docker-config"
+    dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+        --insecure-registry "$H" -H "unix://$DK/dockerd.sock" \
+        --data-root "$DK/data" --exec-root "$DK/exec" --pidfile "$DK/dockerd.pid" \
+        > "$T/dockerd.log" 2>&1 &
+    register_pid $!
+    dk() { DOCKER_CONFIG="$T/docker-config" timeout 120 "$DOCKER_CLI" -H "unix://$DK/dockerd.sock" "$@"; }
+    docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
+        python3 "$MKIMAGE" "$IMG" "$1" > /dev/null 2>&1 &&
+        timeout 60 skopeo --insecure-policy copy --quiet "oci:$IMG:$1" \
+            "docker-archive:$T/$1.tar:local/img:$1" >> "$T/skopeo.log" 2>&1 &&
+        dk load -q -i "$T/$1.tar" > /dev/null
+    }
+    wait_until 60 dk version > /dev/null 2>&1 || bail "dockerd did not start: $(tail -n 3 "$T/dockerd.log")"
+    line=$(j create .docker_login)
+    # shellcheck disable=SC2086   # the line is words, as a person pastes it
+    printf '%s\n' "$KEY" | dk ${line#docker } > "$T/docker-login.out" 2>&1
+    ok $? "the page's docker login line, pasted as it is, logs docker in with the key" ||
+        diag "$(tail -n 3 "$T/docker-login.out")"
+    docker_image dv1 && dk tag local/img:dv1 "$H/e2e/docker:v1" &&
+        dk push "$H/e2e/docker:v1" > "$T/docker-push.out" 2>&1
+    ok $? "docker pushes with the key" || diag "$(tail -n 3 "$T/docker-push.out")"
+else
+    missing_checks 2 "docker (root, /usr/bin/docker and dockerd)"
+    dk() { return 1; }
+    docker_image() { return 1; }
+fi
 browser list --user alice --key-id "$KEY_ID"
 is "$(j list .row.label)" "ci one" "the key is listed with its label"
 like "$(j list .row.last_used)" '^20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} UTC$' "... and a last-used time after the push"
@@ -141,6 +173,14 @@ sleep 1.2   # auth.apikey.cacheSeconds: 1
 push_with alice "$KEY" e2e/app:v2
 is "$?" 1 "the push with the revoked key is refused"
 like "$(tail -n 5 "$T/skopeo.log")" 'unauthorized|401|authentication required' "... as unauthorized"
+if [ -n "${DK:-}" ]; then
+    docker_image dv2 && dk tag local/img:dv2 "$H/e2e/docker:v2" &&
+        dk push "$H/e2e/docker:v2" > "$T/docker-push2.out" 2>&1
+    is "$?" 1 "the docker push with the revoked key is refused"
+    like "$(tail -n 3 "$T/docker-push2.out")" 'unauthorized|authentication required' "... as unauthorized"
+else
+    missing_checks 2 "docker (root, /usr/bin/docker and dockerd)"
+fi
 
 # ------------------------------------------------ refusals on the page -------
 browser create --user alice --label "too long" --expires 31
