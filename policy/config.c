@@ -489,10 +489,16 @@ static bool read_registry_write_timeout(struct parser *p, json_t *v, void *t)
     return read_int(p, v, 1, 600000, &CFG(t)->registry_write_timeout_ms);
 }
 
+static bool read_registry_automatic_mount(struct parser *p, json_t *v, void *t)
+{
+    return read_bool(p, v, &CFG(t)->registry_automatic_mount);
+}
+
 static const struct field registry_fields[] = {
     { "url", read_registry_url, NULL },
     { "timeoutMs", read_registry_timeout, NULL },
     { "writeTimeoutMs", read_registry_write_timeout, NULL },
+    { "automaticMount", read_registry_automatic_mount, NULL },
 };
 
 static bool read_registry(struct parser *p, json_t *v, void *t)
@@ -873,9 +879,11 @@ static bool read_admin_policy(struct parser *p, json_t *v, void *t)
     return read_policy(p, v, &CFG(t)->admin);
 }
 
+/* "" is accepted as zot accepts it; it names the anonymous identity, which
+   belongs to no group, so it makes no one a member (doc/decisions.md). */
 static bool read_group_users(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_group *)t)->users, false);
+    return read_strlist(p, v, &((struct og_group *)t)->users, true);
 }
 
 static const struct field group_fields[] = {
@@ -909,9 +917,10 @@ static bool read_groups(struct parser *p, json_t *v, void *t)
     return true;
 }
 
+/* "" = the anonymous identity, as in zot: "users": [""] lets anonymous clients scrape. */
 static bool read_metrics_users(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &CFG(t)->metrics_users, false);
+    return read_strlist(p, v, &CFG(t)->metrics_users, true);
 }
 
 static bool read_metrics_anonymous(struct parser *p, json_t *v, void *t)
@@ -1029,6 +1038,11 @@ static bool read_token_challenge(struct parser *p, json_t *v, void *t)
     return true;
 }
 
+static bool read_token_challenge_anonymous(struct parser *p, json_t *v, void *t)
+{
+    return read_bool(p, v, &CFG(t)->challenge_anonymous);
+}
+
 static bool read_token_realm(struct parser *p, json_t *v, void *t)
 {
     char **realm = &CFG(t)->token_realm;
@@ -1057,6 +1071,7 @@ static bool read_token_lifetime(struct parser *p, json_t *v, void *t)
 
 static const struct field token_fields[] = {
     { "challenge", read_token_challenge, NULL },
+    { "challengeAnonymous", read_token_challenge_anonymous, NULL },
     { "realm", read_token_realm, NULL },
     { "service", read_token_service, NULL },
     { "keyFile", read_token_key_file, NULL },
@@ -1259,6 +1274,7 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
 {
     cfg->registry_timeout_ms = 2000;
     cfg->registry_write_timeout_ms = 30000;
+    cfg->registry_automatic_mount = true;
     cfg->redis_timeout_ms = 200;
     cfg->openid_leeway_s = 60;
     cfg->apikey_cache_s = 30;
@@ -1477,7 +1493,7 @@ static bool strlist_has(const struct og_strlist *l, const char *s)
 
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user)
 {
-    if (!cfg || !group || !user)
+    if (!cfg || !group || !user || !user[0])   /* anonymous belongs to no group */
         return false;
     for (size_t i = 0; i < cfg->ngroups; i++)
         if (strcmp(cfg->groups[i].name, group) == 0 && strlist_has(&cfg->groups[i].users, user))

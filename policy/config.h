@@ -63,6 +63,10 @@ struct og_config {
     int registry_timeout_ms;    /* default 2000 */
     int registry_write_timeout_ms; /* registry.writeTimeoutMs: a manifest PUT forwarded by
                                       ocigate (default 30000) */
+    bool registry_automatic_mount; /* registry.automaticMount (default true): the registry
+                                      may mount a blob from any repository when a mount
+                                      has no from=; false: it starts a plain upload then
+                                      (distribution), so such a POST is a plain create */
 
     char *redis_url;            /* default "redis://127.0.0.1:6379/0" */
     char *redis_prefix;         /* default "ocigate:" */
@@ -102,13 +106,16 @@ struct og_config {
     struct og_group *groups;
     size_t ngroups;
     bool has_metrics;
-    struct og_strlist metrics_users;
+    struct og_strlist metrics_users;   /* "" = the anonymous identity (zot) */
     unsigned metrics_anonymous_actions;
 
     struct og_immutable_rule *immutable;
     size_t nimmutable;
 
     enum og_challenge challenge;   /* token.challenge, default bearer */
+    bool challenge_anonymous;      /* token.challengeAnonymous (bearer mode): every registry
+                                      request without credentials is challenged, so clients
+                                      fetch a token (an anonymous one) first; default false */
     char *token_realm;             /* URL clients fetch tokens from */
     char *token_service;           /* default: realm */
     char *token_key_file;
@@ -151,7 +158,8 @@ struct og_config *og_config_parse(const char *json, size_t len, const char *fnam
 
 void og_config_free(struct og_config *cfg);
 
-/* Is user a member of config group `group` (accessControl.groups)? */
+/* Is user a member of config group `group` (accessControl.groups)? Never
+   for "" (the anonymous identity belongs to no group, as in zot). */
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user);
 
 #endif

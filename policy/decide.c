@@ -657,6 +657,12 @@ static void decide_upload_start(const struct og_config *cfg, const struct og_rou
         decide_by_verdict(out, r, id, OG_ACT_CREATE, &create);
         return;
     }
+    /* A registry that starts a plain upload for a mount without from=
+       (registry.automaticMount false) mounts nothing: a plain create. */
+    if ((!r->has_from || r->from_len == 0) && !cfg->registry_automatic_mount) {
+        decide_by_verdict(out, r, id, OG_ACT_CREATE, &create);
+        return;
+    }
     /* 401, for everyone: the one status on which containerd retries as a plain upload. */
     if (!r->has_from || r->from_len == 0) {
         deny(out, 401, OG_ACT_READ, "route",
@@ -787,8 +793,11 @@ static void decide_metrics(const struct og_config *cfg, const struct og_identity
     if (is_anonymous(id)) {
         if (cfg->has_metrics && (cfg->metrics_anonymous_actions & OG_ACT_READ))
             allow(out, OG_ACT_READ, "metrics", "metrics.anonymousPolicy grants read");
+        else if (cfg->has_metrics && list_has(&cfg->metrics_users, ""))
+            allow(out, OG_ACT_READ, "metrics", "metrics.users lists \"\" (anonymous)");
         else
-            deny(out, 401, OG_ACT_READ, "metrics", "metrics.anonymousPolicy does not grant read");
+            deny(out, 401, OG_ACT_READ, "metrics",
+                 "neither metrics.anonymousPolicy grants read nor metrics.users lists \"\"");
         return;
     }
     if (cfg->has_metrics && list_has(&cfg->metrics_users, id->user))

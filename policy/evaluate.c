@@ -33,6 +33,25 @@ static void from_decision(struct og_outcome *out, const struct og_decision *d)
         out->status = 503;              /* undecided is never an allow */
 }
 
+bool og_challenges_anonymous(const struct og_config *cfg, const struct og_route *r)
+{
+    if (!cfg->challenge_anonymous || cfg->challenge != OG_CHALLENGE_BEARER || !cfg->token_realm)
+        return false;
+    switch (r->kind) {
+    case OG_R_PING:
+    case OG_R_CATALOG:
+    case OG_R_TAGS_LIST:
+    case OG_R_MANIFEST:
+    case OG_R_BLOB:
+    case OG_R_UPLOAD_START:
+    case OG_R_UPLOAD:
+    case OG_R_REFERRERS:
+        return r->status == 0;
+    default:
+        return false;
+    }
+}
+
 void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
                         struct og_outcome *out)
 {
@@ -47,6 +66,7 @@ void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
 
     if (r->status) {
         set(out, r->status, "route", r->reason ? r->reason : "refused");
+        out->error_code = r->error_code;
         return;
     }
     if (r->kind == OG_R_OPTIONS) {
@@ -56,6 +76,15 @@ void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
     if (r->kind == OG_R_PING && !q->has_authorization) {
         /* Clients learn how to authenticate from this answer only. */
         set(out, 401, "challenge", "no credentials on /v2/: challenge");
+        out->challenge = true;
+        return;
+    }
+    if (!q->has_authorization && og_challenges_anonymous(cfg, r)) {
+        /* Clients that send credentials only after a challenge (containerd
+           pushing) fetch a token before their first request; anonymous
+           ones get an anonymous token, which grants what anonymousPolicy
+           allows. */
+        set(out, 401, "challenge", "no credentials: token.challengeAnonymous asks for a token first");
         out->challenge = true;
         return;
     }
@@ -98,6 +127,7 @@ void og_outcome_refuse(struct og_outcome *out, int status, const char *rule, con
     }
     out->status = status;
     out->need = OG_NEED_NOTHING;
+    out->error_code = NULL;
     out->claim = 0;
     out->challenge = false;
     if (rule)

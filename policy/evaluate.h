@@ -50,6 +50,8 @@ struct og_outcome {
     const char *tag;           /* the tag concerned, or NULL */
     const char *rule;          /* what decided ("route", "challenge", a pattern...); never NULL */
     const char *reason;        /* short static explanation; never NULL */
+    const char *error_code;    /* the OCI error code where the status alone does not say
+                                  it (a route's, e.g. "MANIFEST_UNKNOWN"), else NULL */
     unsigned claim;            /* allow: bit i = claim route->tags[i] before the write */
     bool challenge;            /* 401 asking for credentials (no Authorization on /v2/) */
     bool insufficient_scope;   /* see struct og_decision */
@@ -58,6 +60,12 @@ struct og_outcome {
 
 void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
                         struct og_outcome *out);
+
+/* token.challengeAnonymous: is route r, sent without any Authorization
+   header, answered with the 401 Bearer challenge whatever anonymous clients
+   may do? True only in bearer mode with a token realm, for the registry's
+   own routes (/v2/ and below; not OPTIONS, not paths outside /v2). */
+bool og_challenges_anonymous(const struct og_config *cfg, const struct og_route *r);
 
 /* A refusal the caller found on its own way (bad credentials, a backend
    that could not answer, a body too large...): status, rule and reason

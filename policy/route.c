@@ -8,7 +8,8 @@
  *   2. the method (OPTIONS is a CORS preflight and stops here) -> 405
  *   3. outside /v2: handed back to the caller untouched
  *   4. the closed /v2/ endpoint table and the distribution grammar
- *      (no shape -> 404; a shape with a bad name/reference -> 400;
+ *      (no shape -> 404; a shape with a bad name/reference -> 400,
+ *      except a GET/HEAD of a manifest by an invalid reference -> 404;
  *      more than one valid shape -> 400)
  *   5. the method for that endpoint                             -> 405
  *   6. the query (only the keys that mean something there)      -> 400
@@ -363,6 +364,7 @@ struct match {
     struct span name;
     struct span ref;
     bool ref_is_digest;
+    bool bad_manifest_ref;      /* a manifest shape, valid name, invalid reference */
 };
 
 /* Does rest have this shape? Fills name/ref; says nothing about grammar. */
@@ -373,6 +375,7 @@ static bool rest_has_shape(struct span rest, const struct shape *sh, struct matc
     m->kind = sh->kind;
     m->ref = span_of(rest.p + rest.n, 0);
     m->ref_is_digest = false;
+    m->bad_manifest_ref = false;
     if (sh->ref != REF_NONE) {
         const char *slash = span_last_byte(rest, '/');
         if (slash == NULL)
@@ -399,9 +402,12 @@ static const char *match_grammar_fault(const struct shape *sh, struct match *m)
     case REF_MANIFEST:
         if (span_contains_byte(m->ref, ':')) {
             m->ref_is_digest = true;
-            return og_valid_digest(m->ref.p, m->ref.n) ? NULL : "invalid digest";
+            fault = og_valid_digest(m->ref.p, m->ref.n) ? NULL : "invalid digest";
+        } else {
+            fault = og_valid_tag(m->ref.p, m->ref.n) ? NULL : "invalid tag";
         }
-        return og_valid_tag(m->ref.p, m->ref.n) ? NULL : "invalid tag";
+        m->bad_manifest_ref = fault != NULL;
+        return fault;
     case REF_DIGEST:
         m->ref_is_digest = true;
         return og_valid_digest(m->ref.p, m->ref.n) ? NULL : "invalid digest";
@@ -416,13 +422,16 @@ static const char *match_grammar_fault(const struct shape *sh, struct match *m)
  * Match rest (the path after "/v2/") against every shape. Exactly one valid
  * parse: filled into *found, returns 0. Otherwise a status and *reason:
  * 404 when no shape fits, 400 when shapes fit but break the grammar or when
- * more than one parse is valid.
+ * more than one parse is valid. *only_bad_manifest_ref: the 400 comes from
+ * manifest shapes alone, each with a valid name and an invalid reference.
  */
-static int resolve_endpoint(struct span rest, struct match *found, const char **reason)
+static int resolve_endpoint(struct span rest, struct match *found, const char **reason,
+                            bool *only_bad_manifest_ref)
 {
-    size_t nshaped = 0, nvalid = 0;
+    size_t nshaped = 0, nvalid = 0, nbadref = 0;
     const char *first_fault = NULL;
 
+    *only_bad_manifest_ref = false;
     if (rest.n > 0 && rest.p[0] == '_') {
         /* The registry's own namespace: only _catalog is ours to pass. */
         if (span_equals(rest, "_catalog")) {
@@ -444,6 +453,8 @@ static int resolve_endpoint(struct span rest, struct match *found, const char **
         if (fault != NULL) {
             if (first_fault == NULL)
                 first_fault = fault;
+            if (m.bad_manifest_ref)
+                nbadref++;
             continue;
         }
         if (nvalid++ == 0)
@@ -457,6 +468,7 @@ static int resolve_endpoint(struct span rest, struct match *found, const char **
         return 0;
     if (nshaped > 0) {
         *reason = first_fault;
+        *only_bad_manifest_ref = nbadref == nshaped;
         return 400;
     }
     *reason = "unknown endpoint";
@@ -748,6 +760,7 @@ void og_route_classify(const char *method, size_t method_len,
     struct span target, path, query, rest;
     struct match m;
     const char *fault = NULL;
+    bool bad_manifest_ref = false;
     int status;
 
     memset(out, 0, sizeof *out);
@@ -793,7 +806,16 @@ void og_route_classify(const char *method, size_t method_len,
     } else if (path.n > 4 && memcmp(path.p, "/v2/", 4) == 0) {
         /* 4. the closed endpoint table */
         rest = span_of(path.p + 4, path.n - 4);
-        status = resolve_endpoint(rest, &m, &fault);
+        status = resolve_endpoint(rest, &m, &fault, &bad_manifest_ref);
+        if (status != 0 && bad_manifest_ref &&
+            (out->method == OG_M_GET || out->method == OG_M_HEAD)) {
+            /* A read of a manifest no reference grammar allows: nothing can
+               exist there, so 404 MANIFEST_UNKNOWN, as registries answer
+               (the OCI conformance suite asks for it). Writes stay 400. */
+            refuse(out, 404, "invalid manifest reference: no manifest can exist there");
+            out->error_code = "MANIFEST_UNKNOWN";
+            return;
+        }
         if (status != 0) {
             refuse(out, status, fault);
             return;

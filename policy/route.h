@@ -42,6 +42,8 @@ enum og_route_kind {
 struct og_route {
     int status;                 /* 0: classified; else 400, 404 or 405 */
     const char *reason;         /* static text explaining a refusal, or NULL */
+    const char *error_code;     /* the OCI error code of a refusal where the status
+                                   alone does not say it ("MANIFEST_UNKNOWN"), or NULL */
     enum og_method method;
     enum og_route_kind kind;
     unsigned action;            /* base action (enum og_action): GET/HEAD read,

@@ -15,6 +15,7 @@ void og_answer_from_outcome(struct og_answer *a, const struct og_outcome *o,
     a->repository = o->repository;
     a->rule = o->rule;
     a->reason = o->reason;
+    a->code = o->error_code;
     a->tag = o->tag;
     a->insufficient_scope = o->insufficient_scope;
     a->scope_type = o->scope_type;

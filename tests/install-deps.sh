@@ -8,7 +8,8 @@ packages=(build-essential autoconf automake libtool pkg-config
           libssl-dev libcrypt-dev libcmocka-dev
           redis-server docker-registry lighttpd lighttpd-modules-lua nginx caddy apache2
           skopeo podman curl jq apache2-utils python3 wrk clang libclang-rt-14-dev
-          systemd chromium)
+          systemd chromium
+          docker.io containerd buildah)
 
 missing=()
 # node and npm for the test IdP: this machine image ships them; Debian's own
@@ -45,7 +46,17 @@ fi
 
 # npm may be missing on a machine that has node from elsewhere: only the IdP needs it.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ -f "$here/tests/idp/package-lock.json" ] && [ ! -d "$here/tests/idp/node_modules/playwright-core" ]; then
+# (again when a package the lock file names is missing, e.g. after a pull)
+idp_stale() {
+    local m
+    [ -d "$here/tests/idp/node_modules" ] || return 0
+    for m in $(jq -r '.packages | keys[] | select(startswith("node_modules/"))' \
+                  "$here/tests/idp/package-lock.json" 2>/dev/null | head -200); do
+        [ -d "$here/tests/idp/$m" ] || return 0
+    done
+    return 1
+}
+if [ -f "$here/tests/idp/package-lock.json" ] && idp_stale; then
     (cd "$here/tests/idp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
         { echo "install-deps: npm ci in tests/idp failed" >&2; exit 1; }
 fi

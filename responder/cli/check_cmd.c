@@ -33,6 +33,15 @@ static void print_list(const char *label, const struct og_strlist *l)
     printf("]");
 }
 
+/* Does a users list hold "" (the anonymous identity)? */
+static bool has_anonymous(const struct og_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i][0] == '\0')
+            return true;
+    return false;
+}
+
 static void print_actions(unsigned mask)
 {
     static const unsigned all[] = { OG_ACT_READ, OG_ACT_CREATE, OG_ACT_UPDATE, OG_ACT_DELETE,
@@ -129,12 +138,20 @@ int og_cmd_check(int argc, char **argv)
     printf("realm: %s\n", cfg->realm);
     printf("registry: %s (timeout %d ms, manifest writes %d ms)\n", cfg->registry_url,
            cfg->registry_timeout_ms, cfg->registry_write_timeout_ms);
+    printf("automaticMount: %s\n", cfg->registry_automatic_mount
+           ? "true (a blob mount without from= is refused with 401: the registry could "
+             "mount from any repository)"
+           : "false (a blob mount without from= is a plain upload: create on the target)");
     printf("redis: %s prefix \"%s\" (timeout %d ms)%s\n", og_redis_describe(redis),
            cfg->redis_prefix, cfg->redis_timeout_ms,
            cfg->redis_password ? ", password from the config"
            : og_redis_has_password(redis) ? ", password from redis.url" : "");
     og_redis_free(redis);
-    printf("challenge: %s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer");
+    printf("challenge: %s%s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer",
+           !cfg->challenge_anonymous ? ""
+           : cfg->challenge == OG_CHALLENGE_BEARER && cfg->token_realm
+               ? " (challengeAnonymous: registry requests without credentials are challenged)"
+               : " (challengeAnonymous has no effect: it needs bearer mode and token.realm)");
     printf("credential failures: delay %d ms; throttled past %d per address, %d per subject "
            "and address, %d per subject in total (then only where it failed), distinct "
            "credentials per %d s (0: no limit)\n", cfg->fail_delay_ms,
@@ -169,6 +186,8 @@ int og_cmd_check(int argc, char **argv)
     for (size_t i = 0; i < cfg->ngroups; i++) {
         printf("  %s: ", cfg->groups[i].name);
         print_list("users ", &cfg->groups[i].users);
+        if (has_anonymous(&cfg->groups[i].users))
+            printf(" (\"\" names anonymous, which belongs to no group: no effect)");
         printf("\n");
     }
     printf("metrics: ");
@@ -176,6 +195,9 @@ int og_cmd_check(int argc, char **argv)
         print_list("users ", &cfg->metrics_users);
         printf(" anonymousPolicy ");
         print_actions(cfg->metrics_anonymous_actions);
+        if (has_anonymous(&cfg->metrics_users) ||
+            (cfg->metrics_anonymous_actions & OG_ACT_READ))
+            printf(" (anonymous clients may scrape)");
         printf("\n");
     } else {
         printf("none (nobody may scrape)\n");

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "decide.h"
+#include "evaluate.h"
 #include "endpoints.h"
 #include "identity.h"
 #include "query.h"
@@ -83,6 +84,7 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
     size_t qlen, n = PAGE_DEFAULT, len = 0;
     char *body = NULL;
     int rc;
+    bool anonymous_challenge;
 
     log->action = "read";
     if (!cfg->endpoint_catalog)
@@ -94,15 +96,20 @@ size_t og_catalog_endpoint(struct og_worker_state *w, const struct og_request *r
         return deny(w, req, 400, "OCIGATE_SERVE=catalog on a location that is not /v2/_catalog",
                     buf, cap, log);
 
-    if ((rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
+    /* token.challengeAnonymous: no credentials at all is a challenge naming
+       the catalog's scope, as for a token without it. */
+    anonymous_challenge = !req->authorization && og_challenges_anonymous(cfg, &route);
+    if (!anonymous_challenge && (rc = og_endpoint_identify(w, req, &id, &store, &reason, log)) != 0)
         return deny(w, req, rc, reason, buf, cap, log);
     /* An ocigate token lists the catalog only with registry:catalog:*; the
        names it shows are then the ones the identity may read. */
-    if (!og_token_grants_catalog(&id)) {
+    if (anonymous_challenge || !og_token_grants_catalog(&id)) {
         struct og_answer a = { .status = 401, .role = req->role, .cfg = cfg, .action = "read",
-                               .rule = "token scope",
-                               .reason = "the token does not grant the catalog; "
-                                         "ask the token endpoint for it",
+                               .rule = anonymous_challenge ? "challenge" : "token scope",
+                               .reason = anonymous_challenge
+                                   ? "no credentials: token.challengeAnonymous asks for a token first"
+                                   : "the token does not grant the catalog; "
+                                     "ask the token endpoint for it",
                                .insufficient_scope = 1, .scope_type = "registry",
                                .scope_name = "catalog", .scope_actions = "*" };
         log->status = 401;

@@ -275,6 +275,8 @@ static void render_body(struct og_buf *o, const struct og_answer *a)
     int first = 1;
 
     error_code(a->status, &code, &message);
+    if (a->code && a->code[0])
+        code = a->code;
     og_answer_message(a, text, sizeof(text));
     og_buf_puts(o, "{\"errors\":[{\"code\":\"");
     og_buf_puts(o, code);

@@ -26,6 +26,7 @@ struct og_answer {
     const char *user, *groups, *auth;   /* groups comma-separated; NULLs are "" */
     /* deny: the detail of the OCI error body */
     const char *action, *repository, *rule, *reason, *tag;
+    const char *code;           /* the OCI error code; NULL: the status's own */
     /* deny: for the message a client reads (og_answer_about) */
     const char *who;            /* the identified user; NULL or "" = anonymous */
     int may_read;               /* the caller may read the repository: only then

@@ -56,6 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_ASSERT(r.status == 0 || r.status == 400 || r.status == 404 || r.status == 405);
     FZ_ASSERT((r.status == 0) == (r.kind != OG_R_NONE));
     FZ_ASSERT(r.status == 0 || r.reason != NULL);
+    /* MANIFEST_UNKNOWN only on the 404 of a read (a write by a bad reference is 400) */
+    FZ_ASSERT(r.error_code == NULL ||
+              (r.status == 404 && (r.method == OG_M_GET || r.method == OG_M_HEAD) &&
+               strcmp(r.error_code, "MANIFEST_UNKNOWN") == 0));
     FZ_ASSERT(r.path != NULL);
     FZ_ASSERT(r.path_len == 0 || in_range(r.path, uri, ul));
     FZ_ASSERT(r.path_len == 0 || r.path + r.path_len <= uri + ul);

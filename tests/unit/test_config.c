@@ -203,6 +203,98 @@ static void registry_write_timeout(void **state)
                         "ocigate.json: registry.writeTimeoutMs");
 }
 
+/* registry.automaticMount: true unless the config says the registry
+   treats a mount without from= as a plain upload. */
+static void registry_automatic_mount(void **state)
+{
+    struct og_config *cfg = parse_ok("{" AC_EMPTY "}");
+
+    (void)state;
+    assert_true(cfg->registry_automatic_mount);
+    og_config_free(cfg);
+    cfg = parse_ok("{'registry': {'automaticMount': false}, " AC_EMPTY "}");
+    assert_false(cfg->registry_automatic_mount);
+    og_config_free(cfg);
+    cfg = parse_ok("{'registry': {'automaticMount': true}, " AC_EMPTY "}");
+    assert_true(cfg->registry_automatic_mount);
+    og_config_free(cfg);
+    expect_error("{'registry': {'automaticMount': 'no'}, " AC_EMPTY "}",
+                 "ocigate.json: registry.automaticMount: must be true or false, not a string");
+    expect_error("{'registry': {'automaticMount': 0}, " AC_EMPTY "}",
+                 "ocigate.json: registry.automaticMount: must be true or false, not an integer");
+}
+
+/*
+ * "" in a users list is the anonymous identity, as in zot, and accepted
+ * wherever zot accepts it: metrics.users ("metrics": {"users": [""]} is how
+ * the seed lets anonymous clients scrape; on old main it was refused with
+ * "accessControl.metrics.users[0]: must not be empty"), repository policies'
+ * and adminPolicy's users, and groups' users, where it makes no one a
+ * member (the anonymous identity belongs to no group).
+ */
+static void empty_user_names_anonymous_where_zot_accepts_it(void **state)
+{
+    struct og_config *cfg = parse_ok(
+        "{'accessControl': {"
+        "  'repositories': {'**': {'policies': [{'users': [''], 'actions': ['read']}]}},"
+        "  'adminPolicy': {'users': ['', 'root'], 'actions': ['read']},"
+        "  'groups': {'anyone': {'users': ['', 'jack']}},"
+        "  'metrics': {'users': ['']}}}");
+
+    (void)state;
+    assert_int_equal(cfg->metrics_users.n, 1);
+    assert_string_equal(cfg->metrics_users.v[0], "");
+    assert_string_equal(cfg->rules[0].policies[0].users.v[0], "");
+    assert_string_equal(cfg->admin.users.v[0], "");
+    assert_int_equal(cfg->groups[0].users.n, 2);
+    assert_false(og_config_group_has_user(cfg, "anyone", ""));
+    assert_true(og_config_group_has_user(cfg, "anyone", "jack"));
+    og_config_free(cfg);
+    /* group names are still never empty strings in a policy's groups */
+    expect_error("{'accessControl': {'adminPolicy': {'groups': ['']}}}",
+                 "ocigate.json: accessControl.adminPolicy.groups[0]: must not be empty");
+}
+
+/* The shipped examples load as they are. */
+static void shipped_examples_load(void **state)
+{
+    static const char *const examples[] = { "three-tier.json", "seed.json" };
+    const char *srcdir = getenv("OCIGATE_SRCDIR");
+    char path[4096], err[1024];
+
+    (void)state;
+    if (!srcdir || !*srcdir)
+        srcdir = ".";
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+        struct og_config *cfg;
+
+        snprintf(path, sizeof path, "%s/deploy/examples/%s", srcdir, examples[i]);
+        cfg = og_config_load(path, err, sizeof err);
+        if (!cfg)
+            fail_msg("%s: %s", examples[i], err);
+        og_config_free(cfg);
+    }
+    /* the seed: "" in metrics.users, version tags immutable, a distribution registry */
+    snprintf(path, sizeof path, "%s/deploy/examples/seed.json", srcdir);
+    {
+        struct og_config *cfg = og_config_load(path, err, sizeof err);
+
+        assert_non_null(cfg);
+        assert_int_equal(cfg->metrics_users.n, 1);
+        assert_string_equal(cfg->metrics_users.v[0], "");
+        assert_int_equal(cfg->metrics_anonymous_actions, 0);
+        assert_false(cfg->registry_automatic_mount);
+        assert_int_equal(cfg->nimmutable, 1);
+        assert_int_equal(cfg->nrules, 1);
+        assert_string_equal(cfg->rules[0].pattern, "**");
+        assert_int_equal(cfg->rules[0].anonymous_actions, OG_ACT_READ);
+        assert_int_equal(cfg->rules[0].default_actions, 0);
+        assert_true(og_config_group_has_user(cfg, "artifact-workloads", "ci"));
+        assert_true(og_config_group_has_user(cfg, "admins", "admin"));
+        og_config_free(cfg);
+    }
+}
+
 static void defaults_fill_what_is_left_out(void **state)
 {
     struct og_config *cfg = parse_ok("{" AC_EMPTY "}");
@@ -673,6 +765,9 @@ int main(void)
         cmocka_unit_test(secrets_come_from_files),
         cmocka_unit_test(load_reads_a_file_and_names_it),
         cmocka_unit_test(apikey_max_per_user),
+        cmocka_unit_test(registry_automatic_mount),
+        cmocka_unit_test(empty_user_names_anonymous_where_zot_accepts_it),
+        cmocka_unit_test(shipped_examples_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

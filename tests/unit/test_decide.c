@@ -29,7 +29,8 @@
 /* ------------------------------------------------------------------------ */
 /* The configs.                                                              */
 
-enum { C_THREE, C_ZOT, C_LONGEST, C_EMPTY, C_ADMIN, C_NOANON, C_COUNT };
+enum { C_THREE, C_ZOT, C_LONGEST, C_EMPTY, C_ADMIN, C_NOANON, C_SEED, C_NOAUTOMOUNT,
+       C_ANONADMIN, C_COUNT };
 
 static const char *const config_json[C_COUNT] = {
     /* The classic three tiers (README), plus an immutability rule. */
@@ -77,6 +78,34 @@ static const char *const config_json[C_COUNT] = {
         "{'accessControl': {'repositories': {'**': {'defaultPolicy': ['read']},"
         "  'ci/**': {'policies': [{'users': ['ci'], 'actions': ['read', 'create', 'update']}],"
         "            'defaultPolicy': ['read']}}}}",
+    /* The seed's block as pasted (deploy/examples/seed.json): no defaultPolicy,
+       metrics users [""], version tags immutable, a distribution registry. */
+    [C_SEED] =
+        "{'registry': {'automaticMount': false},"
+        " 'accessControl': {"
+        "  'repositories': {'**': {'anonymousPolicy': ['read'],"
+        "     'policies': [{'groups': ['artifact-workloads'], 'actions': ['read', 'create']}]}},"
+        "  'adminPolicy': {'groups': ['admins'], 'actions': ['read', 'create', 'update', 'delete']},"
+        "  'groups': {'admins': {'users': ['admin']}, 'artifact-workloads': {'users': ['ci']}},"
+        "  'metrics': {'users': ['']}},"
+        " 'immutableTags': [{'repositories': ['**'], 'tags': ['v*']}]}",
+    /* automaticMount false next to an unreadable mount source; a group that
+       lists '' (accepted, as zot does, and makes no one a member). */
+    [C_NOAUTOMOUNT] =
+        "{'registry': {'automaticMount': false},"
+        " 'accessControl': {"
+        "  'repositories': {'**': {'defaultPolicy': ['read']},"
+        "    'tmp/**': {'defaultPolicy': ['read', 'create']},"
+        "    'secret/**': {'policies': [{'users': ['alice'], 'actions': ['read']}]},"
+        "    'open/**': {'policies': [{'groups': ['anyone'], 'actions': ['read', 'create']}]}},"
+        "  'groups': {'anyone': {'users': ['']}}}}",
+    /* adminPolicy users [''] (zot: the anonymous identity is an admin) and
+       metrics users naming anonymous and one user. */
+    [C_ANONADMIN] =
+        "{'accessControl': {"
+        "  'repositories': {'app/**': {'defaultPolicy': ['read']}},"
+        "  'adminPolicy': {'users': [''], 'actions': ['read']},"
+        "  'metrics': {'users': ['', 'prometheus']}}}",
 };
 
 static struct og_config *configs[C_COUNT];
@@ -440,6 +469,98 @@ static const struct tcase cases[] = {
       "user policy grants create", "main", 0 },
     { "noanon: referrers need read", C_NOANON, "GET", "/v2/ci/app/referrers/" D2,
       ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "ci/**", "no grant for read", NULL, ANY_CLAIM },
+
+    /* --- the seed's config, pasted as is ------------------------------------ */
+    { "seed: anonymous pull", C_SEED, "GET", "/v2/app/manifests/latest",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", "anonymousPolicy grants read", NULL, ANY_CLAIM },
+    { "seed: anonymous catalog", C_SEED, "GET", "/v2/_catalog",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "**", NULL, NULL, ANY_CLAIM },
+    { "seed: anonymous push is 401", C_SEED, "PUT", "/v2/app/manifests/abc123",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "**", "no grant for create", "abc123", ANY_CLAIM },
+    { "seed: ci pushes a new commit tag (claimed)", C_SEED, "PUT", "/v2/app/manifests/abc123",
+      "ci", NOGROUPS, NOSCOPES, "A", 200, "**", "group policy grants create", "abc123", 1 },
+    { "seed: ci pushes a new version tag (claimed)", C_SEED, "PUT", "/v2/app/manifests/v1.2.0",
+      "ci", NOGROUPS, NOSCOPES, "A", 200, "**", "group policy grants create", "v1.2.0", 1 },
+    { "seed: ci overwriting a version tag is 403 (immutableTags)", C_SEED, "PUT",
+      "/v2/app/manifests/v1.2.0", "ci", NOGROUPS, NOSCOPES, "E", 403,
+      "immutableTags[0] (** : v*)", "immutable tag", "v1.2.0", 0 },
+    { "seed: ci overwriting a commit tag is 403 (no update)", C_SEED, "PUT",
+      "/v2/app/manifests/abc123", "ci", NOGROUPS, NOSCOPES, "E", 403, "**",
+      "tag exists: no grant for update", "abc123", 0 },
+    { "seed: the admin overwriting a version tag is 403 (immutableTags)", C_SEED, "PUT",
+      "/v2/app/manifests/v1.2.0", "admin", NOGROUPS, NOSCOPES, "E", 403,
+      "immutableTags[0] (** : v*)", "immutable tag", "v1.2.0", 0 },
+    { "seed: the admin overwrites another tag", C_SEED, "PUT", "/v2/app/manifests/latest",
+      "admin", NOGROUPS, NOSCOPES, "E", 200, "adminPolicy", "adminPolicy grants update", "latest", 0 },
+    { "seed: the admin deletes by tag", C_SEED, "DELETE", "/v2/app/manifests/latest",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", "adminPolicy grants delete",
+      "latest", ANY_CLAIM },
+    { "seed: an identity in no group gets nothing (no defaultPolicy; anonymousPolicy is "
+      "for anonymous only)", C_SEED, "GET", "/v2/app/manifests/latest", "someone", NOGROUPS,
+      NOSCOPES, NOFACTS, 403, "**", "no grant for read", NULL, ANY_CLAIM },
+    { "seed: anonymous scrape by metrics.users [\"\"]", C_SEED, "GET", "/metrics",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "metrics", "metrics.users lists \"\" (anonymous)",
+      NULL, ANY_CLAIM },
+    { "seed: ... endpoints.metrics alike", C_SEED, "GET", "/ocigate/metrics",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "metrics", NULL, NULL, ANY_CLAIM },
+    { "seed: metrics.users [\"\"] names no signed-in user", C_SEED, "GET", "/metrics",
+      "prometheus", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+    { "seed: ... not the admin either", C_SEED, "GET", "/ocigate/metrics",
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
+    { "seed: mount without from is a plain create for ci (automaticMount false)", C_SEED,
+      "POST", "/v2/app/blobs/uploads/?mount=" D1, "ci", NOGROUPS, NOSCOPES, NOFACTS,
+      200, "**", "group policy grants create", NULL, ANY_CLAIM },
+    { "seed: ... and for the admin", C_SEED, "POST", "/v2/app/blobs/uploads/?mount=" D1,
+      "admin", NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", "adminPolicy grants create",
+      NULL, ANY_CLAIM },
+    { "seed: ... anonymous has no create: 401", C_SEED, "POST", "/v2/app/blobs/uploads/?mount=" D1,
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "**", "no grant for create", NULL, ANY_CLAIM },
+    { "seed: mount with from as before", C_SEED, "POST",
+      "/v2/app/blobs/uploads/?mount=" D1 "&from=base", "ci", NOGROUPS, NOSCOPES, NOFACTS,
+      200, "**", "group policy grants create", NULL, ANY_CLAIM },
+
+    /* --- registry.automaticMount false ------------------------------------- */
+    { "noautomount: mount without from is a create on the target", C_NOAUTOMOUNT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1, "bob", NOGROUPS, NOSCOPES, NOFACTS,
+      200, "tmp/**", "defaultPolicy grants create", NULL, ANY_CLAIM },
+    { "noautomount: ... which needs create: 403", C_NOAUTOMOUNT, "POST",
+      "/v2/app/blobs/uploads/?mount=" D1, "bob", NOGROUPS, NOSCOPES, NOFACTS,
+      403, "**", "no grant for create", NULL, ANY_CLAIM },
+    { "noautomount: ... anonymous: 401", C_NOAUTOMOUNT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1, ANON, NOGROUPS, NOSCOPES, NOFACTS,
+      401, "tmp/**", "no grant for create", NULL, ANY_CLAIM },
+    { "noautomount: mount with from still needs read on from", C_NOAUTOMOUNT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1 "&from=secret/a", "bob", NOGROUPS, NOSCOPES, NOFACTS,
+      401, "secret/**", "no read on the mount source", NULL, ANY_CLAIM },
+    { "noautomount: ... and passes with it", C_NOAUTOMOUNT, "POST",
+      "/v2/tmp/x/blobs/uploads/?mount=" D1 "&from=secret/a", "alice", NOGROUPS, NOSCOPES,
+      NOFACTS, 200, "tmp/**", "defaultPolicy grants create", NULL, ANY_CLAIM },
+    { "noautomount: a scoped key's mount without from is a create within its scopes",
+      C_NOAUTOMOUNT, "POST", "/v2/app/blobs/uploads/?mount=" D1, "bob", NOGROUPS, "tmp/**",
+      NOFACTS, 403, NULL, NULL, NULL, ANY_CLAIM },
+    { "noautomount: a group listing \"\" does not make anonymous a member", C_NOAUTOMOUNT,
+      "GET", "/v2/open/x/manifests/1", ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, "open/**",
+      "no grant for read", NULL, ANY_CLAIM },
+    { "noautomount: ... nor anyone else", C_NOAUTOMOUNT, "GET", "/v2/open/x/manifests/1",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "open/**", "no grant for read", NULL, ANY_CLAIM },
+
+    /* --- "" in adminPolicy.users and metrics.users ------------------------- */
+    { "anonadmin: adminPolicy users [\"\"] grants anonymous its actions", C_ANONADMIN, "GET",
+      "/v2/other/manifests/1", ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy",
+      "adminPolicy grants read", NULL, ANY_CLAIM },
+    { "anonadmin: ... only its actions", C_ANONADMIN, "POST", "/v2/other/blobs/uploads/",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 401, NULL, NULL, NULL, ANY_CLAIM },
+    { "anonadmin: ... and not to a signed-in user", C_ANONADMIN, "GET", "/v2/other/manifests/1",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, NULL, NULL, NULL, ANY_CLAIM },
+    { "anonadmin: anonymous ping (adminPolicy opens it)", C_ANONADMIN, "GET", "/v2/",
+      ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "adminPolicy", NULL, NULL, ANY_CLAIM },
+    { "anonadmin: metrics users ['', 'prometheus']: anonymous scrapes", C_ANONADMIN, "GET",
+      "/metrics", ANON, NOGROUPS, NOSCOPES, NOFACTS, 200, "metrics", NULL, NULL, ANY_CLAIM },
+    { "anonadmin: ... prometheus scrapes", C_ANONADMIN, "GET", "/metrics",
+      "prometheus", NOGROUPS, NOSCOPES, NOFACTS, 200, "metrics", "listed in metrics.users", NULL,
+      ANY_CLAIM },
+    { "anonadmin: ... bob does not", C_ANONADMIN, "GET", "/metrics",
+      "bob", NOGROUPS, NOSCOPES, NOFACTS, 403, "metrics", NULL, NULL, ANY_CLAIM },
 };
 
 #define NCASES (sizeof cases / sizeof cases[0])
@@ -777,6 +898,104 @@ static void evaluate_asks_then_decides(void **state)
     assert_string_equal(o.rule, "registry");
 }
 
+/* token.challengeAnonymous: in bearer mode with a realm, every registry
+   request without an Authorization header is the 401 challenge, even a
+   read anonymous clients may do; with credentials nothing changes. Off by
+   default, and without effect in basic mode or without token.realm. */
+static void challenge_anonymous_asks_for_a_token(void **state)
+{
+    static const char *const base =
+        "{'accessControl': {'repositories': {'**': {'anonymousPolicy': ['read'],"
+        "   'defaultPolicy': ['read']}}}, 'token': {%s}}";
+    static const char *const tokens[] = {
+        "'challenge': 'bearer', 'realm': 'http://r.example/token', 'challengeAnonymous': true",
+        "'challenge': 'bearer', 'realm': 'http://r.example/token'",
+        "'challenge': 'basic', 'realm': 'http://r.example/token', 'challengeAnonymous': true",
+        "'challenge': 'bearer', 'challengeAnonymous': true",
+        "'challenge': 'bearer', 'realm': 'http://r.example/token', 'challengeAnonymous': false",
+    };
+    static const struct { const char *method, *uri; bool registry; } reqs[] = {
+        { "GET", "/v2/", true },
+        { "HEAD", "/v2/app/manifests/latest", true },
+        { "GET", "/v2/app/manifests/latest", true },
+        { "GET", "/v2/app/blobs/" D1, true },
+        { "GET", "/v2/app/tags/list", true },
+        { "GET", "/v2/_catalog", true },
+        { "GET", "/v2/app/referrers/" D1, true },
+        { "POST", "/v2/app/blobs/uploads/", true },
+        { "PATCH", "/v2/app/blobs/uploads/abc-123", true },
+        { "PUT", "/v2/app/manifests/v1", true },
+        { "DELETE", "/v2/app/manifests/" D1, true },
+        { "OPTIONS", "/v2/app/manifests/latest", false },
+        { "GET", "/metrics", false },
+    };
+    struct og_identity anon = { 0 };
+    char json[512], err[256];
+
+    (void)state;
+    for (size_t c = 0; c < sizeof tokens / sizeof tokens[0]; c++) {
+        struct og_config *cfg;
+
+        const char *j;
+
+        snprintf(json, sizeof json, base, tokens[c]);
+        j = q(json);
+        cfg = og_config_parse(j, strlen(j), "test.json", err, sizeof err);
+        if (!cfg)
+            fail_msg("config %zu: %s", c, err);
+        assert_int_equal(cfg->challenge_anonymous, c == 0 || c == 2 || c == 3);
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+            bool want = c == 0 && reqs[i].registry;
+            struct og_route r;
+            struct og_query qy;
+            struct og_outcome o;
+
+            og_route_classify(reqs[i].method, strlen(reqs[i].method), reqs[i].uri,
+                              strlen(reqs[i].uri), NULL, 0, &r);
+            assert_int_equal(r.status, 0);
+            if (og_challenges_anonymous(cfg, &r) != want)
+                fail_msg("config %zu, %s %s: challenged %d", c, reqs[i].method, reqs[i].uri, !want);
+            memset(&qy, 0, sizeof(qy));
+            qy.route = &r;
+            og_policy_evaluate(cfg, &qy, &o);            /* no Authorization header */
+            if (want || r.kind == OG_R_PING) {
+                assert_int_equal(o.status, 401);
+                assert_true(o.challenge);
+                assert_string_equal(o.rule, "challenge");
+                continue;
+            }
+            assert_false(o.challenge);
+            if (r.kind == OG_R_OPTIONS || r.kind == OG_R_OUTSIDE)
+                continue;
+            qy.id = &anon;                               /* anonymous: the policy decides */
+            og_policy_evaluate(cfg, &qy, &o);
+            assert_false(o.challenge);
+            assert_int_equal(o.status, r.action == OG_ACT_READ ? 200 : 401);
+        }
+        /* credentials: never the anonymous challenge, the identity decides */
+        for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+            struct og_route r;
+            struct og_query qy;
+            struct og_outcome o;
+
+            og_route_classify(reqs[i].method, strlen(reqs[i].method), reqs[i].uri,
+                              strlen(reqs[i].uri), NULL, 0, &r);
+            memset(&qy, 0, sizeof(qy));
+            qy.route = &r;
+            qy.has_authorization = true;
+            og_policy_evaluate(cfg, &qy, &o);
+            assert_false(o.challenge);
+            if (r.kind != OG_R_OPTIONS)
+                assert_int_equal(o.need, OG_NEED_IDENTITY);
+        }
+        og_config_free(cfg);
+    }
+    /* a bool, nothing else */
+    snprintf(json, sizeof json, base, "'challengeAnonymous': 'yes'");
+    assert_null(og_config_parse(q(json), strlen(json), "test.json", err, sizeof err));
+    assert_non_null(strstr(err, "token.challengeAnonymous"));
+}
+
 /* An index an immutable tag points at protects its children (issue 8). */
 static void index_child_delete_under_immutable_rule(void **state)
 {
@@ -879,7 +1098,7 @@ static void claim_needs_the_manifest_route(void **state)
     assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
 }
 
-static struct CMUnitTest tests[NCASES + 10];
+static struct CMUnitTest tests[NCASES + 11];
 
 int main(void)
 {
@@ -898,5 +1117,6 @@ int main(void)
     tests[NCASES + 7] = (struct CMUnitTest)cmocka_unit_test(blob_delete_under_immutable_rule);
     tests[NCASES + 8] = (struct CMUnitTest)cmocka_unit_test(claim_needs_the_manifest_route);
     tests[NCASES + 9] = (struct CMUnitTest)cmocka_unit_test(evaluate_asks_then_decides);
+    tests[NCASES + 10] = (struct CMUnitTest)cmocka_unit_test(challenge_anonymous_asks_for_a_token);
     return cmocka_run_group_tests(tests, load_configs, free_configs);
 }

@@ -702,6 +702,34 @@ static void handle_bypass_attempt_is_400(void **state)
     og_config_free(cfg);
 }
 
+/* The OCI conformance suite's read of an invalid manifest reference: 404
+   MANIFEST_UNKNOWN in both roles, before any identity is asked for (an
+   unknown user's wrong password changes nothing); a write stays 400. */
+static void handle_invalid_manifest_reference(void **state)
+{
+    char *get[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=GET",
+                    "REQUEST_URI=/v2/lib/a/manifests/.INVALID_MANIFEST_NAME", NULL };
+    char *head[] = { "FCGI_ROLE=RESPONDER", "REQUEST_METHOD=HEAD",
+                     "REQUEST_URI=/v2/lib/a/manifests/.INVALID_MANIFEST_NAME",
+                     "HTTP_AUTHORIZATION=Basic YWxpY2U6d3Jvbmc=", NULL };
+    char *del[] = { "FCGI_ROLE=AUTHORIZER", "REQUEST_METHOD=DELETE",
+                    "REQUEST_URI=/v2/lib/a/manifests/.INVALID_MANIFEST_NAME", NULL };
+    struct og_config *cfg = load_handle_config();
+    struct og_worker_state w = { .cfg = cfg };
+    char buf[OG_RESPONSE_MAX];
+    (void)state;
+    og_handle(&w, get, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 404", 11), 0);
+    assert_non_null(strstr(buf, "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\""));
+    og_handle(&w, head, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 404", 11), 0);
+    assert_non_null(strstr(buf, "X-Ocigate-Error: {\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\""));
+    og_handle(&w, del, NULL, buf, sizeof(buf));
+    assert_int_equal(strncmp(buf, "Status: 400", 11), 0);
+    assert_null(strstr(buf, "MANIFEST_UNKNOWN"));
+    og_config_free(cfg);
+}
+
 static void handle_redirect_uri_differs_is_400(void **state)
 {
     /* lighttpd rewrote the target: the registry would see another request */
@@ -1137,6 +1165,7 @@ int main(void)
         cmocka_unit_test(handle_bad_credentials_never_anonymous),
         cmocka_unit_test(handle_registry_down_is_503),
         cmocka_unit_test(handle_bypass_attempt_is_400),
+        cmocka_unit_test(handle_invalid_manifest_reference),
         cmocka_unit_test(handle_redirect_uri_differs_is_400),
         cmocka_unit_test(handle_authorizer_refuses_put_that_needs_a_claim),
         cmocka_unit_test(handle_auth_request_refuses_put_that_needs_a_claim),

@@ -85,6 +85,10 @@ static void check_consistent(void)
         assert_false(r.has_mount || r.has_from || r.has_digest);
     }
     assert_true(r.ntags <= OG_MAX_TAGS);
+    if (r.error_code != NULL) {   /* only the 404 of a read by an invalid reference */
+        assert_int_equal(r.status, 404);
+        assert_string_equal(r.error_code, "MANIFEST_UNKNOWN");
+    }
     assert_int_equal(strlen(r.repo), r.repo_len);
     assert_int_equal(strlen(r.from), r.from_len);
 }
@@ -428,14 +432,26 @@ static void manifest_rejects_post_and_patch(void **state)
     EXPECT_405("POST", "/v2/a/manifests/" D256);
 }
 
+/* A manifest write by an invalid reference is 400; a read of one is 404. */
+#define EXPECT_BAD_MANIFEST_REF(u, why)                                                  \
+    do {                                                                                 \
+        EXPECT_400("PUT", (u), (why));                                                   \
+        EXPECT_400("DELETE", (u), (why));                                                \
+        EXPECT_STATUS("GET", (u), 404, READ_OF_BAD_REF);                                 \
+        assert_string_equal(r.error_code, "MANIFEST_UNKNOWN");                           \
+        EXPECT_STATUS("HEAD", (u), 404, READ_OF_BAD_REF);                                \
+        assert_string_equal(r.error_code, "MANIFEST_UNKNOWN");                           \
+    } while (0)
+#define READ_OF_BAD_REF "invalid manifest reference: no manifest can exist there"
+
 static void manifest_tag_grammar(void **state)
 {
     char uri[256];
     char tag[OG_TAG_MAX + 2];
     (void)state;
-    EXPECT_400("GET", "/v2/a/manifests/-v1", "invalid tag");
-    EXPECT_400("GET", "/v2/a/manifests/.v1", "invalid tag");
-    EXPECT_400("GET", "/v2/a/manifests/v+1", "invalid tag");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/-v1", "invalid tag");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/.v1", "invalid tag");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/v+1", "invalid tag");
     memset(tag, 'x', sizeof tag);
     tag[OG_TAG_MAX] = '\0';
     snprintf(uri, sizeof uri, "/v2/a/manifests/%s", tag);
@@ -443,23 +459,56 @@ static void manifest_tag_grammar(void **state)
     tag[OG_TAG_MAX] = 'x';
     tag[OG_TAG_MAX + 1] = '\0';
     snprintf(uri, sizeof uri, "/v2/a/manifests/%s", tag);
-    EXPECT_400("GET", uri, "invalid tag");
+    EXPECT_BAD_MANIFEST_REF(uri, "invalid tag");
 }
 
 static void manifest_digest_grammar(void **state)
 {
     (void)state;
-    EXPECT_400("GET", "/v2/a/manifests/sha256:0123", "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/sha256:" HEX64 "0", "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/sha256:ABCDEF" HEX64, "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/sha256:0123456789ABCDEF0123456789abcdef"
-                      "0123456789abcdef0123456789abcdef", "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/sha384:" HEX64 "0123456789abcdef0123456789abcdef",
-               "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/SHA256:" HEX64, "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/sha512:" HEX64, "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/sha256+b64:" HEX64, "invalid digest");
-    EXPECT_400("GET", "/v2/a/manifests/v1:x", "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha256:0123", "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha256:" HEX64 "0", "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha256:ABCDEF" HEX64, "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha256:0123456789ABCDEF0123456789abcdef"
+                            "0123456789abcdef0123456789abcdef", "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha384:" HEX64 "0123456789abcdef0123456789abcdef",
+                            "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/SHA256:" HEX64, "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha512:" HEX64, "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/sha256+b64:" HEX64, "invalid digest");
+    EXPECT_BAD_MANIFEST_REF("/v2/a/manifests/v1:x", "invalid digest");
+}
+
+/*
+ * The OCI conformance suite reads /v2/R/manifests/.INVALID_MANIFEST_NAME and
+ * expects 404 MANIFEST_UNKNOWN, as registries answer: no manifest can exist
+ * under a reference no grammar allows. Only reads: a write stays 400, and
+ * so does everything that is wrong besides the reference (the name, the
+ * path's bytes, a method the endpoint does not take).
+ */
+static void invalid_manifest_reference_reads_are_404(void **state)
+{
+    (void)state;
+    EXPECT_STATUS("GET", "/v2/r/manifests/.INVALID_MANIFEST_NAME", 404, READ_OF_BAD_REF);
+    assert_string_equal(r.error_code, "MANIFEST_UNKNOWN");
+    EXPECT_STATUS("HEAD", "/v2/a/b/manifests/.INVALID_MANIFEST_NAME", 404, READ_OF_BAD_REF);
+    assert_string_equal(r.error_code, "MANIFEST_UNKNOWN");
+    EXPECT_400("PUT", "/v2/r/manifests/.INVALID_MANIFEST_NAME", "invalid tag");
+    assert_null(r.error_code);
+    EXPECT_400("DELETE", "/v2/r/manifests/.INVALID_MANIFEST_NAME", "invalid tag");
+    /* a wrong name is still 400, for reads too */
+    EXPECT_400("GET", "/v2/-r/manifests/.INVALID_MANIFEST_NAME", NULL);
+    EXPECT_400("GET", "/v2/R/manifests/.INVALID_MANIFEST_NAME", "upper-case repository name");
+    /* so are bad bytes and dot segments */
+    EXPECT_400("GET", "/v2/r/manifests/..", "dot segment");
+    EXPECT_400("GET", "/v2/r/manifests/v%31", "percent-escape in path");
+    /* a method the endpoint does not take is judged after the grammar, as before */
+    EXPECT_400("POST", "/v2/r/manifests/.INVALID_MANIFEST_NAME", "invalid tag");
+    /* blobs are not manifests: an invalid blob digest stays 400 */
+    EXPECT_400("GET", "/v2/r/blobs/.INVALID", "invalid digest");
+    /* a valid reference is classified as always */
+    EXPECT_ROUTE("HEAD", "/v2/r/manifests/INVALID_MANIFEST_NAME", OG_R_MANIFEST, OG_ACT_READ,
+                 "r", "INVALID_MANIFEST_NAME");
+    assert_null(r.error_code);
 }
 
 static void manifest_put_by_digest_with_tags(void **state)
@@ -1406,6 +1455,7 @@ int main(void)
         cmocka_unit_test(valid_digest_grammar),
         cmocka_unit_test(unknown_endpoints_are_404),
         cmocka_unit_test(status_order_is_400_then_405_then_404),
+        cmocka_unit_test(invalid_manifest_reference_reads_are_404),
         cmocka_unit_test(unknown_query_keys_are_ignored),
         cmocka_unit_test(empty_query_pairs_are_skipped),
         cmocka_unit_test(malformed_query_escapes_are_400),

@@ -93,6 +93,41 @@ static const struct row table[] = {
     { "PUT", "/v2/rel/a/manifests/v1-old", "admin", MANIFEST_ROUTE, 403 },
 };
 
+/* The seed's accessControl block as pasted (deploy/examples/seed.json):
+   metrics users [""], no defaultPolicy, version tags immutable, a
+   distribution registry (automaticMount false). bob is in no group. */
+static const char seed_config[] =
+    "{\"registry\":{\"url\":\"http://127.0.0.1:1\",\"timeoutMs\":1000,\"automaticMount\":false},"
+    " \"token\":{\"challenge\":\"basic\"},"
+    " \"accessControl\":{"
+    "   \"repositories\":{\"**\":{\"anonymousPolicy\":[\"read\"],"
+    "       \"policies\":[{\"groups\":[\"artifact-workloads\"],\"actions\":[\"read\",\"create\"]}]}},"
+    "   \"adminPolicy\":{\"groups\":[\"admins\"],\"actions\":[\"read\",\"create\",\"update\",\"delete\"]},"
+    "   \"groups\":{\"admins\":{\"users\":[\"admin\"]},\"artifact-workloads\":{\"users\":[\"ci\"]}},"
+    "   \"metrics\":{\"users\":[\"\"]}},"
+    " \"immutableTags\":[{\"repositories\":[\"**\"],\"tags\":[\"v*\"]}]}";
+
+static const struct row seed_table[] = {
+    { "GET", "/v2/ci/app/manifests/v1", NULL, AUTHORIZER, 200 },
+    { "GET", "/v2/ci/app/manifests/v1", "bob", AUTHORIZER, 403 },  /* no defaultPolicy */
+    { "GET", "/v2/ci/app/manifests/v1", "ci", AUTHORIZER, 200 },
+    { "GET", "/v2/_catalog", NULL, AUTHORIZER, 200 },
+    { "PUT", "/v2/ci/app/manifests/abc123", NULL, AUTHORIZER, 401 },
+    { "PUT", "/v2/ci/app/manifests/old1", "ci", MANIFEST_ROUTE, 403 },   /* no update */
+    { "PUT", "/v2/ci/app/manifests/v1-old", "admin", MANIFEST_ROUTE, 403 }, /* immutable */
+    { "GET", "/metrics", NULL, AUTHORIZER, 200 },                  /* users [""] */
+    { "GET", "/metrics", "bob", AUTHORIZER, 403 },
+    { "GET", "/metrics", "admin", AUTHORIZER, 403 },
+    { "POST", "/v2/ci/app/blobs/uploads/?mount=" DIGEST, "ci", AUTHORIZER, 200 },
+    { "POST", "/v2/ci/app/blobs/uploads/?mount=" DIGEST, "admin", AUTHORIZER, 200 },
+    { "POST", "/v2/ci/app/blobs/uploads/?mount=" DIGEST, NULL, AUTHORIZER, 401 },
+    { "POST", "/v2/ci/app/blobs/uploads/?mount=" DIGEST "&from=lib/base", "ci", AUTHORIZER, 200 },
+    { "POST", "/v2/ci/app/blobs/uploads/?mount=" DIGEST, "bob", AUTHORIZER, 403 },
+    { "GET", "/v2/ci/app/manifests/.INVALID_MANIFEST_NAME", NULL, AUTHORIZER, 404 },
+    { "HEAD", "/v2/ci/app/manifests/.INVALID_MANIFEST_NAME", "admin", AUTHORIZER, 404 },
+    { "DELETE", "/v2/ci/app/manifests/.INVALID_MANIFEST_NAME", "admin", AUTHORIZER, 400 },
+};
+
 /* ------------------------------------------------ the stand-in registry */
 
 /* HEAD /v2/REPO/manifests/TAG: 200 when TAG contains "old", else 404 (and
@@ -255,14 +290,14 @@ static void explain(const struct og_config *cfg, const struct row *r, struct see
     snprintf(s->repository, sizeof(s->repository), "%s", route.repo);
 }
 
-static void serve_and_explain_agree(void **state)
+static void run_table(const char *config_text, size_t config_len, const struct row *rows,
+                      size_t nrows)
 {
     char err[512], url[64], path[] = "/tmp/og-htpasswd-XXXXXX";
-    struct og_config *cfg = og_config_parse(config, sizeof(config) - 1, "t.json", err, sizeof(err));
+    struct og_config *cfg = og_config_parse(config_text, config_len, "t.json", err, sizeof(err));
     struct og_worker_state w;
     int fd = mkstemp(path);
     pid_t pid;
-    (void)state;
 
     if (!cfg)
         fail_msg("config: %s", err);
@@ -280,8 +315,8 @@ static void serve_and_explain_agree(void **state)
     w.registry = og_registry_new(url, 1000);
     assert_non_null(w.registry);
 
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        const struct row *r = &table[i];
+    for (size_t i = 0; i < nrows; i++) {
+        const struct row *r = &rows[i];
         struct seen a, b;
         memset(&a, 0, sizeof(a));
         memset(&b, 0, sizeof(b));
@@ -307,10 +342,25 @@ static void serve_and_explain_agree(void **state)
     og_config_free(cfg);
 }
 
+static void serve_and_explain_agree(void **state)
+{
+    (void)state;
+    run_table(config, sizeof(config) - 1, table, sizeof(table) / sizeof(table[0]));
+}
+
+/* The seed's config, pasted as is: both paths accept it and agree. */
+static void seed_serve_and_explain_agree(void **state)
+{
+    (void)state;
+    run_table(seed_config, sizeof(seed_config) - 1, seed_table,
+              sizeof(seed_table) / sizeof(seed_table[0]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(serve_and_explain_agree),
+        cmocka_unit_test(seed_serve_and_explain_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
