@@ -89,11 +89,11 @@ state_of() { hdr "$1" Location | sed -n 's/.*[?&]state=\([^&]*\).*/\1/p'; }
 # ---------------------------------------------------- endpoints.keys ---
 # Without a session the key page sends the browser to endpoints.login (the
 # page itself is built elsewhere: until it is, its stub answers 404).
-st=$(req keys "$U/ocigate/keys")
-if [ "$st" = 404 ]; then
+keys_st=$(req keys "$U/ocigate/keys")   # not "st": ok() has a local of that name
+if [ "$keys_st" = 404 ]; then
     ok 0 "GET endpoints.keys without a session redirects to endpoints.login # SKIP the key page is not built here yet"
 else
-    ok '[ "$st" = 302 ] || [ "$st" = 303 ]' "GET endpoints.keys without a session redirects ($st) ..."
+    ok '[ "$keys_st" = 302 ] || [ "$keys_st" = 303 ]' "GET endpoints.keys without a session redirects ($keys_st) ..."
     like "$(hdr keys Location)" "/ocigate/login\$" "... to endpoints.login"
     _tap_plan=$((_tap_plan + 1))
 fi
