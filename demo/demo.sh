@@ -141,7 +141,7 @@ ocigate demo is running (files and logs in $dir; stop with: demo/demo.sh stop)
 
   registry:  http://127.0.0.1:$web_port  (lighttpd -> ocigate -> docker-registry on 127.0.0.1:$reg_port)
   policy:    $dir/ocigate.json (the seed policy: anyone pulls; ci pushes new tags, never
-             overwrites a v* tag; admins do everything; anyone scrapes $base/metrics)
+             overwrites a v* tag; admins do everything; anyone scrapes $base/ocigate/metrics)
   users:     admin / $admin_pw      ci / $ci_pw   (htpasswd)
   API key:   ${ci_key:-"(not available in this build)"}  (user ci, group artifact-workloads)
 
