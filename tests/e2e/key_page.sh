@@ -132,23 +132,7 @@ is "$("$OCIGATE_BIN" key show -c "$T/ocigate.json" "$KEY_ID" 2>/dev/null | sed -
 push_with alice "$KEY" e2e/app:v1
 ok $? "skopeo pushes with the new key" || diag "$(tail -n 3 "$T/skopeo.log" | redact)"
 # docker: a private dockerd (root), the login line exactly as the page shows it
-DOCKER_CLI=/usr/bin/docker
-if [ "$(id -u)" = 0 ] && [ -x "$DOCKER_CLI" ] && command -v dockerd > /dev/null; then
-    DK=$T/dk
-    mkdir -p "$DK" "$T/docker-config"
-    dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
-        --insecure-registry "$H" -H "unix://$DK/dockerd.sock" \
-        --data-root "$DK/data" --exec-root "$DK/exec" --pidfile "$DK/dockerd.pid" \
-        > "$T/dockerd.log" 2>&1 &
-    register_pid $!
-    dk() { DOCKER_CONFIG="$T/docker-config" timeout 120 "$DOCKER_CLI" -H "unix://$DK/dockerd.sock" "$@"; }
-    docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
-        python3 "$MKIMAGE" "$IMG" "$1" > /dev/null 2>&1 &&
-        timeout 60 skopeo --insecure-policy copy --quiet "oci:$IMG:$1" \
-            "docker-archive:$T/$1.tar:local/img:$1" >> "$T/skopeo.log" 2>&1 &&
-        dk load -q -i "$T/$1.tar" > /dev/null
-    }
-    wait_until 60 dk version > /dev/null 2>&1 || bail "dockerd did not start: $(tail -n 3 "$T/dockerd.log")"
+if start_dockerd "$H"; then
     line=$(j create .docker_login)
     # shellcheck disable=SC2086   # the line is words, as a person pastes it
     printf '%s\n' "$KEY" | dk ${line#docker } > "$T/docker-login.out" 2>&1
@@ -158,7 +142,8 @@ if [ "$(id -u)" = 0 ] && [ -x "$DOCKER_CLI" ] && command -v dockerd > /dev/null;
         dk push "$H/e2e/docker:v1" > "$T/docker-push.out" 2>&1
     ok $? "docker pushes with the key" || diag "$(tail -n 3 "$T/docker-push.out")"
 else
-    missing_checks 2 "docker (root, /usr/bin/docker and dockerd)"
+    missing_checks 2 "docker (root, /usr/bin/docker and dockerd that starts: $(tail -n 2 "$T/dockerd.log" 2>/dev/null))"
+    DK=
     dk() { return 1; }
     docker_image() { return 1; }
 fi

@@ -655,3 +655,33 @@ start_idp() {
         jq -r '(.clients[]?.secret, .web_client.secret, .accounts[]?.password) // empty' "$T/idp.json")
     export OCIGATE_IDP_DIR=$IDP_DIR
 }
+
+# start_dockerd HOST:PORT...: a private dockerd (root; Debian's docker.io)
+# whose registries HOST:PORT are insecure (plain HTTP): its own socket, data
+# and exec roots and pidfile under $T/dk, no iptables, no bridge, vfs storage;
+# stopped on exit with everything else. Defines dk (Debian's /usr/bin/docker
+# against it, DOCKER_CONFIG $T/docker-config) and docker_image TAG (a fresh
+# OCI image from mkimage.py loaded as local/img:TAG). Returns 1 when it
+# cannot start (the caller decides: missing_checks or bail).
+start_dockerd() {
+    local r args=()
+    DOCKER_CLI=/usr/bin/docker
+    [ "$(id -u)" = 0 ] && [ -x "$DOCKER_CLI" ] && command -v dockerd > /dev/null || return 1
+    DK=$T/dk
+    mkdir -p "$DK" "$T/docker-config"
+    for r in "$@"; do args+=(--insecure-registry "$r"); done
+    dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs "${args[@]}" \
+        -H "unix://$DK/dockerd.sock" --data-root "$DK/data" --exec-root "$DK/exec" \
+        --pidfile "$DK/dockerd.pid" > "$T/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    register_pid "$DOCKERD_PID"
+    WAIT_PID=$DOCKERD_PID wait_until 60 dk version > /dev/null 2>&1 || return 1
+    loopback_only "$DOCKERD_PID" dockerd
+}
+dk() { DOCKER_CONFIG="$T/docker-config" timeout 120 "$DOCKER_CLI" -H "unix://$DK/dockerd.sock" "$@"; }
+docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
+    python3 "$MKIMAGE" "$T/dkimg" "$1" > /dev/null 2>&1 &&
+    timeout 60 skopeo --insecure-policy copy --quiet "oci:$T/dkimg:$1" \
+        "docker-archive:$T/$1.tar:local/img:$1" >> "$T/skopeo.log" 2>&1 &&
+    dk load -q -i "$T/$1.tar" > /dev/null
+}
