@@ -31,7 +31,7 @@
 #define claims oidc_claims
 
 /* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
-static int numeric_date(json_t *c, const char *name, time_t *out)
+int oidc_numeric_date(json_t *c, const char *name, time_t *out)
 {
     json_t *v = json_object_get(c, name);
     double d;
@@ -93,15 +93,15 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         return "JWT iss is not the configured issuer";
     if (!aud_ok(cfg, json_object_get(c, "aud")))
         return "JWT aud holds none of the configured audiences";
-    if ((r = numeric_date(c, "exp", &exp)) <= 0)
+    if ((r = oidc_numeric_date(c, "exp", &exp)) <= 0)
         return r == 0 ? "JWT has no exp" : "JWT exp is not a number";
     if (now >= exp + leeway)
         return "JWT has expired";
-    if ((r = numeric_date(c, "nbf", &nbf)) < 0)
+    if ((r = oidc_numeric_date(c, "nbf", &nbf)) < 0)
         return "JWT nbf is not a number";
     if (r > 0 && nbf > now + leeway)
         return "JWT is not valid yet (nbf)";
-    if ((r = numeric_date(c, "iat", &iat)) < 0)
+    if ((r = oidc_numeric_date(c, "iat", &iat)) < 0)
         return "JWT iat is not a number";
     if (r > 0 && iat > now + leeway)
         return "JWT is issued in the future (iat)";

@@ -79,18 +79,37 @@ static size_t sink_write(char *p, size_t size, size_t n, void *ud)
     return k;
 }
 
-static long curl_get(struct og_oidc *o, const char *url, bool loopback, char *buf, size_t cap,
-                     size_t *len)
+long oidc_http(struct og_oidc *o, const char *url, bool loopback, const char *form,
+               const char *header, char *buf, size_t cap, size_t *len)
 {
     struct sink s = { buf, cap, 0 };
-    long code = 0;
+    struct curl_slist *h = NULL, *h2;
+    long code = -1;
 
+    *len = 0;
     if (!o->curl && !(o->curl = curl_easy_init()))
         return -1;
+    h = curl_slist_append(NULL, "Accept: application/json");
+    if (!h)
+        return -1;
+    if (header) {
+        if (!(h2 = curl_slist_append(h, header))) {
+            curl_slist_free_all(h);
+            return -1;
+        }
+        h = h2;
+    }
     curl_easy_reset(o->curl);
     curl_easy_setopt(o->curl, CURLOPT_URL, url);
     curl_easy_setopt(o->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
+    if (form) {
+        curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+    } else {
+        curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, loopback ? "http,https" : "https");
     curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
@@ -100,10 +119,14 @@ static long curl_get(struct og_oidc *o, const char *url, bool loopback, char *bu
     curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, &s);
     if (loopback)
         curl_easy_setopt(o->curl, CURLOPT_NOPROXY, "*");
-    if (curl_easy_perform(o->curl) != CURLE_OK)
-        return -1;
-    curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
-    *len = s.len;
+    if (curl_easy_perform(o->curl) == CURLE_OK) {
+        curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
+        *len = s.len;
+    }
+    /* the handle keeps pointers to our header list and form: drop them */
+    curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, NULL);
+    curl_slist_free_all(h);
     return code;
 }
 
@@ -121,7 +144,7 @@ static int fetch(struct og_oidc *o, const char *url, char *buf, size_t cap, size
     o->st.fetches++;
     *len = 0;
     code = o->get ? o->get(o->get_arg, url, buf, cap, len)
-                  : curl_get(o, url, loopback, buf, cap, len);
+                  : oidc_http(o, url, loopback, NULL, NULL, buf, cap, len);
     if (code != 200 || *len > cap) {
         og_log(OG_LOG_WARN, "oidc: GET %s failed (%s %ld)", url,
                code < 0 ? "transport error" : "HTTP", code);

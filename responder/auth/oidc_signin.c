@@ -71,77 +71,22 @@ int og_oidc_provider(struct og_oidc *o, struct og_oidc_provider *p)
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
-struct sink {
-    char *buf;
-    size_t cap, len;
-};
-
-static size_t sink_write(char *p, size_t size, size_t n, void *ud)
-{
-    struct sink *s = ud;
-    size_t k = size * n;
-
-    if (k > s->cap - s->len)
-        return 0;   /* over the cap: abort the transfer */
-    memcpy(s->buf + s->len, p, k);
-    s->len += k;
-    return k;
-}
-
 /* POST form (when not NULL) or GET, with one extra header (may be NULL).
    The HTTP status, or -1 on a transport error. buf gets at most cap - 1
    bytes and a NUL. */
 static long http_call(struct og_oidc *o, const char *url, const char *form, const char *header,
                       char *buf, size_t cap, size_t *len)
 {
-    struct sink s = { buf, cap - 1, 0 };
-    struct curl_slist *h = NULL, *h2;
-    long code = -1;
     bool loopback;
+    long code;
 
     *len = 0;
     buf[0] = '\0';
     if (!oidc_url_allowed(url, &loopback))
         return -1;
-    if (!o->curl && !(o->curl = curl_easy_init()))
-        return -1;
-    h = curl_slist_append(NULL, "Accept: application/json");
-    if (h && header && (h2 = curl_slist_append(h, header)))
-        h = h2;
-    else if (header) {
-        curl_slist_free_all(h);
-        return -1;
-    }
-    curl_easy_reset(o->curl);
-    curl_easy_setopt(o->curl, CURLOPT_URL, url);
-    curl_easy_setopt(o->curl, CURLOPT_NOSIGNAL, 1L);
-    if (form) {
-        curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, form);
-        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-    } else {
-        curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, loopback ? "http,https" : "https");
-    curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-    curl_easy_setopt(o->curl, CURLOPT_CONNECTTIMEOUT_MS, o->timeout_ms);
-    curl_easy_setopt(o->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(cap - 1));
-    curl_easy_setopt(o->curl, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, &s);
-    if (loopback)
-        curl_easy_setopt(o->curl, CURLOPT_NOPROXY, "*");
     o->st.fetches++;
-    if (curl_easy_perform(o->curl) == CURLE_OK) {
-        curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
-        *len = s.len;
-        buf[s.len] = '\0';
-    }
-    /* the handle keeps pointers to our header list and form: drop them */
-    curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(h);
+    code = oidc_http(o, url, loopback, form, header, buf, cap - 1, len);
+    buf[code < 0 ? 0 : *len] = '\0';
     return code;
 }
 
@@ -172,22 +117,6 @@ static bool aud_has(json_t *aud, const char *client_id)
     return false;
 }
 
-static int date_claim(json_t *c, const char *name, time_t *out)
-{
-    json_t *v = json_object_get(c, name);
-    double d;
-
-    if (!v)
-        return 0;
-    if (!json_is_number(v))
-        return -1;
-    d = json_number_value(v);
-    if (!(d >= 0 && d <= CLAIM_TIME_MAX))
-        return -1;
-    *out = (time_t)d;
-    return 1;
-}
-
 static const char *check_id_claims(const struct og_oidc *o, json_t *c, time_t now,
                                    const char *nonce)
 {
@@ -211,15 +140,15 @@ static const char *check_id_claims(const struct og_oidc *o, json_t *c, time_t no
     if (!json_is_string(json_object_get(c, "sub")) ||
         json_string_length(json_object_get(c, "sub")) == 0)
         return "ID token has no sub";
-    if ((r = date_claim(c, "exp", &exp)) <= 0)
+    if ((r = oidc_numeric_date(c, "exp", &exp)) <= 0)
         return r == 0 ? "ID token has no exp" : "ID token exp is not a number";
     if (now >= exp + leeway)
         return "ID token has expired";
-    if ((r = date_claim(c, "iat", &iat)) <= 0)
+    if ((r = oidc_numeric_date(c, "iat", &iat)) <= 0)
         return r == 0 ? "ID token has no iat" : "ID token iat is not a number";
     if (iat > now + leeway)
         return "ID token is issued in the future (iat)";
-    if ((r = date_claim(c, "nbf", &nbf)) < 0)
+    if ((r = oidc_numeric_date(c, "nbf", &nbf)) < 0)
         return "ID token nbf is not a number";
     if (r > 0 && nbf > now + leeway)
         return "ID token is not valid yet (nbf)";

@@ -111,9 +111,16 @@ void oidc_ensure_jwks(struct og_oidc *o, time_t now);
 void oidc_fetch_cleanup(struct og_oidc *o);
 int oidc_discover(struct og_oidc *o, char *buf);   /* buf: DOC_MAX bytes */
 int oidc_take_discovery(struct og_oidc *o, const char *doc, size_t len);
+/* One HTTP exchange on the worker's handle (the URL already allowed): POST
+   form (when not NULL) or GET, with one extra header (may be NULL); at most
+   cap bytes of answer into buf. The HTTP status, or -1 on a transport error. */
+long oidc_http(struct og_oidc *o, const char *url, bool loopback, const char *form,
+               const char *header, char *buf, size_t cap, size_t *len);
 
 /* oidc.c: shared with oidc_signin.c */
 const char *oidc_split(const char *t, size_t len, size_t seg[3]);
+/* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
+int oidc_numeric_date(json_t *c, const char *name, time_t *out);
 struct oidc_claims {
     time_t until;
     char user[OG_USER_MAX + 1];

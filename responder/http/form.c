@@ -6,55 +6,7 @@
 
 #include <string.h>
 
-#include "text.h"
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decode s[0..n) into out[0..cap) (NUL-terminated). Returns the decoded
-   length, or -1 (bad escape, too long, a forbidden byte). in_name: no
-   control byte at all; otherwise TAB, CR and LF may appear. */
-static long decode(const char *s, size_t n, char *out, size_t cap, bool in_name)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            int hi, lo;
-            if (n - i < 3)
-                return -1;
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            c = (unsigned char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (og_is_control(c) && (in_name || (c != '\t' && c != '\r' && c != '\n')))
-            return -1;
-        if (out) {
-            if (o + 1 >= cap)
-                return -1;
-            out[o] = (char)c;
-        }
-        o++;
-    }
-    if (out)
-        out[o] = '\0';
-    return (long)o;
-}
+#include "query.h"
 
 static void clear(struct og_form_field *fields, size_t nfields)
 {
@@ -88,7 +40,7 @@ int og_form_parse(const char *body, size_t len, struct og_form_field *fields, si
         }
         if (++pairs > OG_FORM_MAX_PAIRS)
             goto bad;
-        if (decode(p, (size_t)(ne - p), name, sizeof(name), true) < 0)
+        if (og_form_decode(p, (size_t)(ne - p), name, sizeof(name), false) < 0)
             goto bad;
         for (size_t i = 0; i < nfields && !f; i++)
             if (strcmp(fields[i].name, name) == 0)
@@ -96,10 +48,10 @@ int og_form_parse(const char *body, size_t len, struct og_form_field *fields, si
         if (f) {
             if (f->seen || !f->val || !f->cap)
                 goto bad;
-            if (decode(v, (size_t)(pe - v), f->val, f->cap, false) < 0)
+            if (og_form_decode(v, (size_t)(pe - v), f->val, f->cap, true) < 0)
                 goto bad;
             f->seen = true;
-        } else if (decode(v, (size_t)(pe - v), NULL, 0, false) < 0) {
+        } else if (og_form_decode(v, (size_t)(pe - v), NULL, 0, true) < 0) {
             goto bad;
         }
         p = amp ? amp + 1 : end;
