@@ -130,3 +130,38 @@ void og_set_err(char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
+
+void og_buf_html(struct og_buf *b, const char *s, size_t max)
+{
+    for (size_t i = 0; s && i < max && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '&':  og_buf_puts(b, "&amp;"); break;
+        case '<':  og_buf_puts(b, "&lt;"); break;
+        case '>':  og_buf_puts(b, "&gt;"); break;
+        case '"':  og_buf_puts(b, "&quot;"); break;
+        case '\'': og_buf_puts(b, "&#39;"); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                og_buf_puts(b, "?");
+            else
+                og_buf_put(b, &s[i], 1);
+        }
+    }
+}
+
+void og_buf_urlencode(struct og_buf *b, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; s && i < max && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            og_buf_put(b, &s[i], 1);
+        } else {
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            og_buf_put(b, e, 3);
+        }
+    }
+}

@@ -46,6 +46,13 @@ void og_buf_quoted(struct og_buf *b, const char *s, size_t max);
 /* Printable ASCII as it is, every other byte as '?' (a header value). */
 void og_buf_printable(struct og_buf *b, const char *s, size_t max);
 
+/* HTML text or attribute value: & < > " ' as entities, control bytes as '?'. */
+void og_buf_html(struct og_buf *b, const char *s, size_t max);
+
+/* Percent-encoded (RFC 3986): every byte but A-Z a-z 0-9 - _ . ~ as %XX, so
+   the result is safe in a query value, a form body and a Location header. */
+void og_buf_urlencode(struct og_buf *b, const char *s, size_t max);
+
 /* A formatted message into err[0..errlen), for functions that report errors
    in a caller's array; nothing when err is NULL or errlen is 0. */
 void og_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # demo/demo.sh - a working ocigate on loopback: docker-registry + Redis +
-# lighttpd with ocigate as authorizer, the three-tier policy, bearer tokens.
+# lighttpd with ocigate as authorizer, the seed policy (deploy/examples/seed.json:
+# anyone pulls, CI pushes new tags only, admins do everything, anyone scrapes
+# metrics), bearer tokens, and browser sign-in against the test OpenID
+# provider (tests/idp) with the API key page.
 #
 #   demo/demo.sh         install what is missing, build, start, print how to use it
 #   demo/demo.sh stop    stop everything the demo started
 #
 # Everything lives in $OCIGATE_DEMO_DIR (default /tmp/ocigate-demo); ports:
-# registry 127.0.0.1:5000, lighttpd 127.0.0.1:8080, Redis 127.0.0.1:6390.
+# registry 127.0.0.1:5000, lighttpd 127.0.0.1:8080, Redis 127.0.0.1:6390,
+# the test OpenID provider 127.0.0.1:9400.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +18,10 @@ dir=${OCIGATE_DEMO_DIR:-/tmp/ocigate-demo}
 reg_port=${OCIGATE_DEMO_REGISTRY_PORT:-5000}
 web_port=${OCIGATE_DEMO_PORT:-8080}
 redis_port=${OCIGATE_DEMO_REDIS_PORT:-6390}
+idp_port=${OCIGATE_DEMO_IDP_PORT:-9400}
 
 stop() {
-    for name in lighttpd ocigate registry redis; do
+    for name in lighttpd ocigate registry redis idp; do
         if [ -f "$dir/$name.pid" ]; then
             kill "$(cat "$dir/$name.pid")" 2>/dev/null || true
             rm -f "$dir/$name.pid"
@@ -61,17 +66,34 @@ admin_pw=$(openssl rand -hex 12)
 ci_pw=$(openssl rand -hex 12)
 htpasswd -bBc "$dir/htpasswd" admin "$admin_pw" 2>/dev/null
 htpasswd -bB "$dir/htpasswd" ci "$ci_pw" 2>/dev/null
-"$og" token-key generate > "$dir/token.key"
+(umask 077 && "$og" token-key generate > "$dir/token.key" &&
+ "$og" session-key generate > "$dir/session.key")
+
+# The test OpenID provider: people sign in to the key page there (alice is in
+# artifact-workloads, admin in admins; passwords generated, in idp.json).
+base="http://127.0.0.1:$web_port"
+nohup node "$here/tests/idp/server.mjs" --port "$idp_port" --state "$dir/idp.json" \
+    --log "$dir/idp.log" --redirect-uri "$base/ocigate/callback" \
+    --post-logout-uri "$base/ocigate/keys" >"$dir/idp.out" 2>&1 &
+echo $! > "$dir/idp.pid"
+wait_for "the OpenID provider" test -s "$dir/idp.json"
+(umask 077 && jq -r .web_client.secret "$dir/idp.json" > "$dir/oidc-client-secret")
 
 jq --arg reg "http://127.0.0.1:$reg_port" \
    --arg redis "redis://127.0.0.1:$redis_port/0" \
    --arg ht "$dir/htpasswd" --arg key "$dir/token.key" \
-   --arg realm "http://127.0.0.1:$web_port/ocigate/token" --arg svc "127.0.0.1:$web_port" '
+   --arg realm "$base/ocigate/token" --arg svc "127.0.0.1:$web_port" \
+   --arg base "$base" --arg issuer "$(jq -r .issuer "$dir/idp.json")" \
+   --arg client "$(jq -r .web_client.id "$dir/idp.json")" \
+   --arg secret "$dir/oidc-client-secret" --arg skey "$dir/session.key" '
   .registry.url = $reg | .redis.url = $redis | .auth.htpasswd.path = $ht
   | .auth.apikey = {"enabled": true, "cacheSeconds": 30}
+  | .auth.openid = {"issuer": $issuer, "audiences": ["registry"], "clientId": $client,
+                    "clientSecretFile": $secret}
+  | .externalUrl = $base | .session = {"keyFile": $skey}
   | .token = {"challenge": "bearer", "realm": $realm, "service": $svc, "keyFile": $key,
               "lifetimeSeconds": 300}' \
-  "$here/deploy/examples/three-tier.json" > "$dir/ocigate.json"
+  "$here/deploy/examples/seed.json" > "$dir/ocigate.json"
 "$og" check -c "$dir/ocigate.json" >/dev/null
 
 cat > "$dir/registry.yml" <<YML
@@ -118,9 +140,17 @@ cat <<TXT
 ocigate demo is running (files and logs in $dir; stop with: demo/demo.sh stop)
 
   registry:  http://127.0.0.1:$web_port  (lighttpd -> ocigate -> docker-registry on 127.0.0.1:$reg_port)
-  policy:    $dir/ocigate.json (anyone pulls; ci pushes new tags only; admin does everything)
-  users:     admin / $admin_pw      ci / $ci_pw
+  policy:    $dir/ocigate.json (the seed policy: anyone pulls; ci pushes new tags, never
+             overwrites a v* tag; admins do everything; anyone scrapes $base/ocigate/metrics)
+  users:     admin / $admin_pw      ci / $ci_pw   (htpasswd)
   API key:   ${ci_key:-"(not available in this build)"}  (user ci, group artifact-workloads)
+
+Sign in with a browser and make your own API keys:
+
+  key page:  $base/ocigate/keys
+  sign in:   alice / $(jq -r .accounts.alice.password "$dir/idp.json")   (artifact-workloads: push new tags)
+             admin / $(jq -r .accounts.admin.password "$dir/idp.json")   (admins: everything, sees every user's keys)
+             (the test OpenID provider at $(jq -r .issuer "$dir/idp.json"); demo accounts only)
 
 Push an image as ci, then pull it anonymously (skopeo; podman works the same way):
 

@@ -1004,3 +1004,49 @@ const char *og_auth_name(enum og_auth a)
     }
     return "unknown";
 }
+
+/* ------------------------------------------------------------------------ */
+/* API key scopes asked for on the key page: within the identity's reach.   */
+
+static bool has_glob_meta(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (strchr("*?[]{}\\", s[i]) && s[i])
+            return true;
+    return false;
+}
+
+/* Does every repository that glob[0..len) matches also match the rule's
+   pattern? Decided on the text, conservatively: the same pattern, a
+   pattern of two stars alone, or a pattern P + "/" + two stars (P without
+   glob characters) and a glob that is P or begins with "P/". */
+static bool pattern_covers(const struct og_repo_rule *rule, const char *glob, size_t len)
+{
+    size_t plen = rule->pattern_len;
+    const char *pat = rule->pattern;
+
+    if (plen == len && memcmp(pat, glob, len) == 0)
+        return true;
+    if (plen == 2 && memcmp(pat, "**", 2) == 0)
+        return true;
+    if (plen < 4 || memcmp(pat + plen - 3, "/**", 3) != 0 || has_glob_meta(pat, plen - 3))
+        return false;
+    plen -= 3;
+    return len >= plen && memcmp(pat, glob, plen) == 0 && (len == plen || glob[plen] == '/');
+}
+
+bool og_scope_within_reach(const struct og_config *cfg, const struct og_identity *id,
+                           const char *glob, size_t len)
+{
+    if (!glob || len == 0 || is_anonymous(id))
+        return false;
+    if (admin_grants(cfg, id, OG_ACT_READ))
+        return true;
+    if (!has_glob_meta(glob, len))
+        return og_can(cfg, id, OG_ACT_READ, glob, len, NULL);
+    for (size_t i = 0; i < cfg->nrules; i++)
+        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ) != SRC_NONE &&
+            pattern_covers(&cfg->rules[i], glob, len))
+            return true;
+    return false;
+}

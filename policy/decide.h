@@ -165,6 +165,17 @@ bool og_token_grants(const struct og_identity *id, unsigned action,
 /* Does the identity's token (if any) grant registry:catalog:*? */
 bool og_token_grants_catalog(const struct og_identity *id);
 
+/* May an API key made by this identity carry the repository scope
+   glob[0..len)? Yes for an admin (adminPolicy grants read); for a name
+   without glob characters, when the identity may read that repository; for
+   a glob, when a repository pattern under which the identity has read
+   (its user, a group, or defaultPolicy) covers it: the same pattern, "**",
+   or "P/STARSTAR" (P without glob characters) and a glob that is P or
+   begins with "P/". Policies of longer patterns still apply when the key
+   is used. Pure; no allocation. */
+bool og_scope_within_reach(const struct og_config *cfg, const struct og_identity *id,
+                           const char *glob, size_t len);
+
 /* zot's can(): the access check alone for one action on one repository
    (no route, no immutability), e.g. for filtering the catalog. */
 bool og_can(const struct og_config *cfg, const struct og_identity *id,

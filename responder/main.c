@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "  ocigate tag claims  [-c FILE]\n"
             "  ocigate tag unclaim [-c FILE] REPO:TAG\n"
             "  ocigate token-key generate > FILE\n"
+            "  ocigate session-key generate > FILE\n"
             "  ocigate --version | --help | SUBCOMMAND --help\n"
             "\n"
             "The config file is -c FILE, else $OCIGATE_CONFIG, else /etc/ocigate/ocigate.json.\n",
@@ -120,6 +121,8 @@ int main(int argc, char **argv)
         rc = og_cmd_tag(argc - 1, argv + 1);
     else if (strcmp(cmd, "token-key") == 0)
         rc = og_cmd_token_key(argc - 1, argv + 1);
+    else if (strcmp(cmd, "session-key") == 0)
+        rc = og_cmd_session_key(argc - 1, argv + 1);
     else {
         fprintf(stderr, "ocigate: unknown subcommand \"%s\"\n", cmd);
         usage(stderr);

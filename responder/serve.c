@@ -37,6 +37,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
+#include "session.h"
 #include "throttle.h"
 #include "token.h"
 #include "worker.h"
@@ -248,6 +249,7 @@ struct pool {
 static void unload(struct og_worker_state *s)
 {
     og_tokens_free(s->tokens);
+    og_session_keys_free(s->session);
     og_htpasswd_free(s->htpasswd);
     og_config_free((struct og_config *)s->cfg);
     memset(s, 0, sizeof(*s));
@@ -284,6 +286,11 @@ static int load_everything(const char *path, struct og_worker_state *out)
     s.tokens = og_tokens_load(c, err, sizeof(err));
     if (!s.tokens && err[0])
         goto fail;
+    if (c->session_key_file) {        /* browser sign-in: the session cookie's key */
+        s.session = og_session_keys_load(c->session_key_file, err, sizeof(err));
+        if (!s.session)
+            goto fail;
+    }
     *out = s;
     return 0;
 fail:

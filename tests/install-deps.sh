@@ -8,7 +8,7 @@ packages=(build-essential autoconf automake libtool pkg-config
           libssl-dev libcrypt-dev libcmocka-dev
           redis-server docker-registry lighttpd lighttpd-modules-lua nginx caddy apache2
           skopeo podman curl jq apache2-utils python3 wrk clang libclang-rt-14-dev
-          systemd
+          systemd chromium
           docker.io containerd buildah)
 
 missing=()

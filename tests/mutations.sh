@@ -26,6 +26,10 @@ MUTATIONS=(
   "no-registry-retries|responder/facts.c|s/retry <= 3; retry\+\+/retry <= 0; retry++/"
   "redis-reconnect-every-command|responder/store/redis.c|s/#define RETRY_INTERVAL_MS 1000/#define RETRY_INTERVAL_MS 0/"
   "never-throttled|responder/auth/identity.c|s/og_throttle_limited\(ctx->cfg/false \&\& og_throttle_limited(ctx->cfg/"
+  "session-tag-ignored|responder/auth/session.c|s/EVP_DecryptFinal_ex\(c, plain \+ \(clen > 0 \? n : 0\), &fin\) != 1\)/(EVP_DecryptFinal_ex(c, plain + (clen > 0 ? n : 0), \&fin), 0))/"
+  "csrf-any-token|responder/auth/session.c|s/return CRYPTO_memcmp\(want, tok, OG_SESSION_CSRF_LEN\) == 0;/return true;/"
+  "nonce-ignored|responder/auth/oidc_signin.c|s/return \"ID token nonce is not the one this sign-in sent\";/(void)0;/"
+  "state-ignored|responder/endpoints/login_endpoint.c|s/CRYPTO_memcmp\(got_state, ls.state, RAND_LEN\) != 0\)/0)/"
 )
 
 want=("$@")

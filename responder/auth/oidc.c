@@ -28,16 +28,10 @@
 /* ---- claims ---------------------------------------------------------------- */
 
 /* What a verified token says, before it goes to the cache. */
-struct claims {
-    time_t until;
-    char user[OG_USER_MAX + 1];
-    char groups[sizeof(((struct og_identity_store *)0)->group_buf)];
-    size_t groups_len;
-    size_t ngroups;
-};
+#define claims oidc_claims
 
 /* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
-static int numeric_date(json_t *c, const char *name, time_t *out)
+int oidc_numeric_date(json_t *c, const char *name, time_t *out)
 {
     json_t *v = json_object_get(c, name);
     double d;
@@ -91,8 +85,6 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
 {
     const struct og_config *cfg = o->cfg;
     const char *iss = json_string_value(json_object_get(c, "iss"));
-    json_t *user = json_object_get(c, cfg->openid_claim_username);
-    json_t *groups = json_object_get(c, cfg->openid_claim_groups);
     time_t exp = 0, nbf = 0, iat = 0;
     time_t leeway = cfg->openid_leeway_s > 0 ? cfg->openid_leeway_s : 0;
     int r;
@@ -101,18 +93,27 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         return "JWT iss is not the configured issuer";
     if (!aud_ok(cfg, json_object_get(c, "aud")))
         return "JWT aud holds none of the configured audiences";
-    if ((r = numeric_date(c, "exp", &exp)) <= 0)
+    if ((r = oidc_numeric_date(c, "exp", &exp)) <= 0)
         return r == 0 ? "JWT has no exp" : "JWT exp is not a number";
     if (now >= exp + leeway)
         return "JWT has expired";
-    if ((r = numeric_date(c, "nbf", &nbf)) < 0)
+    if ((r = oidc_numeric_date(c, "nbf", &nbf)) < 0)
         return "JWT nbf is not a number";
     if (r > 0 && nbf > now + leeway)
         return "JWT is not valid yet (nbf)";
-    if ((r = numeric_date(c, "iat", &iat)) < 0)
+    if ((r = oidc_numeric_date(c, "iat", &iat)) < 0)
         return "JWT iat is not a number";
     if (r > 0 && iat > now + leeway)
         return "JWT is issued in the future (iat)";
+    cl->until = exp + leeway;
+    return oidc_map_claims(cfg, c, cl);
+}
+
+const char *oidc_map_claims(const struct og_config *cfg, json_t *c, struct claims *cl)
+{
+    json_t *user = json_object_get(c, cfg->openid_claim_username);
+    json_t *groups = json_object_get(c, cfg->openid_claim_groups);
+
     if (!json_is_string(user) || json_string_length(user) == 0 ||
         json_string_length(user) > OG_USER_MAX ||
         og_has_control(json_string_value(user), json_string_length(user)))
@@ -123,7 +124,6 @@ static const char *check_claims(const struct og_oidc *o, json_t *c, time_t now, 
         json_is_false(json_object_get(c, "email_verified")))
         return "JWT email is not verified (email_verified is false)";
     memcpy(cl->user, json_string_value(user), json_string_length(user) + 1);
-    cl->until = exp + leeway;
     cl->groups_len = cl->ngroups = 0;
     if (json_is_string(groups)) {
         add_group(cl, groups);
@@ -251,7 +251,7 @@ void og_oidc_free(struct og_oidc *o)
 }
 
 /* Cheap checks on the raw token: size, alphabet, exactly three segments. */
-static const char *split(const char *t, size_t len, size_t seg[3])
+const char *oidc_split(const char *t, size_t len, size_t seg[3])
 {
     size_t start = 0, k = 0;
 
@@ -303,7 +303,7 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
         *reason = "OpenID Connect is not configured";
         return OG_ID_BAD_CREDENTIALS;
     }
-    if ((why = split(token, len, seg)))
+    if ((why = oidc_split(token, len, seg)))
         goto fail;
     now = now_of(o);
     why = "internal error";

@@ -31,6 +31,53 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
                                          struct og_identity *id, struct og_identity_store *store,
                                          const char **reason, int *cache_hit);
 
+/* ---- browser sign-in (oidc_signin.c) --------------------------------------- */
+
+/* The issuer's endpoints, from discovery ("" when it names none). */
+struct og_oidc_provider {
+    const char *authorization_endpoint, *token_endpoint, *userinfo_endpoint,
+               *end_session_endpoint;
+    bool secret_basic, secret_post;   /* token_endpoint_auth_methods_supported */
+};
+
+/* Fill p, fetching the discovery document when it was never fetched or is
+   over an hour old (a failed refresh keeps the last good one). -1 when the
+   issuer cannot be reached or has no authorization and token endpoint. */
+int og_oidc_provider(struct og_oidc *o, struct og_oidc_provider *p);
+
+/* What a sign-in established: the person, mapped by claimMapping. */
+struct og_oidc_person {
+    char user[OG_USER_MAX + 1];
+    char group_buf[2048];                 /* NUL-separated */
+    const char *groups[OG_ID_MAX_GROUPS];
+    size_t ngroups;
+};
+
+/* Exchange an authorization code at the token endpoint (client_secret_basic,
+   or client_secret_post when the issuer supports only that), verify the ID
+   token (signature with the JWKS, RS and ES algorithms only; iss, aud holds
+   clientId, azp, exp/iat/nbf with leeway, nonce), and map the person; where
+   the ID token lacks the username or groups claim, the userinfo endpoint is
+   asked with the access token (its sub must be the ID token's). OG_ID_OK;
+   OG_ID_UNAVAILABLE when the issuer could not be reached or answered with
+   an error of its own (5xx); OG_ID_BAD_CREDENTIALS when the exchange or the
+   ID token was refused. *reason (static, no secret) says why. */
+enum og_identify_result og_oidc_signin(struct og_oidc *o, const char *code,
+                                       const char *verifier, const char *redirect_uri,
+                                       const char *nonce, struct og_oidc_person *out,
+                                       const char **reason);
+
+/* The ID-token half of og_oidc_signin, for tests: verify id_token and map
+   the person (userinfo asked with access_token, may be NULL). */
+enum og_identify_result og_oidc_check_id_token(struct og_oidc *o, const char *id_token,
+                                               size_t len, const char *nonce,
+                                               const char *access_token,
+                                               struct og_oidc_person *out,
+                                               const char **reason);
+
+/* Install a discovery document as if it had been fetched (tests). 0 or -1. */
+int og_oidc_set_discovery(struct og_oidc *o, const char *doc, size_t len);
+
 /* For health: seconds since the JWKS was last fetched successfully, -1 never. */
 long og_oidc_jwks_age(const struct og_oidc *o);
 

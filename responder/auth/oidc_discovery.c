@@ -79,18 +79,37 @@ static size_t sink_write(char *p, size_t size, size_t n, void *ud)
     return k;
 }
 
-static long curl_get(struct og_oidc *o, const char *url, bool loopback, char *buf, size_t cap,
-                     size_t *len)
+long oidc_http(struct og_oidc *o, const char *url, bool loopback, const char *form,
+               const char *header, char *buf, size_t cap, size_t *len)
 {
     struct sink s = { buf, cap, 0 };
-    long code = 0;
+    struct curl_slist *h = NULL, *h2;
+    long code = -1;
 
+    *len = 0;
     if (!o->curl && !(o->curl = curl_easy_init()))
         return -1;
+    h = curl_slist_append(NULL, "Accept: application/json");
+    if (!h)
+        return -1;
+    if (header) {
+        if (!(h2 = curl_slist_append(h, header))) {
+            curl_slist_free_all(h);
+            return -1;
+        }
+        h = h2;
+    }
     curl_easy_reset(o->curl);
     curl_easy_setopt(o->curl, CURLOPT_URL, url);
     curl_easy_setopt(o->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
+    if (form) {
+        curl_easy_setopt(o->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(o->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+    } else {
+        curl_easy_setopt(o->curl, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(o->curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(o->curl, CURLOPT_PROTOCOLS_STR, loopback ? "http,https" : "https");
     curl_easy_setopt(o->curl, CURLOPT_TIMEOUT_MS, o->timeout_ms);
@@ -100,10 +119,14 @@ static long curl_get(struct og_oidc *o, const char *url, bool loopback, char *bu
     curl_easy_setopt(o->curl, CURLOPT_WRITEDATA, &s);
     if (loopback)
         curl_easy_setopt(o->curl, CURLOPT_NOPROXY, "*");
-    if (curl_easy_perform(o->curl) != CURLE_OK)
-        return -1;
-    curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
-    *len = s.len;
+    if (curl_easy_perform(o->curl) == CURLE_OK) {
+        curl_easy_getinfo(o->curl, CURLINFO_RESPONSE_CODE, &code);
+        *len = s.len;
+    }
+    /* the handle keeps pointers to our header list and form: drop them */
+    curl_easy_setopt(o->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, NULL);
+    curl_slist_free_all(h);
     return code;
 }
 
@@ -121,7 +144,7 @@ static int fetch(struct og_oidc *o, const char *url, char *buf, size_t cap, size
     o->st.fetches++;
     *len = 0;
     code = o->get ? o->get(o->get_arg, url, buf, cap, len)
-                  : curl_get(o, url, loopback, buf, cap, len);
+                  : oidc_http(o, url, loopback, NULL, NULL, buf, cap, len);
     if (code != 200 || *len > cap) {
         og_log(OG_LOG_WARN, "oidc: GET %s failed (%s %ld)", url,
                code < 0 ? "transport error" : "HTTP", code);
@@ -162,35 +185,84 @@ static bool same_issuer(const char *a, const char *b)
     return la == lb && memcmp(a, b, la) == 0;
 }
 
-/* The discovery document: check its issuer, take its jwks_uri. */
-static int discover(struct og_oidc *o, char *buf)
+/* One endpoint of the discovery document into dst ("" when absent); false
+   when present but unusable (too long, or not https / loopback http). */
+static bool take_url(json_t *doc, const char *name, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(doc, name);
+    bool loopback;
+
+    dst[0] = '\0';
+    if (!v)
+        return true;
+    if (!json_is_string(v) || json_string_length(v) >= cap ||
+        !oidc_url_allowed(json_string_value(v), &loopback))
+        return false;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
+/* A discovery document: its issuer must be ours; jwks_uri is required, the
+   endpoints browser sign-in uses are kept when present. 0 or -1 (logged). */
+int oidc_take_discovery(struct og_oidc *o, const char *doc_text, size_t len)
+{
+    json_t *doc, *iss, *methods;
+    char jwks[URL_MAX];
+    int rc = -1;
+
+    if (!(doc = oidc_parse_json(o, doc_text, len))) {
+        og_log(OG_LOG_WARN, "oidc: the discovery document is not a JSON object");
+        return -1;
+    }
+    iss = json_object_get(doc, "issuer");
+    if (!json_is_string(iss) || !same_issuer(json_string_value(iss), o->issuer)) {
+        og_log(OG_LOG_ERROR, "oidc: the discovery document names another issuer");
+        goto done;
+    }
+    if (!take_url(doc, "jwks_uri", jwks, sizeof jwks) || !jwks[0]) {
+        og_log(OG_LOG_ERROR, "oidc: the discovery document has no usable jwks_uri "
+               "(https required)");
+        goto done;
+    }
+    if (!take_url(doc, "authorization_endpoint", o->authorization_endpoint, URL_MAX) ||
+        !take_url(doc, "token_endpoint", o->token_endpoint, URL_MAX) ||
+        !take_url(doc, "userinfo_endpoint", o->userinfo_endpoint, URL_MAX) ||
+        !take_url(doc, "end_session_endpoint", o->end_session_endpoint, URL_MAX))
+        og_log(OG_LOG_WARN, "oidc: the discovery document has an unusable endpoint "
+               "(https required); browser sign-in may not work");
+    methods = json_object_get(doc, "token_endpoint_auth_methods_supported");
+    o->auth_basic = o->auth_post = false;
+    if (!methods) {
+        o->auth_basic = true;            /* the OpenID default */
+    } else if (json_is_array(methods)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(methods, i, m) {
+            const char *v = json_string_value(m);
+            if (v && strcmp(v, "client_secret_basic") == 0)
+                o->auth_basic = true;
+            if (v && strcmp(v, "client_secret_post") == 0)
+                o->auth_post = true;
+        }
+    }
+    memcpy(o->jwks_uri, jwks, strlen(jwks) + 1);
+    o->discovered_at = now_of(o);
+    rc = 0;
+done:
+    json_decref(doc);
+    return rc;
+}
+
+/* The discovery document: fetch it and take what it says. */
+int oidc_discover(struct og_oidc *o, char *buf)
 {
     char url[URL_MAX + 64];
     size_t len;
-    json_t *doc = NULL, *iss, *uri;
-    bool loopback;
-    int rc = -1;
 
     snprintf(url, sizeof url, "%s/.well-known/openid-configuration", o->base);
     if (fetch(o, url, buf, DOC_MAX, &len) != 0)
         return -1;
-    if (!(doc = oidc_parse_json(o, buf, len))) {
-        og_log(OG_LOG_WARN, "oidc: %s is not a JSON object", url);
-        return -1;
-    }
-    iss = json_object_get(doc, "issuer");
-    uri = json_object_get(doc, "jwks_uri");
-    if (!json_is_string(iss) || !same_issuer(json_string_value(iss), o->issuer))
-        og_log(OG_LOG_ERROR, "oidc: %s names another issuer", url);
-    else if (!json_is_string(uri) || json_string_length(uri) >= sizeof o->jwks_uri ||
-             !oidc_url_allowed(json_string_value(uri), &loopback))
-        og_log(OG_LOG_ERROR, "oidc: %s has no usable jwks_uri (https required)", url);
-    else {
-        memcpy(o->jwks_uri, json_string_value(uri), json_string_length(uri) + 1);
-        rc = 0;
-    }
-    json_decref(doc);
-    return rc;
+    return oidc_take_discovery(o, buf, len);
 }
 
 /* One refresh attempt: discovery (if needed), then the JWKS. Failure keeps the old set. */
@@ -204,7 +276,7 @@ void oidc_refresh(struct og_oidc *o)
     o->last_attempt = now_of(o);
     if (!o->url_ok || !(buf = malloc(DOC_MAX)))
         return;
-    if (!o->jwks_uri[0] && discover(o, buf) != 0)
+    if (!o->jwks_uri[0] && oidc_discover(o, buf) != 0)
         goto done;
     if (fetch(o, o->jwks_uri, buf, DOC_MAX, &len) != 0 || oidc_install_jwks(o, buf, len) != 0) {
         og_log(OG_LOG_WARN, "oidc: no usable JWKS from %s; %s", o->jwks_uri,

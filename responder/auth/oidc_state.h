@@ -59,6 +59,14 @@ struct og_oidc {
     CURL *curl;
 
     char jwks_uri[URL_MAX]; /* from discovery; "" = discover again */
+    /* the rest of discovery, for browser sign-in (oidc_signin.c); "" = none */
+    char authorization_endpoint[URL_MAX];
+    char token_endpoint[URL_MAX];
+    char userinfo_endpoint[URL_MAX];
+    char end_session_endpoint[URL_MAX];
+    bool auth_basic, auth_post;   /* token_endpoint_auth_methods_supported */
+    time_t discovered_at;         /* 0 = never */
+    time_t discovery_tried;       /* last fetch for sign-in (at most one per RETRY_EMPTY_S) */
     struct jwk *keys;
     size_t nkeys;
     unsigned char jwks_hash[32];
@@ -103,5 +111,26 @@ void oidc_refresh(struct og_oidc *o);
 bool oidc_may_refresh(const struct og_oidc *o, time_t now, time_t interval);
 void oidc_ensure_jwks(struct og_oidc *o, time_t now);
 void oidc_fetch_cleanup(struct og_oidc *o);
+int oidc_discover(struct og_oidc *o, char *buf);   /* buf: DOC_MAX bytes */
+int oidc_take_discovery(struct og_oidc *o, const char *doc, size_t len);
+/* One HTTP exchange on the worker's handle (the URL already allowed): POST
+   form (when not NULL) or GET, with one extra header (may be NULL); at most
+   cap bytes of answer into buf. The HTTP status, or -1 on a transport error. */
+long oidc_http(struct og_oidc *o, const char *url, bool loopback, const char *form,
+               const char *header, char *buf, size_t cap, size_t *len);
+
+/* oidc.c: shared with oidc_signin.c */
+const char *oidc_split(const char *t, size_t len, size_t seg[3]);
+/* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
+int oidc_numeric_date(json_t *c, const char *name, time_t *out);
+struct oidc_claims {
+    time_t until;
+    char user[OG_USER_MAX + 1];
+    char groups[sizeof(((struct og_identity_store *)0)->group_buf)];
+    size_t groups_len;
+    size_t ngroups;
+};
+/* username and groups from claims (claimMapping); NULL or why not */
+const char *oidc_map_claims(const struct og_config *cfg, json_t *c, struct oidc_claims *cl);
 
 #endif

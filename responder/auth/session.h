@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "identity.h"
@@ -62,5 +63,52 @@ bool og_session_csrf_ok(const struct og_session_keys *k, const struct og_session
    which must outlive id. Fills store->groups_csv like og_identity_groups_csv. */
 void og_session_identity(const struct og_config *cfg, const struct og_session *s,
                          struct og_identity *id, struct og_identity_store *store);
+
+/* ---- additions used by the sign-in pages, tests and fuzzers ---- */
+
+/* Keys from 32 raw bytes (tests); NULL when len != 32. */
+struct og_session_keys *og_session_keys_from_bytes(const unsigned char *master, size_t len);
+
+/* Write a new key file's contents to f (64 hex digits and a newline; a
+   regular file is chmod 0600 first). 0 or -1. */
+int og_session_key_generate(FILE *f);
+
+/* A new session for user and groups (copied; names with control bytes are
+   dropped), a fresh random sid, issued now, expiring now + lifetime_s. 0 or -1. */
+int og_session_new(struct og_session *s, const char *user, const char *const *groups,
+                   size_t ngroups, time_t now, int lifetime_s);
+
+/* Open one cookie value (not a whole header). 0 or -1, as og_session_open. */
+int og_session_open_value(const struct og_session_keys *k, const char *value, size_t len,
+                          time_t now, struct og_session *out);
+
+/* Seal / open any bytes (at most ~2800) under the session key, bound to a
+   purpose label (a cookie name): a value sealed for one purpose never opens
+   for another. seal: cookie value length (NUL-terminated in out), 0 on
+   failure. open: plaintext length, -1 when forged, damaged or too long. */
+size_t og_session_seal_blob(const struct og_session_keys *k, const char *purpose,
+                            const unsigned char *plain, size_t plen, char *out, size_t cap);
+long og_session_open_blob(const struct og_session_keys *k, const char *purpose,
+                          const char *value, size_t len, unsigned char *plain, size_t cap);
+
+/* The session's plaintext format (version 1), exposed for tests: encode
+   returns its length or -1; decode 0 or -1 (bounded, no trailing bytes). */
+long og_session_encode(const struct og_session *s, unsigned char *out, size_t cap);
+int og_session_decode(const unsigned char *in, size_t len, struct og_session *out);
+
+/* The value of cookie `name` in a Cookie header (len bytes): pointer into
+   header and *vlen, or NULL. Surrounding double quotes are removed. */
+const char *og_cookie_find(const char *header, size_t len, const char *name, size_t *vlen);
+
+/* The Path of ocigate's browser cookies: the longest directory common to
+   endpoints.login, callback, logout and keys ("/ocigate" with the defaults;
+   "/" when they share none). */
+void og_session_cookie_path(const struct og_config *cfg, char *out, size_t cap);
+
+/* A Set-Cookie value: NAME=VALUE; Path=PATH; Max-Age=MAX_AGE; HttpOnly;
+   SameSite=Lax, and Secure when externalUrl is https. max_age 0 (with an
+   empty value) clears the cookie. Its length, 0 when it does not fit. */
+size_t og_session_cookie(const struct og_config *cfg, const char *name, const char *value,
+                         const char *path, int max_age, char *out, size_t cap);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "session.h"
 #include "decide.h"
 #include "glob.h"
 #include "htpasswd.h"
@@ -135,6 +136,20 @@ int og_cmd_check(int argc, char **argv)
         }
         printf("htpasswd: %s (%zu users)\n", cfg->htpasswd_path, og_htpasswd_count(h));
         og_htpasswd_free(h);
+    }
+    if (cfg->session_key_file) {       /* what serve would refuse: a bad or open key file */
+        struct og_session_keys *k = og_session_keys_load(cfg->session_key_file, err,
+                                                         sizeof(err));
+        if (!k) {
+            fprintf(stderr, "%s: %s\n", path, err);
+            fprintf(stderr, "ocigate: configuration %s is invalid\n", path);
+            og_config_free(cfg);
+            return 2;
+        }
+        og_session_keys_free(k);
+        printf("browser sign-in: client \"%s\", redirect URI %s%s, sessions of %d s "
+               "(key %s)\n", cfg->openid_client_id, cfg->external_url, cfg->endpoint_callback,
+               cfg->session_lifetime_s, cfg->session_key_file);
     }
     /* redis.url by the rule serve applies (redis.c); shown without a password */
     redis = og_redis_new(cfg, err, sizeof(err));

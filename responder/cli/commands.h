@@ -9,6 +9,7 @@ int og_cmd_explain(int argc, char **argv);
 int og_cmd_check(int argc, char **argv);
 int og_cmd_key(int argc, char **argv);        /* key create|list|show|revoke */
 int og_cmd_token_key(int argc, char **argv);  /* token-key generate */
+int og_cmd_session_key(int argc, char **argv); /* session-key generate */
 int og_cmd_tag(int argc, char **argv);        /* tag claims|unclaim */
 
 #include <stdbool.h>

@@ -26,7 +26,9 @@ static const char usage_create[] =
     "                          [--expires 90d|12h|30m|RFC3339] [--label TEXT]\n"
     "  Create an API key for user U. The key is printed once, alone, on stdout;\n"
     "  its id and details go to stderr. --repo limits the key to matching\n"
-    "  repositories (default: all); --group adds groups to the key's identity.\n";
+    "  repositories (default: all); --group adds groups to the key's identity.\n"
+    "  --expires is at most auth.apikey.maxLifetimeDays away (default 365), and\n"
+    "  without it the key expires after that many days.\n";
 static const char usage_list[] =
     "usage: ocigate key list [-c FILE] [--user U] [--json]\n"
     "  List API keys (all, or U's): id, user, groups, repositories, label,\n"
@@ -190,6 +192,18 @@ static int cmd_create(int argc, char **argv)
     }
     if ((rc = open_redis(config, &cfg, &r)) != 0)
         return rc;
+    {
+        time_t limit = time(NULL) + (time_t)cfg->apikey_max_lifetime_days * 86400;
+        if (!expires_s) {
+            expires = limit;
+        } else if (expires > limit) {
+            fprintf(stderr, "ocigate key create: --expires \"%s\": more than "
+                    "auth.apikey.maxLifetimeDays (%d) days away\n", expires_s,
+                    cfg->apikey_max_lifetime_days);
+            close_redis(cfg, r);
+            return 2;
+        }
+    }
     /* origin cli: the operator's --group values are the key's own groups
        (copied); accessControl.groups still apply live to U */
     if (og_apikey_create(r, user, groups, ngroups, repos, nrepos, expires, label, "cli",

@@ -14,7 +14,9 @@
  * config's accessControl.groups are evaluated live from the key's user on
  * every use, and a key of an htpasswd user stops working when the user
  * leaves the file. Its scopes (repository globs) are enforced on every use.
- * A user holds at most auth.apikey.maxPerUser keys.
+ * A user holds at most auth.apikey.maxPerUser keys. A key expires at most
+ * auth.apikey.maxLifetimeDays days after it is made (without an
+ * expirationDate: exactly then).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +145,20 @@ static size_t create_key(struct og_worker_state *w, const struct og_request *req
                 return deny(w, req, 400, "expirationDate is not an RFC 3339 time in the future",
                             buf, cap, log);
             }
+        }
+    }
+    /* auth.apikey.maxLifetimeDays: no expiry is the longest allowed; beyond
+       it is refused (a minute's leeway for the client's clock) */
+    {
+        time_t limit = time(NULL) + (time_t)w->cfg->apikey_max_lifetime_days * 86400;
+        if (!expires) {
+            expires = limit;
+        } else if (expires > limit + 60) {
+            json_decref(doc);
+            snprintf(why, sizeof(why), "expirationDate is more than "
+                     "auth.apikey.maxLifetimeDays (%d) days away",
+                     w->cfg->apikey_max_lifetime_days);
+            return deny(w, req, 400, why, buf, cap, log);
         }
     }
     scopes = json_object_get(doc, "scopes");

@@ -1,8 +1,8 @@
 /*
  * query.c - bounded decoding of application/x-www-form-urlencoded queries.
  *
- * Used by the token endpoint (service, scope, account) and the self-service
- * key endpoint (id). Registry routes never get here: policy/route.c parses
+ * Used by the token endpoint (service, scope, account), the self-service
+ * key endpoint (id) and the key page's form bodies (form.c). Registry routes never get here: policy/route.c parses
  * their query with its own, stricter rules.
  */
 #include "query.h"
@@ -18,14 +18,15 @@ void og_query_init(struct og_query_iter *it, const char *q, size_t len)
     it->end = q + len;
 }
 
-static int decode(const char *s, size_t n, char *out, size_t cap)
+long og_form_decode(const char *s, size_t n, char *out, size_t cap, bool line_breaks)
 {
     size_t o = 0;
 
-    if (cap == 0)
+    if (out && cap == 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
@@ -39,14 +40,18 @@ static int decode(const char *s, size_t n, char *out, size_t cap)
             c = (unsigned char)(hi * 16 + lo);
             i += 2;
         }
-        if (og_is_control(c))
+        if (og_is_control(c) && !(line_breaks && (c == '\t' || c == '\r' || c == '\n')))
             return -1;
-        if (o + 1 >= cap)
-            return -1;
-        out[o++] = (char)c;
+        if (out) {
+            if (o + 1 >= cap)
+                return -1;
+            out[o] = (char)c;
+        }
+        o++;
     }
-    out[o] = '\0';
-    return 0;
+    if (out)
+        out[o] = '\0';
+    return (long)o;
 }
 
 int og_query_next(struct og_query_iter *it, char *k, size_t kcap, char *v, size_t vcap)
@@ -61,10 +66,10 @@ int og_query_next(struct og_query_iter *it, char *k, size_t kcap, char *v, size_
         it->p = amp ? amp + 1 : it->end;
         if (stop == start)
             continue;                       /* "&&" */
-        if (decode(start, (size_t)(kend - start), k, kcap) != 0)
+        if (og_form_decode(start, (size_t)(kend - start), k, kcap, false) < 0)
             return -1;
         if (eq) {
-            if (decode(eq + 1, (size_t)(stop - eq - 1), v, vcap) != 0)
+            if (og_form_decode(eq + 1, (size_t)(stop - eq - 1), v, vcap, false) < 0)
                 return -1;
         } else if (vcap) {
             v[0] = '\0';

@@ -32,6 +32,8 @@ static const char *status_text(int status)
     switch (status) {
     case 200: return "200 OK";
     case 201: return "201 Created";
+    case 302: return "302 Found";
+    case 303: return "303 See Other";
     case 400: return "400 Bad Request";
     case 401: return "401 Unauthorized";
     case 403: return "403 Forbidden";
@@ -354,5 +356,40 @@ size_t og_response_json(int status, const char *body, size_t body_len, char *buf
     og_buf_puts(&o, status_text(status));
     og_buf_puts(&o, "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n");
     og_buf_put(&o, body, body_len);
+    return o.truncated ? 0 : o.len;
+}
+
+const char og_page_csp[] =
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+size_t og_response_page(const struct og_page *pg, char *buf, size_t cap)
+{
+    struct og_buf o;
+
+    og_buf_init(&o, buf, cap);
+    og_buf_puts(&o, "Status: ");
+    og_buf_puts(&o, status_text(pg->status));
+    og_buf_puts(&o, "\r\n");
+    if (pg->location) {
+        og_buf_puts(&o, "Location: ");
+        og_buf_printable(&o, pg->location, OG_PAGE_LOCATION_MAX);
+        og_buf_puts(&o, "\r\n");
+    }
+    for (size_t i = 0; i < pg->ncookies; i++) {
+        og_buf_puts(&o, "Set-Cookie: ");
+        og_buf_printable(&o, pg->cookies[i], OG_PAGE_LOCATION_MAX);
+        og_buf_puts(&o, "\r\n");
+    }
+    og_buf_puts(&o, "Content-Type: ");
+    og_buf_puts(&o, pg->content_type ? pg->content_type : "text/html; charset=utf-8");
+    og_buf_puts(&o, "\r\nCache-Control: no-store\r\n"
+                "Content-Security-Policy: ");
+    og_buf_puts(&o, pg->csp ? pg->csp : og_page_csp);
+    og_buf_puts(&o, "\r\nX-Frame-Options: DENY\r\n"
+                "X-Content-Type-Options: nosniff\r\n"
+                "Referrer-Policy: no-referrer\r\n\r\n");
+    if (pg->body)
+        og_buf_put(&o, pg->body, pg->body_len);
     return o.truncated ? 0 : o.len;
 }

@@ -60,6 +60,31 @@ size_t og_response_render(const struct og_answer *a, char *buf, size_t cap);
    or 0 when it does not fit. */
 size_t og_response_json(int status, const char *body, size_t body_len, char *buf, size_t cap);
 
+/* A page or a redirect of ocigate's own browser pages (RESPONDER role:
+   sign-in, the key page). Every such answer carries Cache-Control: no-store,
+   a strict Content-Security-Policy (og_page_csp unless csp is set),
+   X-Frame-Options: DENY (and frame-ancestors 'none' in the CSP),
+   X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer (the
+   callback's URL holds the authorization code). Location and Set-Cookie
+   values are written as printable ASCII (other bytes become '?'); the caller
+   encodes them. */
+#define OG_PAGE_LOCATION_MAX 8192
+#define OG_PAGE_COOKIES_MAX  4
+struct og_page {
+    int status;                  /* 200, 302, 303, 400, 403, 404, 405, 502, 503 ... */
+    const char *location;        /* NULL: none */
+    const char *cookies[OG_PAGE_COOKIES_MAX];   /* Set-Cookie values */
+    size_t ncookies;
+    const char *content_type;    /* NULL: text/html; charset=utf-8 */
+    const char *csp;             /* NULL: og_page_csp */
+    const char *body;
+    size_t body_len;
+};
+extern const char og_page_csp[];
+
+/* Render a page; its length, or 0 when it does not fit in cap. */
+size_t og_response_page(const struct og_page *pg, char *buf, size_t cap);
+
 /* The fixed answer used when nothing better can be rendered: 503, fail closed. */
 extern const char og_response_unavailable[];
 

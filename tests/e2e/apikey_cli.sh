@@ -83,10 +83,11 @@ cat > "$T/ocigate.json" <<EOF
 {
   "redis": { "url": "redis://:wrong-url-password@127.0.0.1:$PORT/$DB", "passwordFile": "$T/redis.pass",
              "prefix": "ocigate:", "timeoutMs": 500 },
-  "auth": { "apikey": { "enabled": true } },
+  "auth": { "apikey": { "enabled": true, "maxLifetimeDays": 36500 } },
   "accessControl": {}
 }
 EOF
+sed 's/"maxLifetimeDays": 36500/"maxLifetimeDays": 30/' "$T/ocigate.json" > "$T/short.json"
 cat > "$T/down.json" <<EOF
 {
   "redis": { "url": "redis://127.0.0.1:$DEAD_PORT/0", "password": "$PASS", "timeoutMs": 200 },
@@ -125,13 +126,14 @@ is "$(field groups)" '["ci","dev"]' "hash field groups (JSON array)"
 is "$(field repos)" '["blumeops/**"]' "hash field repos (JSON array)"
 is "$(field label)" "laptop key" "hash field label"
 check "hash field created is RFC 3339 UTC" grep -Eqx '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z' <<<"$(field created)"
-is "$(rcraw HEXISTS "ocigate:key:$SHA" expires):$(field expires)" "1:" "hash field expires empty"
+check "without --expires: expires after auth.apikey.maxLifetimeDays (36500 here)" \
+    grep -Eqx '21[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z' <<<"$(field expires)"
 is "$(rcraw HEXISTS "ocigate:key:$SHA" last_used):$(field last_used)" "1:" "hash field last_used empty"
 is "$(field origin)" cli "hash field origin: cli (made on the command line)"
 is "$(rcraw HLEN "ocigate:key:$SHA")" 9 "hash has exactly the 9 documented fields"
 is "$(rcraw GET "ocigate:keyid:$ID")" "$SHA" "keyid:ID holds the hash"
 is "$(rcraw SMEMBERS "ocigate:user:alice:keys")" "$ID" "user:alice:keys holds the id"
-is "$(rcraw TTL "ocigate:key:$SHA"):$(rcraw TTL "ocigate:keyid:$ID")" "-1:-1" "no expiry: no TTL"
+check "... and Redis drops it then (TTL > 36000 days)" test "$(rcraw TTL "ocigate:key:$SHA")" -gt 3110400000
 
 # Everything Redis holds, names and values: the key is nowhere.
 dump_all() {
@@ -184,8 +186,8 @@ is "$st" 0 "list --json exits 0"
 is "$(python3 -c 'import json,sys; a=json.loads(sys.argv[1]); print(len(a), sorted(a[0].keys()))' "$json" 2>&1)" \
    "4 ['created', 'expires', 'groups', 'id', 'label', 'last_used', 'origin', 'repositories', 'user']" \
    "list --json: an array of objects with the documented fields"
-is "$(python3 -c 'import json,sys; a=json.loads(sys.argv[1]); k=[o for o in a if o["id"]==sys.argv[2]][0]; print(k["user"], k["groups"], k["repositories"], k["label"], k["expires"])' "$json" "$ID" 2>&1)" \
-   "alice ['ci', 'dev'] ['blumeops/**'] laptop key None" "list --json: alice's key"
+is "$(python3 -c 'import json,sys; a=json.loads(sys.argv[1]); k=[o for o in a if o["id"]==sys.argv[2]][0]; print(k["user"], k["groups"], k["repositories"], k["label"], k["expires"][:2])' "$json" "$ID" 2>&1)" \
+   "alice ['ci', 'dev'] ['blumeops/**'] laptop key 21" "list --json: alice's key (expires in the 22nd century)"
 check "list --json never prints a key or a hash" no_match "$secrets_re" "$json"
 ualice=$(key list "${C[@]}" --user alice --json)
 is "$(python3 -c 'import json,sys; print(sorted({o["user"] for o in json.loads(sys.argv[1])}), len(json.loads(sys.argv[1])))' "$ualice")" \
@@ -236,6 +238,9 @@ key create "${C[@]}" --user alice --expires 2020-01-01T00:00:00Z >/dev/null 2>&1
 is "$?" 2 "an expiry in the past is refused (exit 2)"
 key create "${C[@]}" --user alice --expires 10x >/dev/null 2>&1
 is "$?" 2 "a bad duration is refused (exit 2)"
+err=$(key create -c "$T/short.json" --user alice --expires 31d 2>&1 >/dev/null); st=$?
+is "$st" 2 "--expires beyond auth.apikey.maxLifetimeDays (30) is refused (exit 2)"
+check "... naming maxLifetimeDays" contains "$err" maxLifetimeDays
 err=$(key create "${C[@]}" --user alice --repo 'a[' 2>&1 >/dev/null); st=$?
 is "$st" 2 "a bad repo glob is refused (exit 2)"
 check "... naming the glob" contains "$err" 'a['

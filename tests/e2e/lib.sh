@@ -623,3 +623,65 @@ skopeo_copy() {
 
 # mkimage DIR TAG [ARGS...]: write an OCI layout, print the manifest digest.
 mkimage() { python3 "$MKIMAGE" "$@" --print-digest; }
+
+# start_idp [SERVER-ARGS...]: the test OpenID provider (tests/idp/server.mjs)
+# on a free loopback port, state in $T/idp.json (client secrets and the
+# browser accounts' passwords, all registered with `secret`), log in
+# $T/idp.log. `npm ci` runs first when tests/idp has no node_modules (in a
+# copy under $T when the source tree is read-only). Sets IDP_PID, IDP_DIR
+# (its node_modules hold playwright-core too) and ISSUER. SERVER-ARGS:
+# e.g. --redirect-uri URI --post-logout-uri URI (browser sign-in).
+start_idp() {
+    local src=$OCIGATE_SRCDIR/tests/idp s
+    IDP_DIR=$src
+    if [ ! -d "$src/node_modules/oidc-provider" ] || [ ! -d "$src/node_modules/playwright-core" ]; then
+        if [ ! -w "$src" ]; then
+            IDP_DIR=$T/idp
+            mkdir -p "$IDP_DIR"
+            cp "$src/package.json" "$src/package-lock.json" "$src/server.mjs" "$IDP_DIR/"
+        fi
+        (cd "$IDP_DIR" && timeout 240 npm ci --no-audit --no-fund --loglevel=error) > "$T/npm.out" 2>&1 ||
+            bail "npm ci in $IDP_DIR failed: $(tail -n 3 "$T/npm.out")"
+    fi
+    rm -f "$T/idp.json"
+    node "$IDP_DIR/server.mjs" --port 0 --state "$T/idp.json" --log "$T/idp.log" "$@" \
+        > "$T/idp.out" 2>&1 &
+    IDP_PID=$!
+    register_pid "$IDP_PID"
+    WAIT_PID=$IDP_PID wait_until 20 test -s "$T/idp.json" ||
+        bail "the IdP did not start: $(tail -n 3 "$T/idp.out")"
+    ISSUER=$(jq -r .issuer "$T/idp.json")
+    while IFS= read -r s; do [ "${#s}" -ge 8 ] && secret "$s"; done < <(
+        jq -r '(.clients[]?.secret, .web_client.secret, .accounts[]?.password) // empty' "$T/idp.json")
+    export OCIGATE_IDP_DIR=$IDP_DIR
+}
+
+# start_dockerd HOST:PORT...: a private dockerd (root; Debian's docker.io)
+# whose registries HOST:PORT are insecure (plain HTTP): its own socket, data
+# and exec roots and pidfile under $T/dk, no iptables, no bridge, vfs storage;
+# stopped on exit with everything else. Defines dk (Debian's /usr/bin/docker
+# against it, DOCKER_CONFIG $T/docker-config) and docker_image TAG (a fresh
+# OCI image from mkimage.py loaded as local/img:TAG). Returns 1 when it
+# cannot start (the caller decides: missing_checks or bail).
+start_dockerd() {
+    local r args=()
+    DOCKER_CLI=/usr/bin/docker
+    [ "$(id -u)" = 0 ] && [ -x "$DOCKER_CLI" ] && command -v dockerd > /dev/null || return 1
+    DK=$T/dk
+    mkdir -p "$DK" "$T/docker-config"
+    for r in "$@"; do args+=(--insecure-registry "$r"); done
+    dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs "${args[@]}" \
+        -H "unix://$DK/dockerd.sock" --data-root "$DK/data" --exec-root "$DK/exec" \
+        --pidfile "$DK/dockerd.pid" > "$T/dockerd.log" 2>&1 &
+    DOCKERD_PID=$!
+    register_pid "$DOCKERD_PID"
+    WAIT_PID=$DOCKERD_PID wait_until 60 dk version > /dev/null 2>&1 || return 1
+    loopback_only "$DOCKERD_PID" dockerd
+}
+dk() { DOCKER_CONFIG="$T/docker-config" timeout 120 "$DOCKER_CLI" -H "unix://$DK/dockerd.sock" "$@"; }
+docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
+    python3 "$MKIMAGE" "$T/dkimg" "$1" > /dev/null 2>&1 &&
+    timeout 60 skopeo --insecure-policy copy --quiet "oci:$T/dkimg:$1" \
+        "docker-archive:$T/$1.tar:local/img:$1" >> "$T/skopeo.log" 2>&1 &&
+    dk load -q -i "$T/$1.tar" > /dev/null
+}

@@ -1,6 +1,8 @@
 // tests/idp/server.mjs - a real OpenID provider for ocigate's end-to-end tests.
 //
 //   node server.mjs --port PORT --state FILE [--log FILE] [--host 127.0.0.1]
+//                   [--redirect-uri URI]... [--post-logout-uri URI]...
+//                   [--id-token-claims] [--client-auth basic|post]
 //   (or IDP_PORT / IDP_STATE / IDP_LOG in the environment)
 //
 // It runs oidc-provider (https://github.com/panva/node-oidc-provider) on
@@ -32,6 +34,31 @@
 //   admin-bot  preferred_username "oidc-admin", groups ["admins"]
 //   plain-bot  preferred_username "plain-bot",  groups []
 //
+// Browser sign-in (authorization code flow, PKCE S256 required): the web
+// client `registry-web` (client_secret_basic; its secret is generated at
+// start and written to the state file) with the redirect URIs and
+// post-logout redirect URIs given by --redirect-uri / --post-logout-uri
+// (repeatable: the web server's port is known only at run time). People sign
+// in on minimal pages of this server (/interaction/UID: a login form with
+// #username, #password, #submit and #cancel, then a consent form with
+// #allow and #deny: #cancel and #deny end the sign-in with
+// error=access_denied). Their passwords are generated at start and written
+// to the state file (accounts.NAME.password):
+//
+//   alice   preferred_username "alice", groups ["artifact-workloads"]
+//   bob     preferred_username "bob",   groups []
+//   admin   preferred_username "admin", groups ["admins"]
+//
+// Scopes openid profile email groups give sub, preferred_username/name,
+// email/email_verified, groups. By default (oidc-provider's conformant
+// behaviour) the ID token of the code flow carries only sub and the
+// protocol claims, and the rest comes from the userinfo endpoint;
+// --id-token-claims puts them in the ID token as well. --client-auth post
+// makes every client authenticate with client_secret_post, the only method
+// the discovery document then lists (default: client_secret_basic, with
+// oidc-provider's usual list, client_secret_post included, in discovery). The end_session
+// endpoint asks "Sign out?" (#logout-yes, #logout-no).
+//
 // SIGTERM/SIGINT stop it.
 
 import * as crypto from 'node:crypto';
@@ -48,6 +75,10 @@ const { values: opts } = parseArgs({
     host: { type: 'string', default: process.env.IDP_HOST ?? '127.0.0.1' },
     state: { type: 'string', default: process.env.IDP_STATE },
     log: { type: 'string', default: process.env.IDP_LOG },
+    'redirect-uri': { type: 'string', multiple: true, default: [] },
+    'post-logout-uri': { type: 'string', multiple: true, default: [] },
+    'id-token-claims': { type: 'boolean', default: false },
+    'client-auth': { type: 'string', default: 'basic' },
   },
   allowPositionals: false,
 });
@@ -56,6 +87,11 @@ if (!opts.state) {
   process.stderr.write('usage: node server.mjs --port PORT --state FILE [--log FILE]\n');
   process.exit(2);
 }
+if (!['basic', 'post'].includes(opts['client-auth'])) {
+  process.stderr.write('server.mjs: --client-auth is basic or post\n');
+  process.exit(2);
+}
+const AUTH_METHOD = `client_secret_${opts['client-auth']}`;
 const port = Number.parseInt(opts.port, 10);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.stderr.write(`server.mjs: bad port "${opts.port}"\n`);
@@ -89,8 +125,133 @@ const clients = Object.keys(IDENTITIES).map((clientId) => ({
   grant_types: ['client_credentials'],
   response_types: [],
   redirect_uris: [],
-  token_endpoint_auth_method: 'client_secret_basic',
+  token_endpoint_auth_method: AUTH_METHOD,
 }));
+
+// --- people (browser sign-in) ------------------------------------------------
+
+const ACCOUNTS = {
+  alice: { preferred_username: 'alice', name: 'Alice', groups: ['artifact-workloads'] },
+  bob: { preferred_username: 'bob', name: 'Bob', groups: [] },
+  admin: { preferred_username: 'admin', name: 'Admin', groups: ['admins'] },
+};
+const passwords = Object.fromEntries(
+  Object.keys(ACCOUNTS).map((a) => [a, crypto.randomBytes(12).toString('base64url')]),
+);
+const WEB_CLIENT = 'registry-web';
+const webSecret = crypto.randomBytes(24).toString('base64url');
+clients.push({
+  client_id: WEB_CLIENT,
+  client_secret: webSecret,
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  redirect_uris: opts['redirect-uri'],
+  post_logout_redirect_uris: opts['post-logout-uri'],
+  token_endpoint_auth_method: AUTH_METHOD,
+});
+
+async function findAccount(_ctx, sub) {
+  const who = ACCOUNTS[sub];
+  if (!who) return undefined;
+  return {
+    accountId: sub,
+    claims: async () => ({
+      sub,
+      preferred_username: who.preferred_username,
+      name: who.name,
+      email: `${sub}@example.org`,
+      email_verified: true,
+      groups: [...who.groups],
+    }),
+  };
+}
+
+function htmlEscape(s) {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function pageHtml(title, inner) {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${htmlEscape(title)}</title></head>`
+    + `<body><main><h1>${htmlEscape(title)}</h1>${inner}</main></body></html>`;
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 16384) throw new Error('form too large');
+  }
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+// The login and consent pages (oidc-provider's interaction API).
+async function interaction(provider, req, res) {
+  const url = new URL(req.url, 'http://x');
+  const m = url.pathname.match(/^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login|confirm|abort))?$/);
+  if (!m) return false;
+  const [, uid, action] = m;
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) throw new Error('interaction mismatch');
+  const send = (status, html) => {
+    res.statusCode = status;
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(html);
+  };
+  if (req.method === 'GET' && !action) {
+    if (details.prompt.name === 'login') {
+      send(200, pageHtml('Sign in to the test IdP', `
+<form id="login" method="post" action="/interaction/${uid}/login">
+<label>Username <input id="username" name="username" autocomplete="username" autofocus></label>
+<label>Password <input id="password" name="password" type="password" autocomplete="current-password"></label>
+<button id="submit" type="submit">Sign in</button></form>
+<form method="post" action="/interaction/${uid}/abort"><button id="cancel" type="submit">Cancel</button></form>`));
+    } else {
+      send(200, pageHtml('Allow access?', `
+<p>${htmlEscape(details.params.client_id)} asks for: ${htmlEscape(details.params.scope ?? '')}</p>
+<form method="post" action="/interaction/${uid}/confirm"><button id="allow" type="submit">Allow</button></form>
+<form method="post" action="/interaction/${uid}/abort"><button id="deny" type="submit">Deny</button></form>`));
+    }
+    return true;
+  }
+  if (req.method !== 'POST') return false;
+  const form = await readForm(req);
+  if (action === 'login') {
+    const who = form.username;
+    if (!ACCOUNTS[who] || passwords[who] !== form.password) {
+      log('interactive login refused', { user: String(who ?? '') });
+      send(401, pageHtml('Sign in to the test IdP', `<p id="error">Wrong username or password.</p>
+<p><a href="/interaction/${uid}">Try again</a></p>`));
+      return true;
+    }
+    log('interactive login', { user: who });
+    await provider.interactionFinished(req, res, { login: { accountId: who } },
+      { mergeWithLastSubmission: false });
+    return true;
+  }
+  if (action === 'confirm') {
+    const { prompt: { details: missing }, params, session, grantId } = details;
+    const grant = grantId ? await provider.Grant.find(grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    if (missing.missingResourceScopes) {
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes)) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+    }
+    const saved = await grant.save();
+    log('consent given', { user: session.accountId });
+    await provider.interactionFinished(req, res, { consent: grantId ? {} : { grantId: saved } },
+      { mergeWithLastSubmission: true });
+    return true;
+  }
+  log('interaction aborted', { prompt: details.prompt.name });
+  await provider.interactionFinished(req, res, {
+    error: 'access_denied', error_description: 'End-User aborted interaction',
+  }, { mergeWithLastSubmission: false });
+  return true;
+}
 
 // --- resource servers (what the access token looks like) -------------------
 
@@ -148,13 +309,35 @@ server.listen(port, opts.host, () => {
     clients,
     jwks,
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+    findAccount,
+    claims: {
+      openid: ['sub'],
+      profile: ['preferred_username', 'name'],
+      email: ['email', 'email_verified'],
+      groups: ['groups'],
+    },
+    conformIdTokenClaims: !opts['id-token-claims'],
+    // post: the only method listed; basic: oidc-provider's list (post included)
+    ...(opts['client-auth'] === 'post' ? { clientAuthMethods: [AUTH_METHOD] } : {}),
+    pkce: { required: () => true },
+    interactions: { url: async (_ctx, i) => `/interaction/${i.uid}` },
     features: {
       devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.body = pageHtml('Sign out of the test IdP?', `${form}
+<button id="logout-yes" type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button id="logout-no" type="submit" form="op.logoutForm">No</button>`);
+        },
+      },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: async (_ctx, _client, oneOf) => oneOf ?? DEFAULT_RESOURCE,
+        // the web client's access token is for userinfo (opaque), not the registry
+        defaultResource: async (_ctx, client, oneOf) => (
+          client?.clientId === WEB_CLIENT ? oneOf : (oneOf ?? DEFAULT_RESOURCE)),
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx, resourceIndicator) => {
           const rs = RESOURCES[resourceIndicator];
@@ -197,10 +380,31 @@ server.listen(port, opts.host, () => {
 
   const callback = provider.callback();
   handler = (req, res) => {
+    const reqPath = (req.url ?? '').split('?')[0];
+    // how a client authenticated at the token endpoint (oidc-provider itself
+    // takes either secret method from any client)
+    const clientAuth = reqPath === '/token'
+      ? (/^basic /i.test(req.headers.authorization ?? '') ? 'basic' : 'body') : undefined;
     res.on('finish', () => log('request', {
-      method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode,
+      method: req.method, path: reqPath, status: res.statusCode, client_auth: clientAuth,
     }));
-    callback(req, res);
+    if (clientAuth === 'basic' && AUTH_METHOD === 'client_secret_post') {
+      // an issuer that supports only client_secret_post refuses Basic
+      res.statusCode = 401;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ error: 'invalid_client', error_description: 'client_secret_post only' }));
+      return;
+    }
+    interaction(provider, req, res).then((done) => {
+      if (!done) callback(req, res);
+    }).catch((err) => {
+      log('interaction failed', { error: String(err?.message ?? err) });
+      if (!res.headersSent) {
+        res.statusCode = 400;
+        res.setHeader('Content-Type', 'text/html; charset=utf-8');
+        res.end(pageHtml('Sign-in failed at the test IdP', '<p id="error">This sign-in expired or is unknown.</p>'));
+      }
+    });
   };
 
   const state = {
@@ -210,6 +414,8 @@ server.listen(port, opts.host, () => {
     jwks_uri: `${issuer}/jwks`,
     resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.audience])),
     clients: Object.fromEntries(Object.keys(IDENTITIES).map((id) => [id, { secret: secrets[id], ...IDENTITIES[id] }])),
+    web_client: { id: WEB_CLIENT, secret: webSecret },
+    accounts: Object.fromEntries(Object.keys(ACCOUNTS).map((a) => [a, { password: passwords[a], ...ACCOUNTS[a] }])),
     pid: process.pid,
   };
   const tmp = path.join(path.dirname(opts.state), `.${path.basename(opts.state)}.${process.pid}.tmp`);

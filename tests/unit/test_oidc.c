@@ -1225,6 +1225,164 @@ static void not_configured(void **state)
     og_config_free(c2);
 }
 
+/* ---- browser sign-in: the ID token and the discovery endpoints ------------ */
+
+static struct og_config *web_cfg(void)
+{
+    const char *conf =
+        "{\"accessControl\": {}, \"auth\": {\"openid\": {\"issuer\": \"" ISS "\","
+        " \"audiences\": [\"registry\"], \"clientId\": \"web\", \"clientSecret\": \"s3cr3t-value\","
+        " \"leewaySeconds\": 60}}}";
+    char err[512];
+    struct og_config *c = og_config_parse(conf, strlen(conf), "web.json", err, sizeof err);
+
+    if (!c)
+        fail_msg("config: %s", err);
+    return c;
+}
+
+/* ID token claims for client "web", nonce N1; extra appended. */
+static char *id_claims(const char *extra)
+{
+    return fmt("{\"iss\":\"" ISS "\",\"aud\":\"web\",\"sub\":\"sub-alice\",\"exp\":%ld,"
+               "\"iat\":%ld,\"nonce\":\"N1\",\"preferred_username\":\"alice\","
+               "\"groups\":[\"dev\",\"ops\"]%s}", now + 300, now, extra);
+}
+
+static void id_token_case(struct og_oidc *o, char *tok, enum og_identify_result want,
+                          const char *why)
+{
+    struct og_oidc_person p;
+    const char *r = NULL;
+    enum og_identify_result got = og_oidc_check_id_token(o, tok, strlen(tok), "N1", NULL, &p, &r);
+
+    if (got != want)
+        fail_msg("ID token: want %d, got %d (%s) for %s", (int)want, (int)got, r ? r : "", why);
+    if (want == OG_ID_OK) {
+        assert_string_equal(p.user, "alice");
+        assert_int_equal(p.ngroups, 2);
+        assert_string_equal(p.groups[1], "ops");
+    } else {
+        assert_non_null(r);
+        if (!strstr(r, why))
+            fail_msg("reason \"%s\" does not contain \"%s\"", r, why);
+        assert_int_equal(p.user[0], '\0');
+    }
+    free(tok);
+}
+
+static void id_token_checks(void **state)
+{
+    struct og_config *c = web_cfg();
+    struct og_oidc *o = og_oidc_new(c);
+    char *cl;
+
+    (void)state;
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl = id_claims(""), "RS256", rsa), OG_ID_OK, "");
+    free(cl);
+    id_token_case(o, jwt(hdr("ES256", "ec256"), cl = id_claims(""), "ES256", ec256), OG_ID_OK, "");
+    free(cl);
+    /* the nonce of another sign-in, or none: a replayed ID token */
+    cl = fmt("{\"iss\":\"" ISS "\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,\"iat\":%ld,"
+             "\"nonce\":\"N2\",\"preferred_username\":\"alice\"}", now + 300, now);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS, "nonce");
+    free(cl);
+    cl = fmt("{\"iss\":\"" ISS "\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,\"iat\":%ld,"
+             "\"preferred_username\":\"alice\"}", now + 300, now);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS, "nonce");
+    free(cl);
+    /* an access token for the registry is no ID token for this client */
+    cl = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"sub\":\"s\",\"exp\":%ld,"
+             "\"iat\":%ld,\"nonce\":\"N1\",\"preferred_username\":\"alice\"}", now + 300, now);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS, "aud");
+    free(cl);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl = id_claims(",\"azp\":\"other\""), "RS256", rsa),
+                  OG_ID_BAD_CREDENTIALS, "azp");
+    free(cl);
+    cl = fmt("{\"iss\":\"" ISS "\",\"aud\":[\"web\",\"x\"],\"sub\":\"s\",\"exp\":%ld,"
+             "\"iat\":%ld,\"nonce\":\"N1\",\"preferred_username\":\"alice\"}", now + 300, now);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS, "azp");
+    free(cl);
+    /* PS256 is a good JWT algorithm, but not one an ID token may use here */
+    id_token_case(o, jwt(hdr("PS256", "rsa1"), cl = id_claims(""), "PS256", rsa),
+                  OG_ID_BAD_CREDENTIALS, "RS or ES");
+    free(cl);
+    id_token_case(o, jwt(hdr("HS256", "rsa1"), cl = id_claims(""), "HS256", rsa),
+                  OG_ID_BAD_CREDENTIALS, "");
+    free(cl);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl = id_claims(""), "RS256", evil),
+                  OG_ID_BAD_CREDENTIALS, "signature");
+    free(cl);
+    cl = fmt("{\"iss\":\"" ISS "\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,\"iat\":%ld,"
+             "\"nonce\":\"N1\",\"preferred_username\":\"alice\"}", now - 100, now - 400);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS, "expired");
+    free(cl);
+    cl = fmt("{\"iss\":\"https://evil.example\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,"
+             "\"iat\":%ld,\"nonce\":\"N1\",\"preferred_username\":\"alice\"}", now + 300, now);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS, "iss");
+    free(cl);
+    /* no username claim and no userinfo endpoint to ask: refused */
+    cl = fmt("{\"iss\":\"" ISS "\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,\"iat\":%ld,"
+             "\"nonce\":\"N1\"}", now + 300, now);
+    id_token_case(o, jwt(hdr("RS256", "rsa1"), cl, "RS256", rsa), OG_ID_BAD_CREDENTIALS,
+                  "username");
+    free(cl);
+    og_oidc_free(o);
+    og_config_free(c);
+}
+
+static void signin_discovery(void **state)
+{
+    struct og_config *c = web_cfg();
+    struct og_oidc *o = og_oidc_new(c);
+    struct og_oidc_provider p;
+    const char *doc =
+        "{\"issuer\":\"" ISS "\",\"jwks_uri\":\"" ISS "/certs\","
+        "\"authorization_endpoint\":\"" ISS "/auth\",\"token_endpoint\":\"" ISS "/token\","
+        "\"userinfo_endpoint\":\"http://idp.example.test/userinfo\","
+        "\"token_endpoint_auth_methods_supported\":[\"client_secret_post\",\"private_key_jwt\"]}";
+    const char *other = "{\"issuer\":\"https://evil.example\",\"jwks_uri\":\"" ISS "/certs\","
+                        "\"authorization_endpoint\":\"https://evil.example/auth\","
+                        "\"token_endpoint\":\"https://evil.example/token\"}";
+
+    (void)state;
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    /* the fake IdP's document has no authorization endpoint: no browser sign-in */
+    assert_int_equal(og_oidc_provider(o, &p), -1);
+    assert_int_equal(og_oidc_set_discovery(o, doc, strlen(doc)), 0);
+    assert_int_equal(og_oidc_provider(o, &p), 0);
+    assert_string_equal(p.authorization_endpoint, ISS "/auth");
+    assert_string_equal(p.token_endpoint, ISS "/token");
+    assert_string_equal(p.userinfo_endpoint, "");      /* plain http off loopback: dropped */
+    assert_string_equal(p.end_session_endpoint, "");
+    assert_false(p.secret_basic);                      /* only post: ocigate falls back to it */
+    assert_true(p.secret_post);
+    /* an issuer that is down is asked once, not on every sign-in attempt */
+    {
+        struct og_oidc *o2 = og_oidc_new(c);
+        int before;
+
+        og_oidc_set_fetcher(o2, fake_get, NULL);
+        idp.down = 1;
+        before = idp.calls;
+        assert_int_equal(og_oidc_provider(o2, &p), -1);
+        assert_int_equal(og_oidc_provider(o2, &p), -1);
+        assert_int_equal(idp.calls, before + 1);
+        og_oidc_set_now(o2, (time_t)now + 6);
+        assert_int_equal(og_oidc_provider(o2, &p), -1);
+        assert_int_equal(idp.calls, before + 2);
+        idp.down = 0;
+        og_oidc_free(o2);
+    }
+    /* a document naming another issuer is refused, the last good one kept */
+    assert_int_equal(og_oidc_set_discovery(o, other, strlen(other)), -1);
+    assert_int_equal(og_oidc_provider(o, &p), 0);
+    assert_string_equal(p.token_endpoint, ISS "/token");
+    og_oidc_free(o);
+    og_config_free(c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1256,6 +1414,8 @@ int main(void)
         T(jwks_key_checks),
         T(discovery_over_loopback_http),
         T(not_configured),
+        T(id_token_checks),
+        T(signin_discovery),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
