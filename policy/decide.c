@@ -1044,8 +1044,9 @@ bool og_scope_within_reach(const struct og_config *cfg, const struct og_identity
         return true;
     if (!has_glob_meta(glob, len))
         return og_can(cfg, id, OG_ACT_READ, glob, len, NULL);
+    struct verdict v = { 0 };   /* no request here: conditions count as holding, as in og_can */
     for (size_t i = 0; i < cfg->nrules; i++)
-        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ) != SRC_NONE &&
+        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ, glob, len, NULL, &v) != SRC_NONE &&
             pattern_covers(&cfg->rules[i], glob, len))
             return true;
     return false;

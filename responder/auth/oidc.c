@@ -142,7 +142,7 @@ void oidc_cache_flush(struct og_oidc *o)
 {
     for (size_t i = 0; i < CACHE_SIZE; i++) {
         free(o->cache[i].blob);
-        json_decref(o->cache[i].claims);
+        json_decref(o->cache[i].token_claims);
         memset(&o->cache[i], 0, sizeof(o->cache[i]));
     }
 }
@@ -156,7 +156,7 @@ static struct cache_entry *cache_find(struct og_oidc *o, const unsigned char h[3
         if (now < e->until)
             return e;
         free(e->blob);
-        json_decref(e->claims);
+        json_decref(e->token_claims);
         memset(e, 0, sizeof(*e));
         return NULL;
     }
@@ -178,8 +178,8 @@ static struct cache_entry *cache_put(struct og_oidc *o, const unsigned char h[32
     if (!victim)            /* full of live entries: round robin */
         victim = &o->cache[o->hand++ % CACHE_SIZE];
     free(victim->blob);
-    json_decref(victim->claims);
-    victim->claims = o->cfg->has_conditions ? json_incref(claims) : NULL;
+    json_decref(victim->token_claims);
+    victim->token_claims = o->cfg->has_conditions ? json_incref(claims) : NULL;
     memcpy(blob, cl->user, ulen);
     memcpy(blob + ulen, cl->groups, cl->groups_len);
     memcpy(victim->hash, h, 32);
@@ -206,7 +206,7 @@ static void fill_identity(const struct cache_entry *e, struct og_identity *id,
         p += n + 1;
     }
     id->user = store->user;
-    store->claims = e->claims;   /* valid for this request: nothing evicts it before its end */
+    store->token_claims = e->token_claims;   /* valid for this request: nothing evicts it before its end */
     id->auth = OG_AUTH_OPENID;
     id->groups = store->group_ptrs;
     id->ngroups = e->ngroups;

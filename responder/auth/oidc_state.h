@@ -46,7 +46,7 @@ struct cache_entry {
     time_t until;           /* exp + leeway */
     char *blob;             /* "user\0group\0group\0..." */
     size_t ngroups;
-    json_t *claims;         /* the verified claims, kept for accessControl conditions
+    json_t *token_claims;   /* the verified claims, kept for accessControl conditions
                                (only when the config has some); NULL otherwise */
 };
 

@@ -519,16 +519,16 @@ static void claims_kept_for_conditions(void **state)
         memset(&store, 0, sizeof store);
         assert_int_equal(og_oidc_identify(o2, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
         assert_int_equal(hit, round);
-        assert_non_null(store.claims);
+        assert_non_null(store.token_claims);
         assert_string_equal(json_string_value(json_array_get(
-            json_object_get((json_t *)store.claims, "roles"), 0)), "dev");
+            json_object_get((json_t *)store.token_claims, "roles"), 0)), "dev");
     }
     og_oidc_free(o2);
     og_config_free(c2);
     /* the suite's config has no conditions: no claims kept */
     memset(&store, 0, sizeof store);
     assert_int_equal(og_oidc_identify(O, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
-    assert_null(store.claims);
+    assert_null(store.token_claims);
     free(t);
     free(c);
 }
