@@ -475,7 +475,7 @@ static enum og_identify_result verify_mapped(const char *claim, const char *clai
              "{\"username\": \"%s\"}}}}", claim);
     c2 = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
     assert_non_null(c2);
-    assert_string_equal(c2->openid_claim_username, claim);
+    assert_string_equal(c2->openid[0].username, claim);
     o2 = og_oidc_new(c2);
     assert_non_null(o2);
     og_oidc_set_fetcher(o2, fake_get, NULL);
