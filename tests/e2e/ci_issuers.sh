@@ -141,6 +141,11 @@ write_config "$T/ocigate.json" || bail "jq failed writing ocigate.json"
 ok $? "ocigate check accepts auth.openid as a list of two issuers with CEL claim rules" ||
     diag "$(cat "$T/check.out")"
 
+like "$(cat "$T/check.out")" "openid issuer $CI_ISSUER: audiences registry; username expression \"ci\"; groups expression \\[\"artifact-workloads\"\\]; 1 variables, 2 validations" \
+    "ocigate check shows each issuer, its mappings as claim or expression, its rules"
+like "$(cat "$T/check.out")" "openid issuer $PEOPLE_ISSUER: audiences registry; username claim preferred_username; groups claim groups" \
+    "ocigate check shows the people issuer's plain claim names"
+
 # a rule that does not compile is refused with its JSON path
 jq '.auth.openid[1].claimMapping.validations[0].expression = "claims.ref =="' "$T/ocigate.json" > "$T/bad.json"
 "$OCIGATE_BIN" check -c "$T/bad.json" > "$T/bad.out" 2>&1
