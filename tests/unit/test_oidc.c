@@ -1636,6 +1636,52 @@ static void issuer_mapping_cached(void **state)
     two_down();
 }
 
+
+/* Browser sign-in in a list: the issuer with clientId (here the second)
+   signs people in, with its own claimMapping (an expression here); an ID
+   token of the other issuer is no sign-in. */
+static void signin_issuer_in_a_list(void **state)
+{
+    const char *conf =
+        "{\"accessControl\": {}, \"auth\": {\"openid\": ["
+        "{\"issuer\": \"" ISS2 "\", \"audiences\": [\"ocigate-ci\"]},"
+        "{\"issuer\": \"" ISS "\", \"audiences\": [\"registry\"], \"clientId\": \"web\","
+        " \"clientSecret\": \"s\", \"claimMapping\": {"
+        "  \"username\": \"claims.preferred_username + '@people'\","
+        "  \"groups\": \"claims.groups\"}}]}}";
+    char err[512] = "", *cl, *tok;
+    struct og_config *c = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    struct og_oidc *o;
+    struct og_oidc_person p;
+    const char *r = NULL;
+    (void)state;
+
+    if (!c)
+        fail_msg("%s", err);
+    ci.calls = 0;
+    assert_int_equal(c->openid_signin, 1);
+    o = og_oidc_new(c);
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    tok = jwt(hdr("ES256", "ec256"), cl = id_claims(""), "ES256", ec256);
+    assert_int_equal(og_oidc_check_id_token(o, tok, strlen(tok), "N1", NULL, &p, &r), OG_ID_OK);
+    assert_string_equal(p.user, "alice@people");
+    assert_int_equal(p.ngroups, 2);
+    assert_string_equal(p.groups[0], "dev");
+    assert_int_equal(ci.calls, 0);     /* the CI issuer is not asked */
+    free(tok);
+    free(cl);
+    cl = fmt("{\"iss\":\"" ISS2 "\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,\"iat\":%ld,"
+             "\"nonce\":\"N1\",\"preferred_username\":\"alice\"}", now + 300, now);
+    tok = jwt(hdr("ES256", "ci1"), cl, "ES256", evil);
+    assert_int_equal(og_oidc_check_id_token(o, tok, strlen(tok), "N1", NULL, &p, &r),
+                     OG_ID_BAD_CREDENTIALS);
+    assert_non_null(strstr(r, "iss"));
+    free(tok);
+    free(cl);
+    og_oidc_free(o);
+    og_config_free(c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1673,6 +1719,7 @@ int main(void)
         T(issuer_validations),
         T(issuer_mapping_errors),
         T(issuer_mapping_cached),
+        T(signin_issuer_in_a_list),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
