@@ -426,6 +426,18 @@ static int resolve(struct cc *c, const struct path *p)
                  c->decls[d].name);
             return -1;
         }
+    /* the longest leading part that names a record (req, req.user...) */
+    for (size_t k = p->n - 1; k > 0; k--) {
+        struct path q = *p;
+        q.n = k;
+        for (size_t d = 0; d < c->ndecls; d++)
+            if (path_prefix_of(c, &q, c->decls[d].name)) {
+                fail(c, p->pos[k], "'%.*s' has no field '%.*s'",
+                     (int)(p->pos[k - 1] + p->len[k - 1] - p->pos[0]), c->src + p->pos[0],
+                     (int)p->len[k], c->src + p->pos[k]);
+                return -1;
+            }
+    }
     fail(c, p->pos[0], "undeclared reference to '%.*s'", (int)p->len[0], c->src + p->pos[0]);
     return -1;
 }

@@ -23,6 +23,8 @@
 #include "action.h"
 #include "cel.h"
 #include "buf.h"
+#include "cel.h"
+#include "condition.h"
 #include "text.h"
 #include "glob.h"
 
@@ -1046,20 +1048,80 @@ static bool read_policy_actions(struct parser *p, json_t *v, void *t)
     return read_actions(p, v, &((struct og_policy_entry *)t)->actions);
 }
 
-/* CEL conditions: an empty list is harmless and accepted; anything else is refused. */
-static bool refuse_conditions(struct parser *p, json_t *v, void *t)
+#define COND(t) ((struct og_condition *)(t))
+
+/* A condition's expression, compiled against the req map (doc/decisions.md):
+   a syntax or type error is a config error with its column. */
+static bool read_condition_expression(struct parser *p, json_t *v, void *t)
 {
-    (void)t;
-    if (json_is_array(v) && json_array_size(v) == 0)
+    struct og_cel_error e;
+
+    if (!read_string(p, v, &COND(t)->expression))
+        return false;
+    COND(t)->program = og_cel_compile(COND(t)->expression, json_string_length(v),
+                                      og_condition_decls, og_condition_ndecls, &e);
+    if (!COND(t)->program)
+        return fail(p, "column %zu: %s", e.column, e.msg);
+    switch (og_cel_result_kind(COND(t)->program)) {
+    case OG_CEL_BOOL: case OG_CEL_DYN:
         return true;
-    return fail(p, "conditions (CEL) are not supported yet");
+    default:
+        return fail(p, "must be a bool expression");
+    }
+}
+
+static bool read_condition_message(struct parser *p, json_t *v, void *t)
+{
+    if (!json_is_string(v))
+        return fail(p, "must be a string, not %s", json_type_name(v));
+    return replace_string(p, &COND(t)->message, json_string_value(v), json_string_length(v));
+}
+
+static const struct field condition_fields[] = {
+    { "expression", read_condition_expression, "" },
+    { "message", read_condition_message, NULL },
+};
+
+/* conditions: [{expression, message}], all of which must hold. */
+static bool read_policy_conditions(struct parser *p, json_t *v, void *t)
+{
+    struct og_policy_entry *e = t;
+    size_t i;
+    json_t *c;
+
+    if (!must_be_array(p, v))
+        return false;
+    if (json_array_size(v) == 0)
+        return true;
+    e->conditions = calloc(json_array_size(v), sizeof *e->conditions);
+    if (!e->conditions)
+        return fail_out_of_memory(p);
+    size_t n = strlen(p->path_text);
+    if (n >= 11 && strcmp(p->path_text + n - 11, ".conditions") == 0)
+        n -= 11;
+    if (!(e->where = strndup(p->path_text, n)))
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, c) {
+        size_t saved = path_push_index(p, i);
+        struct og_condition *cond = &e->conditions[i];
+
+        e->nconditions++;
+        if (!(cond->where = strdup(p->path_text)))
+            return fail_out_of_memory(p);
+        if (!parse_object(p, c, condition_fields, NFIELDS(condition_fields), cond))
+            return false;
+        if (!cond->message && !(cond->message = strdup("")))
+            return fail_out_of_memory(p);
+        path_pop(p, saved);
+    }
+    return true;
 }
 
 static const struct field policy_fields[] = {
     { "users", read_policy_users, NULL },
     { "groups", read_policy_groups, NULL },
     { "actions", read_policy_actions, NULL },
-    { "conditions", refuse_conditions, NULL },
+    { "conditions", read_policy_conditions, NULL },
 };
 
 static bool read_policy(struct parser *p, json_t *v, struct og_policy_entry *e)
@@ -1225,7 +1287,16 @@ static const struct field access_control_fields[] = {
 
 static bool read_access_control(struct parser *p, json_t *v, void *t)
 {
-    return parse_object(p, v, access_control_fields, NFIELDS(access_control_fields), t);
+    struct og_config *cfg = CFG(t);
+
+    if (!parse_object(p, v, access_control_fields, NFIELDS(access_control_fields), t))
+        return false;
+    cfg->has_conditions = cfg->admin.nconditions > 0;
+    for (size_t i = 0; i < cfg->nrules; i++)
+        for (size_t j = 0; j < cfg->rules[i].npolicies; j++)
+            if (cfg->rules[i].policies[j].nconditions)
+                cfg->has_conditions = true;
+    return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1679,6 +1750,14 @@ static void policy_entry_free(struct og_policy_entry *e)
 {
     strlist_free(&e->users);
     strlist_free(&e->groups);
+    for (size_t i = 0; i < e->nconditions; i++) {
+        free(e->conditions[i].expression);
+        free(e->conditions[i].message);
+        free(e->conditions[i].where);
+        og_cel_program_free(e->conditions[i].program);
+    }
+    free(e->conditions);
+    free(e->where);
 }
 
 static void globs_free(struct og_glob **globs, size_t n)

@@ -14,10 +14,20 @@
 #include <stddef.h>
 
 struct og_glob;
+struct og_cel_program;
 
 struct og_strlist {
     char **v;
     size_t n;
+};
+
+/* One of an entry's conditions: a CEL expression over `req`, compiled at load. */
+struct og_condition {
+    char *expression;
+    char *message;              /* the 403's reason when it is false; "" if none */
+    char *where;                /* its JSON path, for explain and logs:
+                                   accessControl.repositories["p"].policies[0].conditions[1] */
+    struct og_cel_program *program;
 };
 
 /* One entry of PolicyGroup.policies, or adminPolicy. */
@@ -25,6 +35,9 @@ struct og_policy_entry {
     struct og_strlist users;    /* exact, case-sensitive; "" matches anonymous */
     struct og_strlist groups;
     unsigned actions;           /* OG_ACT_* mask */
+    struct og_condition *conditions; /* all must hold once users/groups matched */
+    size_t nconditions;
+    char *where;                /* its JSON path (only when it has conditions) */
 };
 
 /* One key of accessControl.repositories. */
@@ -134,6 +147,7 @@ struct og_config {
     size_t nrules;
     bool has_admin;
     struct og_policy_entry admin;
+    bool has_conditions;           /* some entry carries conditions */
     struct og_group *groups;
     size_t ngroups;
     bool has_metrics;

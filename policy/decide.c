@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "condition.h"
 #include "glob.h"
 
 /* ------------------------------------------------------------------------ */
@@ -162,6 +163,19 @@ struct verdict {
     bool insufficient;      /* the policy grants, the ocigate token does not */
     const char *rule;
     const char *reason;
+    /* conditions: the entry that granted, or the first condition that did not hold */
+    const char *condition;
+    const char *condition_message;
+    bool condition_error;
+};
+
+/* What one check is about, for conditions. No context at all (og_can: the
+   catalog filter, the token endpoint): conditions count as holding, as in
+   zot. A context without a method (the unfiltered catalog, which must hold
+   for every request): they count as false. */
+struct check_ctx {
+    const char *method;
+    const char *reference;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -218,22 +232,64 @@ static const struct og_repo_rule *longest_matching_rule(const struct og_config *
     return NULL;
 }
 
+/* An entry that matched by user or group grants only if its conditions hold
+   (they narrow, never widen). The first one that did not hold is noted. */
+static bool conditions_hold(const struct og_config *cfg, const struct og_policy_entry *e,
+                            const struct og_identity *id, unsigned action, const char *repo,
+                            size_t len, const struct check_ctx *cx, struct verdict *v)
+{
+    struct og_condition_check c;
+    size_t failed = 0;
+    enum og_condition_result res;
+
+    if (e->nconditions == 0)
+        return true;
+    if (!cx || !id || !id->env) {
+        v->condition = e->where;       /* optimistic: no request to judge (og_can) */
+        return true;
+    }
+    if (!cx->method)
+        return false;                  /* pessimistic: no one request to judge */
+    c.method = cx->method;
+    c.action = action;
+    c.repo = repo;
+    c.repo_len = len;
+    c.reference = cx->reference;
+    res = og_conditions_eval(cfg, e, id, &c, &failed);
+    if (res == OG_COND_HOLD) {
+        v->condition = e->where;
+        v->condition_message = NULL;
+        v->condition_error = false;
+        return true;
+    }
+    if (!v->condition) {
+        v->condition = e->conditions[failed].where;
+        v->condition_error = res == OG_COND_ERROR;
+        v->condition_message = res == OG_COND_FALSE ? e->conditions[failed].message : NULL;
+    }
+    return false;
+}
+
 /* The union within one pattern: user, group, defaultPolicy, anonymousPolicy. */
 static enum source rule_grants(const struct og_config *cfg, const struct og_repo_rule *rule,
-                               const struct og_identity *id, unsigned action)
+                               const struct og_identity *id, unsigned action,
+                               const char *repo, size_t len, const struct check_ctx *cx,
+                               struct verdict *v)
 {
     if (!action)
         return SRC_NONE;
     for (size_t i = 0; i < rule->npolicies; i++) {
         const struct og_policy_entry *e = &rule->policies[i];
 
-        if ((e->actions & action) == action && entry_names_user(e, id))
+        if ((e->actions & action) == action && entry_names_user(e, id) &&
+            conditions_hold(cfg, e, id, action, repo, len, cx, v))
             return SRC_USER;
     }
     for (size_t i = 0; i < rule->npolicies; i++) {
         const struct og_policy_entry *e = &rule->policies[i];
 
-        if ((e->actions & action) == action && entry_names_group(cfg, e, id))
+        if ((e->actions & action) == action && entry_names_group(cfg, e, id) &&
+            conditions_hold(cfg, e, id, action, repo, len, cx, v))
             return SRC_GROUP;
     }
     if (is_anonymous(id))
@@ -241,14 +297,18 @@ static enum source rule_grants(const struct og_config *cfg, const struct og_repo
     return (rule->default_actions & action) == action ? SRC_DEFAULT : SRC_NONE;
 }
 
-static void check(const struct og_config *cfg, const struct og_identity *id, unsigned action,
-                  const char *repo, size_t len, struct verdict *v)
+static void check_in(const struct og_config *cfg, const struct og_identity *id, unsigned action,
+                     const char *repo, size_t len, const struct check_ctx *cx,
+                     struct verdict *v)
 {
     const struct og_repo_rule *rule;
     enum source src = SRC_NONE;
 
     v->out_of_scope = false;
     v->insufficient = false;
+    v->condition = NULL;
+    v->condition_message = NULL;
+    v->condition_error = false;
     if (!within_key_scopes(id, repo, len)) {
         v->granted = false;
         v->out_of_scope = true;
@@ -258,12 +318,15 @@ static void check(const struct og_config *cfg, const struct og_identity *id, uns
     }
     rule = longest_matching_rule(cfg, repo, len);
     if (rule)
-        src = rule_grants(cfg, rule, id, action);
+        src = rule_grants(cfg, rule, id, action, repo, len, cx, v);
     if (src != SRC_NONE) {
         v->granted = true;
         v->rule = rule->pattern;
         v->reason = reason_for(src, action);
-    } else if (admin_grants(cfg, id, action)) {
+        if (src != SRC_USER && src != SRC_GROUP)
+            v->condition = NULL, v->condition_message = NULL, v->condition_error = false;
+    } else if (admin_grants(cfg, id, action) &&
+               conditions_hold(cfg, &cfg->admin, id, action, repo, len, cx, v)) {
         v->granted = true;
         v->rule = "adminPolicy";
         v->reason = reason_for(SRC_ADMIN, action);
@@ -281,12 +344,34 @@ static void check(const struct og_config *cfg, const struct og_identity *id, uns
     }
 }
 
+/* A check for a request: its method and reference feed the conditions. */
+static void check_ref(const struct og_config *cfg, const struct og_identity *id, unsigned action,
+                      const struct og_route *r, const char *repo, size_t len,
+                      const char *reference, struct verdict *v)
+{
+    struct check_ctx cx = { og_method_name(r->method), reference };
+
+    check_in(cfg, id, action, repo, len, &cx, v);
+}
+
+/* The reference a route's checks carry: manifests only (a tag or a digest). */
+static const char *route_reference(const struct og_route *r)
+{
+    return r->kind == OG_R_MANIFEST ? r->reference : NULL;
+}
+
+static void check(const struct og_config *cfg, const struct og_identity *id, unsigned action,
+                  const struct og_route *r, const char *repo, size_t len, struct verdict *v)
+{
+    check_ref(cfg, id, action, r, repo, len, route_reference(r), v);
+}
+
 bool og_can(const struct og_config *cfg, const struct og_identity *id,
             unsigned action, const char *repo, size_t repo_len, const char **rule)
 {
     struct verdict v;
 
-    check(cfg, id, action, repo, repo_len, &v);
+    check_in(cfg, id, action, repo, repo_len, NULL, &v);
     if (rule)
         *rule = v.rule;
     return v.granted;
@@ -294,6 +379,14 @@ bool og_can(const struct og_config *cfg, const struct og_identity *id,
 
 /* ------------------------------------------------------------------------ */
 /* Writing the answer.                                                       */
+
+/* The condition that decided a verdict, onto the decision. */
+static void note_condition(struct og_decision *out, const struct verdict *v)
+{
+    out->condition = v->condition;
+    out->condition_message = v->granted ? NULL : v->condition_message;
+    out->condition_error = !v->granted && v->condition_error;
+}
 
 static void allow(struct og_decision *out, unsigned action, const char *rule, const char *reason)
 {
@@ -340,7 +433,11 @@ static void decide_by_verdict_on(struct og_decision *out, const struct og_identi
         deny_insufficient(out, action, v->rule, v->reason, "repository", name,
                           scope_actions_for(action));
     else
-        deny(out, denial_status(id), action, v->rule, v->reason);
+        deny(out, denial_status(id), action, v->rule,
+             v->condition_message ? "a condition of the matching policy is false"
+             : v->condition_error ? "a condition of the matching policy could not be evaluated"
+                                  : v->reason);
+    note_condition(out, v);
 }
 
 static void decide_by_verdict(struct og_decision *out, const struct og_route *r,
@@ -356,7 +453,7 @@ static void decide_action(const struct og_config *cfg, const struct og_route *r,
 {
     struct verdict v;
 
-    check(cfg, id, action, r->repo, r->repo_len, &v);
+    check(cfg, id, action, r, r->repo, r->repo_len, &v);
     decide_by_verdict(out, r, id, action, &v);
 }
 
@@ -483,8 +580,12 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
     const char *tag;
     size_t i;
 
-    check(cfg, id, OG_ACT_CREATE, r->repo, r->repo_len, &create);
-    check(cfg, id, OG_ACT_UPDATE, r->repo, r->repo_len, &update);
+    /* Conditions see each check's own reference: the first tag here, the
+       digest for a push by digest without tags. */
+    check_ref(cfg, id, OG_ACT_CREATE, r, r->repo, r->repo_len,
+              put_tag(r, 0) ? put_tag(r, 0) : r->reference, &create);
+    check_ref(cfg, id, OG_ACT_UPDATE, r, r->repo, r->repo_len,
+              put_tag(r, 0) ? put_tag(r, 0) : r->reference, &update);
 
     /* A push by digest without tags is a create of the digest (§5). */
     if (!put_tag(r, 0)) {
@@ -513,6 +614,11 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
             immutable_rule_for(cfg, r->repo, r->repo_len, tag);
         struct tag_outcome o;
 
+        if (i > 0 && cfg->has_conditions) {   /* conditions may read req.tag */
+            check_ref(cfg, id, OG_ACT_CREATE, r, r->repo, r->repo_len, tag, &create);
+            check_ref(cfg, id, OG_ACT_UPDATE, r, r->repo, r->repo_len, tag, &update);
+        }
+
         if (state == OG_TAG_UNKNOWN) {
             struct tag_outcome if_absent, if_exists;
 
@@ -537,6 +643,9 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
                                   "pull,push");
             else
                 deny(out, o.status, o.action, o.rule, o.reason);
+            const struct verdict *by = o.action == OG_ACT_UPDATE ? &update : &create;
+            if (o.rule == by->rule)
+                note_condition(out, by);
             out->tag = tag;
             out->claim = 0;
             return;
@@ -559,6 +668,7 @@ static void decide_manifest_put(const struct og_config *cfg, const struct og_rou
         return;
     }
     allow(out, deciding.action, deciding.rule, deciding.reason);
+    note_condition(out, deciding.action == OG_ACT_UPDATE ? &update : &create);
     out->tag = deciding_tag;
     out->claim = claim;
 }
@@ -570,7 +680,7 @@ static void decide_manifest_delete(const struct og_config *cfg, const struct og_
     if (r->ref_is_digest && og_repo_has_immutable_rules(cfg, r->repo, r->repo_len)) {
         struct verdict del;
         /* Only worth asking the registry when the delete would otherwise pass. */
-        check(cfg, id, OG_ACT_DELETE, r->repo, r->repo_len, &del);
+        check(cfg, id, OG_ACT_DELETE, r, r->repo, r->repo_len, &del);
         if (del.granted) {
             if (!f || !f->digest_tags_known) {
                 out->status = 0;
@@ -652,7 +762,7 @@ static void decide_upload_start(const struct og_config *cfg, const struct og_rou
 {
     struct verdict create, from;
 
-    check(cfg, id, OG_ACT_CREATE, r->repo, r->repo_len, &create);
+    check(cfg, id, OG_ACT_CREATE, r, r->repo, r->repo_len, &create);
     if (!create.granted || !r->has_mount) {
         decide_by_verdict(out, r, id, OG_ACT_CREATE, &create);
         return;
@@ -669,7 +779,7 @@ static void decide_upload_start(const struct og_config *cfg, const struct og_rou
              "cross-repository mount without from= not permitted; falling back to upload");
         return;
     }
-    check(cfg, id, OG_ACT_READ, r->from, r->from_len, &from);
+    check(cfg, id, OG_ACT_READ, r, r->from, r->from_len, &from);
     if (from.insufficient) {
         deny_insufficient(out, OG_ACT_READ, from.rule,
                           "the token does not grant pull on the mount source; "
@@ -761,10 +871,12 @@ static void decide_catalog(const struct og_config *cfg, const struct og_identity
         allow(out, OG_ACT_READ, "adminPolicy", reason_for(SRC_ADMIN, OG_ACT_READ));
         return;
     }
+    static const struct check_ctx no_request = { NULL, NULL };
+    struct verdict v = { 0 };
     for (size_t i = 0; i < cfg->nrules; i++) {
         if (strcmp(cfg->rules[i].pattern, "**") == 0)
             has_everything_rule = true;
-        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ) == SRC_NONE)
+        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ, "", 0, &no_request, &v) == SRC_NONE)
             every_rule_grants = false;
     }
     if (has_everything_rule && every_rule_grants)

@@ -19,6 +19,25 @@
 #include "config.h"
 #include "route.h"
 
+struct json_t;
+
+/*
+ * What accessControl conditions read beyond the route and the identity
+ * (the `req` map of doc/decisions.md). The responder fills it from the
+ * request; explain from its options. Strings are NUL-terminated unless a
+ * length is given; NULL reads as "".
+ */
+struct og_request_env {
+    const char *user_agent;          /* User-Agent */
+    const char *client_ip;           /* the peer address the web server reports */
+    const char *forwarded_for;       /* X-Forwarded-For as sent (a list; untrusted) */
+    bool tls;                        /* HTTPS */
+    const char *tls_version;         /* e.g. "TLSv1.3", "" when unknown */
+    long long time_s;                /* the request's time, UTC seconds... */
+    int time_ns;                     /* ...and nanoseconds */
+    const struct json_t *claims;     /* the OpenID token's claims (an object), NULL: {} */
+};
+
 enum og_auth {
     OG_AUTH_ANONYMOUS = 0, OG_AUTH_HTPASSWD, OG_AUTH_APIKEY, OG_AUTH_OPENID,
 };
@@ -50,6 +69,11 @@ struct og_identity {
     bool token;
     const struct og_token_access *access;
     size_t naccess;
+    /* The request, for accessControl conditions. NULL: conditions are not
+       evaluated and count as holding (zot's catalog filter; the token
+       endpoint, whose grants every request meets again). og_policy_evaluate
+       always supplies one, so every request decision evaluates them. */
+    const struct og_request_env *env;
 };
 
 enum og_tag_state { OG_TAG_UNKNOWN = 0, OG_TAG_ABSENT, OG_TAG_EXISTS };
@@ -83,6 +107,13 @@ struct og_decision {
     const char *scope_type;   /* "repository" or "registry" */
     const char *scope_name;   /* the repository (NUL-terminated), or "catalog" */
     const char *scope_actions; /* "pull", "pull,push", "delete" or "*" */
+    /* The condition that decided, if one did: on a denial the first false
+       (or failing) condition of an entry that matched otherwise; on an allow
+       the entry (with conditions) that granted. Its JSON path, or NULL. */
+    const char *condition;
+    const char *condition_message;  /* a false condition's message (the 403's reason),
+                                       NULL when no condition denied or it failed */
+    bool condition_error;           /* the condition could not be evaluated (denies) */
     unsigned claim;        /* allowed manifest PUT: bit i set = route->tags[i] is a
                               create by an identity that could not update it (no
                               grant, or an immutability rule), so the responder must

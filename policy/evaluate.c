@@ -29,6 +29,9 @@ static void from_decision(struct og_outcome *out, const struct og_decision *d)
     out->scope_type = d->scope_type;
     out->scope_name = d->scope_name;
     out->scope_actions = d->scope_actions;
+    out->condition = d->condition;
+    out->condition_message = d->condition_message;
+    out->condition_error = d->condition_error;
     if (out->need != OG_NEED_NOTHING)
         out->status = 503;              /* undecided is never an allow */
 }
@@ -96,7 +99,16 @@ void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
     memset(&facts, 0, sizeof(facts));
     if (q->facts)
         facts = *q->facts;
-    og_decide(cfg, r, q->id, &facts, &d);
+    /* Conditions judge this request: the identity carries its environment. */
+    const struct og_identity *id = q->id;
+    struct og_identity with_env;
+    if (cfg->has_conditions) {
+        static const struct og_request_env empty;
+        with_env = *q->id;
+        with_env.env = q->env ? q->env : &empty;
+        id = &with_env;
+    }
+    og_decide(cfg, r, id, &facts, &d);
 
     /* A claim lost to a concurrent push: the tag exists for this push, so
        its create is an update, decided again. */
@@ -105,7 +117,7 @@ void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,
         for (size_t i = 0; i < r->ntags && i < OG_MAX_TAGS; i++)
             if (lost & (1u << i))
                 facts.tag[i] = OG_TAG_EXISTS;
-        og_decide(cfg, r, q->id, &facts, &d);
+        og_decide(cfg, r, id, &facts, &d);
         from_decision(out, &d);
         if (out->status == 200)         /* cannot happen: an update of a claimed tag */
             set(out, 503, "claim", "decision incomplete");

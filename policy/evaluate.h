@@ -39,6 +39,9 @@ struct og_query {
     const struct og_facts *facts;  /* NULL: none gathered yet */
     unsigned lost_claims;          /* bit i: the claim on route->tags[i] was held by another
                                       push, or the tag appeared after the claim */
+    const struct og_request_env *env; /* what accessControl conditions read (user agent,
+                                      client address, TLS, time, token claims); NULL: an
+                                      empty one (conditions are still evaluated) */
 };
 
 /* The one answer: what the response and the log line both read. */
@@ -56,6 +59,10 @@ struct og_outcome {
     bool challenge;            /* 401 asking for credentials (no Authorization on /v2/) */
     bool insufficient_scope;   /* see struct og_decision */
     const char *scope_type, *scope_name, *scope_actions;
+    const char *condition;         /* the condition (or conditional entry) that decided:
+                                      its JSON path, or NULL (struct og_decision) */
+    const char *condition_message; /* a false condition's message: the 403's reason */
+    bool condition_error;          /* a condition failed to evaluate (denied) */
 };
 
 void og_policy_evaluate(const struct og_config *cfg, const struct og_query *q,

@@ -157,7 +157,7 @@ static const struct ecase ecases[] = {
     { "claims.repository == 'eblume/blumeops' && claims.ref == 'refs/heads/main'", "true" },
     /* compile errors */
     { "", "compile: empty expression" }, { "1 +", "compile: unexpected end" },
-    { "foo", "compile: undeclared reference to 'foo'" }, { "req.user", "compile: is not a value" },
+    { "foo", "compile: undeclared reference to 'foo'" }, { "req.user", "compile: is not a value" }, { "req.user.name", "compile: 'req.user' has no field 'name'" },
     { "req.method == 1", "compile: no operator '=='" }, { "req.method < 1", "compile: no operator '<'" },
     { "req.time.startsWith('x')", "compile: no overload of 'startsWith'" },
     { "req.method.foo", "compile: no field 'foo'" }, { "req.method.bar()", "compile: unknown function 'bar'" },

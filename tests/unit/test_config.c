@@ -421,21 +421,50 @@ static void unknown_keys_name_their_path(void **state)
     expect_error("{" AC_EMPTY ", 'odd key': 1}", "ocigate.json: [\"odd key\"]: unknown key");
 }
 
-static void conditions_are_refused(void **state)
+/* conditions compile when the config loads: errors carry their JSON path and column. */
+static void conditions_compile_at_load(void **state)
 {
     struct og_config *cfg;
 
     (void)state;
-    expect_error("{'accessControl': {'repositories': {'prod/**': {'policies': [{'users': ['bot'],"
-                 " 'actions': ['create'], 'conditions': [{'expression': 'true', 'message': 'm'}]}]}}}}",
-                 "ocigate.json: accessControl.repositories[\"prod/**\"].policies[0].conditions: "
-                 "conditions (CEL) are not supported yet");
+    cfg = parse_ok("{'accessControl': {'repositories': {'prod/**': {'policies': [{'users': ['bot'],"
+                   " 'actions': ['create'], 'conditions': [{'expression': 'true', 'message': 'm'},"
+                   " {'expression': 'req.repository.startsWith(\\'prod/\\')'}]}]}},"
+                   " 'adminPolicy': {'users': ['a'], 'actions': ['read'],"
+                   " 'conditions': [{'expression': 'req.tls.enabled'}]}}}");
+    assert_true(cfg->has_conditions);
+    assert_int_equal(cfg->rules[0].policies[0].nconditions, 2);
+    assert_string_equal(cfg->rules[0].policies[0].conditions[0].message, "m");
+    assert_string_equal(cfg->rules[0].policies[0].conditions[1].message, "");
+    assert_string_equal(cfg->rules[0].policies[0].conditions[1].where,
+                        "accessControl.repositories[\"prod/**\"].policies[0].conditions[1]");
+    assert_string_equal(cfg->rules[0].policies[0].where,
+                        "accessControl.repositories[\"prod/**\"].policies[0]");
+    assert_string_equal(cfg->admin.conditions[0].where, "accessControl.adminPolicy.conditions[0]");
+    og_config_free(cfg);
+    expect_error("{'accessControl': {'repositories': {'**': {'policies': [{'users': ['bot'],"
+                 " 'actions': ['create'], 'conditions': [{'expression': 'true'},"
+                 " {'expression': 'req.repo == 1'}]}]}}}}",
+                 "ocigate.json: accessControl.repositories[\"**\"].policies[0].conditions[1].expression: "
+                 "column 5: 'req' has no field 'repo'");
+    expect_error("{'accessControl': {'repositories': {'**': {'policies': [{'users': ['bot'],"
+                 " 'actions': ['create'], 'conditions': [{'expression': 'req.method == 1'}]}]}}}}",
+                 "ocigate.json: accessControl.repositories[\"**\"].policies[0].conditions[0].expression: "
+                 "column 12: no operator '==' for (string, int)");
+    expect_error("{'accessControl': {'repositories': {'**': {'policies': [{'users': ['bot'],"
+                 " 'actions': ['create'], 'conditions': [{'expression': 'req.method'}]}]}}}}",
+                 "ocigate.json: accessControl.repositories[\"**\"].policies[0].conditions[0].expression: "
+                 "must be a bool expression");
     expect_error("{'accessControl': {'adminPolicy': {'users': ['a'], 'conditions': [{}]}}}",
-                 "ocigate.json: accessControl.adminPolicy.conditions: "
-                 "conditions (CEL) are not supported yet");
+                 "ocigate.json: accessControl.adminPolicy.conditions[0].expression: required");
+    expect_error("{'accessControl': {'adminPolicy': {'users': ['a'], 'conditions': [{'expression': 'true', 'msg': 'x'}]}}}",
+                 "ocigate.json: accessControl.adminPolicy.conditions[0].msg: unknown key");
+    expect_error("{'accessControl': {'adminPolicy': {'users': ['a'], 'conditions': {}}}}",
+                 "ocigate.json: accessControl.adminPolicy.conditions: must be an array, not an object");
     /* An empty list imposes nothing and is accepted (pasted zot configs). */
     cfg = parse_ok("{'accessControl': {'repositories': {'**': {'policies': [{'users': ['a'],"
                    " 'actions': ['read'], 'conditions': []}]}}}}");
+    assert_false(cfg->has_conditions);
     og_config_free(cfg);
 }
 
@@ -878,7 +907,7 @@ int main(void)
         cmocka_unit_test(empty_access_control_is_valid),
         cmocka_unit_test(unknown_action_names_its_path),
         cmocka_unit_test(unknown_keys_name_their_path),
-        cmocka_unit_test(conditions_are_refused),
+        cmocka_unit_test(conditions_compile_at_load),
         cmocka_unit_test(bad_patterns_are_refused),
         cmocka_unit_test(patterns_sort_longest_first_then_lexicographic),
         cmocka_unit_test(pattern_and_group_keys_keep_their_case),
