@@ -242,12 +242,17 @@ const char *oidc_map_claims(struct oidc_issuer *is, json_t *c, struct claims *cl
 
 /* ---- cache ---------------------------------------------------------------- */
 
+static void cache_drop(struct cache_entry *e)
+{
+    free(e->blob);
+    json_decref(e->verified);
+    memset(e, 0, sizeof(*e));
+}
+
 void oidc_cache_flush(struct og_oidc *o)
 {
-    for (size_t i = 0; i < CACHE_SIZE; i++) {
-        free(o->cache[i].blob);
-        memset(&o->cache[i], 0, sizeof(o->cache[i]));
-    }
+    for (size_t i = 0; i < CACHE_SIZE; i++)
+        cache_drop(&o->cache[i]);
 }
 
 void oidc_cache_flush_issuer(struct og_oidc *o, unsigned issuer)
@@ -255,8 +260,7 @@ void oidc_cache_flush_issuer(struct og_oidc *o, unsigned issuer)
     for (size_t i = 0; i < CACHE_SIZE; i++) {
         if (!o->cache[i].blob || o->cache[i].issuer != issuer)
             continue;
-        free(o->cache[i].blob);
-        memset(&o->cache[i], 0, sizeof(o->cache[i]));
+        cache_drop(&o->cache[i]);
     }
 }
 
@@ -268,15 +272,14 @@ static struct cache_entry *cache_find(struct og_oidc *o, const unsigned char h[3
             continue;
         if (now < e->until)
             return e;
-        free(e->blob);
-        memset(e, 0, sizeof(*e));
+        cache_drop(e);
         return NULL;
     }
     return NULL;
 }
 
 static struct cache_entry *cache_put(struct og_oidc *o, const unsigned char h[32], time_t now,
-                                     const struct claims *cl, unsigned issuer)
+                                     const struct claims *cl, unsigned issuer, json_t *claims)
 {
     struct cache_entry *victim = NULL;
     size_t ulen = strlen(cl->user) + 1;
@@ -289,7 +292,7 @@ static struct cache_entry *cache_put(struct og_oidc *o, const unsigned char h[32
             victim = &o->cache[i];
     if (!victim)            /* full of live entries: round robin */
         victim = &o->cache[o->hand++ % CACHE_SIZE];
-    free(victim->blob);
+    cache_drop(victim);
     memcpy(blob, cl->user, ulen);
     memcpy(blob + ulen, cl->groups, cl->groups_len);
     memcpy(victim->hash, h, 32);
@@ -297,13 +300,18 @@ static struct cache_entry *cache_put(struct og_oidc *o, const unsigned char h[32
     victim->blob = blob;
     victim->ngroups = cl->ngroups;
     victim->issuer = issuer;
+    victim->verified = json_incref(claims);
     return victim;
 }
 
-/* The identity, copied into the request's store (it outlives cache evictions). */
-static void fill_identity(const struct cache_entry *e, struct og_identity *id,
-                          struct og_identity_store *store)
+/* The identity, copied into the request's store (it outlives cache evictions);
+   the claims are held by o until its next token. */
+static void fill_identity(struct og_oidc *o, const struct cache_entry *e,
+                          struct og_identity *id, struct og_identity_store *store)
 {
+    json_decref(o->held);
+    o->held = json_incref(e->verified);
+    store->token_claims = o->held;
     const char *p = e->blob;
     size_t n = strlen(p), used = 0;
 
@@ -372,6 +380,7 @@ void og_oidc_free(struct og_oidc *o)
     if (!o)
         return;
     oidc_cache_flush(o);
+    json_decref(o->held);
     for (size_t i = 0; o->iss && i < o->niss; i++)
         oidc_free_keys(o->iss[i].keys, o->iss[i].nkeys);
     free(o->iss);
@@ -442,7 +451,7 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
     if (!og_sha256(token, len, h))
         goto fail;
     if ((e = cache_find(o, h, now))) {
-        fill_identity(e, id, store);
+        fill_identity(o, e, id, store);
         if (cache_hit)
             *cache_hit = 1;
         *reason = "";
@@ -495,9 +504,9 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
     if ((why = oidc_map_claims(is, claims, cl)))
         goto fail;
     why = "internal error";
-    if (!(e = cache_put(o, h, now, cl, is->index)))
+    if (!(e = cache_put(o, h, now, cl, is->index, claims)))
         goto fail;
-    fill_identity(e, id, store);
+    fill_identity(o, e, id, store);
     free(cl);
     json_decref(hdr);
     json_decref(claims);

@@ -48,6 +48,7 @@ struct cache_entry {
     char *blob;             /* "user\0group\0group\0..." */
     size_t ngroups;
     unsigned issuer;        /* index into og_oidc.iss, to forget its tokens */
+    json_t *verified;       /* the verified claims (a reference) */
 };
 
 /* One configured issuer: its discovery document and JWKS. */
@@ -87,6 +88,8 @@ struct og_oidc {
     size_t niss;
     struct oidc_issuer *signin;   /* the browser sign-in issuer, else the first */
     struct og_cel_scratch *scratch; /* claim mapping evaluations */
+    json_t *held;                 /* the claims of the last token identified (a reference):
+                                     what og_identity_store.claims points to */
 
     og_oidc_get_fn get;
     void *get_arg;

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -1625,6 +1626,10 @@ static void issuer_mapping_cached(void **state)
     og_oidc_get_stats(o2, &s1);
     assert_int_equal(s1.mappings, s0.mappings);
     assert_int_equal(s1.sig_checks, s0.sig_checks);
+    /* the verified claims come with a cached token too (req.claims of conditions) */
+    assert_non_null(store.token_claims);
+    assert_string_equal(json_string_value(json_object_get((json_t *)store.token_claims, "repository")),
+                        "eblume/blumeops");
     /* a refused token is mapped each time (nothing is cached for it) */
     free(t);
     t = ci_token("eblume/other", "refs/heads/main");
