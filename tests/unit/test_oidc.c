@@ -1455,14 +1455,14 @@ static void issuers_route_by_iss(void **state)
     free(t);
 
     /* a people token: the people issuer, the plain mapping */
-    t = jwt(hdr("ES256", "ec256"), claims_with(""), "ES256", ec256);
+    char *c = claims_with("");
+    t = jwt(hdr("ES256", "ec256"), c, "ES256", ec256);
     assert_int_equal(verify2(t), OG_ID_OK);
     assert_string_equal(id.user, "alice");
     assert_int_equal(id.ngroups, 2);
     free(t);
 
     /* signed by the CI key but saying it is the people issuer: refused */
-    char *c = claims_with("");
     t = jwt(hdr("ES256", "ci1"), c, "ES256", evil);
     assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
     free(t);
@@ -1502,7 +1502,9 @@ static void issuer_down_affects_no_other(void **state)
     t = ci_token("eblume/blumeops", "refs/heads/main");
     assert_int_equal(verify2(t), OG_ID_UNAVAILABLE);
     assert_null(id.user);
-    p = jwt(hdr("ES256", "ec256"), claims_with(""), "ES256", ec256);
+    char *pc = claims_with("");
+    p = jwt(hdr("ES256", "ec256"), pc, "ES256", ec256);
+    free(pc);
     assert_int_equal(verify2(p), OG_ID_OK);
     assert_string_equal(id.user, "alice");
     /* and the other way round */
