@@ -74,6 +74,7 @@ struct pass {
     bool identified;
     struct og_facts facts;            /* facts */
     char digest_tag[OG_TAG_MAX + 1];
+    struct og_request_env env;        /* what accessControl conditions read */
     struct og_query q;                /* decision: the query and its one outcome */
     struct og_outcome out;
     struct og_log_decision log;
@@ -139,6 +140,18 @@ static bool route(struct pass *p)
                       r->content_type_len, &p->route);
     p->q.route = &p->route;
     p->q.has_authorization = r->authorization != NULL;
+    if (p->w->cfg->has_conditions) {  /* a config without conditions pays nothing here */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        p->env.user_agent = r->user_agent;
+        p->env.client_ip = r->remote_addr;
+        p->env.forwarded_for = r->forwarded_for;
+        p->env.tls = r->https;
+        p->env.tls_version = r->tls_version ? r->tls_version : "";
+        p->env.time_s = now.tv_sec;
+        p->env.time_ns = (int)now.tv_nsec;
+        p->q.env = &p->env;
+    }
     p->q.holds_claims = false;        /* only manifest_write.c can hold a claim */
     og_policy_evaluate(p->w->cfg, &p->q, &p->out);
     return p->out.need == OG_NEED_IDENTITY;
@@ -183,6 +196,7 @@ static bool identity(struct pass *p)
     p->log.auth = og_auth_name(p->id.auth);
     p->log.key_id = p->store.key_id;
     p->q.id = &p->id;
+    p->env.claims = p->store.claims;  /* an OpenID token's claims, verified and cached */
     og_policy_evaluate(w->cfg, &p->q, &p->out);
     return true;
 }

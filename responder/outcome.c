@@ -21,6 +21,10 @@ void og_answer_from_outcome(struct og_answer *a, const struct og_outcome *o,
     a->scope_type = o->scope_type;
     a->scope_name = o->scope_name;
     a->scope_actions = o->scope_actions;
+    if (o->condition_message && o->condition_message[0]) {
+        a->reason = o->condition_message;   /* zot: the condition's message is the reason */
+        a->condition_denied = 1;
+    }
     og_answer_about(a, id, o->repository);
 }
 
@@ -30,6 +34,7 @@ void og_log_from_outcome(struct og_log_decision *l, const struct og_outcome *o)
     l->repository = o->repository;
     l->action = o->action ? og_action_name(o->action) : "";
     l->rule = o->rule;
-    l->reason = o->reason;
+    l->reason = o->condition_message && o->condition_message[0] ? o->condition_message
+                                                                 : o->reason;
     l->tag = o->tag;
 }

@@ -30,8 +30,7 @@
 
 /* ---- claims ---------------------------------------------------------------- */
 
-/* What a verified token says, before it goes to the cache. */
-#define claims oidc_claims
+/* What a verified token says, before it goes to the cache: struct oidc_claims. */
 
 /* A NumericDate claim: 1 present and valid, 0 absent, -1 not a sane number. */
 static int numeric_date(json_t *c, const char *name, time_t *out)
@@ -89,7 +88,7 @@ static struct oidc_issuer *route(struct og_oidc *o, json_t *c, const char **why)
     return NULL;
 }
 
-static void add_group(struct claims *cl, const char *s, size_t n)
+static void add_group(struct oidc_claims *cl, const char *s, size_t n)
 {
     /* Dropped, never cut: a shortened name could be another group. Commas
        and control bytes would break the groups answer. */
@@ -104,7 +103,7 @@ static void add_group(struct claims *cl, const char *s, size_t n)
 }
 
 static const char *check_claims(const struct oidc_issuer *is, json_t *c, time_t now,
-                                struct claims *cl)
+                                struct oidc_claims *cl)
 {
     time_t exp = 0, nbf = 0, iat = 0;
     time_t leeway = is->conf->leeway_s > 0 ? is->conf->leeway_s : 0;
@@ -147,7 +146,7 @@ static bool run(struct og_oidc *o, const struct og_cel_program *prog,
 }
 
 static const char *map_groups(struct og_oidc *o, const struct og_openid_issuer *ic, json_t *c,
-                              const struct og_cel_value *vals, struct claims *cl)
+                              const struct og_cel_value *vals, struct oidc_claims *cl)
 {
     struct og_cel_value g, e;
     json_t *gj;
@@ -184,7 +183,7 @@ static const char *map_groups(struct og_oidc *o, const struct og_openid_issuer *
     return NULL;
 }
 
-const char *oidc_map_claims(struct oidc_issuer *is, json_t *c, struct claims *cl)
+const char *oidc_map_claims(struct oidc_issuer *is, json_t *c, struct oidc_claims *cl)
 {
     const struct og_openid_issuer *ic = is->conf;
     struct og_oidc *o = is->o;
@@ -279,7 +278,7 @@ static struct cache_entry *cache_find(struct og_oidc *o, const unsigned char h[3
 }
 
 static struct cache_entry *cache_put(struct og_oidc *o, const unsigned char h[32], time_t now,
-                                     const struct claims *cl, unsigned issuer, json_t *claims)
+                                     const struct oidc_claims *cl, unsigned issuer, json_t *claims)
 {
     struct cache_entry *victim = NULL;
     size_t ulen = strlen(cl->user) + 1;
@@ -300,7 +299,8 @@ static struct cache_entry *cache_put(struct og_oidc *o, const unsigned char h[32
     victim->blob = blob;
     victim->ngroups = cl->ngroups;
     victim->issuer = issuer;
-    victim->verified = json_incref(claims);
+    /* kept for accessControl conditions (req.claims), only when there are some */
+    victim->verified = o->cfg->has_conditions ? json_incref(claims) : NULL;
     return victim;
 }
 
@@ -311,7 +311,7 @@ static void fill_identity(struct og_oidc *o, const struct cache_entry *e,
 {
     json_decref(o->held);
     o->held = json_incref(e->verified);
-    store->token_claims = o->held;
+    store->claims = o->held;
     const char *p = e->blob;
     size_t n = strlen(p), used = 0;
 
@@ -429,7 +429,7 @@ enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, s
     char kid[KID_MAX + 1];
     bool has_kid = false, kid_known;
     json_t *hdr = NULL, *claims = NULL;
-    struct claims *cl = NULL;
+    struct oidc_claims *cl = NULL;
     struct oidc_issuer *is;
     const struct jwk *key;
     struct cache_entry *e;

@@ -28,7 +28,7 @@ void og_oidc_free(struct og_oidc *o);
 /* Verify a JWT and map it to an identity (claimMapping). On OG_ID_OK, id
    points into store (user and groups are copied there from the worker's
    cache entry, so they stay valid for the request whatever the cache does),
-   and store->token_claims is the token's verified claims (a JSON object, for
+   and store->claims is the token's verified claims (a JSON object, for
    accessControl conditions' req.claims), valid until o's next
    og_oidc_identify (o holds a reference; cached tokens keep theirs).
    Bad/expired/unverifiable tokens: BAD with reason. JWKS never fetched

@@ -48,7 +48,8 @@ struct cache_entry {
     char *blob;             /* "user\0group\0group\0..." */
     size_t ngroups;
     unsigned issuer;        /* index into og_oidc.iss, to forget its tokens */
-    json_t *verified;       /* the verified claims (a reference) */
+    json_t *verified;       /* the verified claims (a reference), kept for accessControl
+                               conditions (only when the config has some); NULL otherwise */
 };
 
 /* One configured issuer: its discovery document and JWKS. */

@@ -56,13 +56,37 @@ static void print_actions(unsigned mask)
     printf("]");
 }
 
-static void print_entry(const struct og_policy_entry *e)
+static void print_quoted(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if (*c < 32 || *c == 127)
+            printf("\\u%04x", *c);
+        else
+            putchar(*c);
+    }
+    putchar('"');
+}
+
+static void print_entry(const struct og_policy_entry *e, const char *indent)
 {
     print_list("users ", &e->users);
     print_list(" groups ", &e->groups);
     printf(" actions ");
     print_actions(e->actions);
     printf("\n");
+    /* conditions: all must hold once users/groups matched (compiled at load) */
+    for (size_t i = 0; i < e->nconditions; i++) {
+        printf("%s  conditions[%zu]: ", indent, i);
+        print_quoted(e->conditions[i].expression);
+        if (e->conditions[i].message[0]) {
+            printf(" message ");
+            print_quoted(e->conditions[i].message);
+        }
+        printf("\n");
+    }
 }
 
 int og_cmd_check(int argc, char **argv)
@@ -186,12 +210,12 @@ int og_cmd_check(int argc, char **argv)
         printf("\n");
         for (size_t j = 0; j < r->npolicies; j++) {
             printf("    policies[%zu]: ", j);
-            print_entry(&r->policies[j]);
+            print_entry(&r->policies[j], "    ");
         }
     }
     printf("adminPolicy: ");
     if (cfg->has_admin)
-        print_entry(&cfg->admin);
+        print_entry(&cfg->admin, "");
     else
         printf("none\n");
     printf("groups (%zu):\n", cfg->ngroups);

@@ -30,6 +30,8 @@ struct og_explain_input {
     const char *digest_tag;           /* DELETE by digest: the protected tag pointing at it */
     bool holds_claims;                /* the manifest-write transaction's view (the command
                                          line); false: a door that cannot hold a claim */
+    const struct og_request_env *env; /* what conditions read (--claim, --client-ip...);
+                                         NULL: an empty request */
 };
 
 /* explain's decision: the facts given, og_policy_evaluate() as `serve`

@@ -12,8 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <jansson.h>
+
+#include "cel.h"
 #include "commands.h"
+#include "config.h"
 #include "decide.h"
 #include "evaluate.h"
 
@@ -30,6 +35,14 @@ static void usage(FILE *f)
                "  --existing-tag T  tag T already exists in the request's repository (repeatable)\n"
                "  --claimed-tag T   another push holds the Redis claim on new tag T (repeatable)\n"
                "  --digest-tag T    for DELETE .../manifests/DIGEST: tag T points at that digest\n"
+               "  What accessControl conditions read (req.*):\n"
+               "  --claim K=V       an OpenID token claim (repeatable); V is JSON when it parses\n"
+               "                    as JSON (true, 3, [\"a\",\"b\"]), else a string\n"
+               "  --client-ip A     req.client.ip (default 127.0.0.1)\n"
+               "  --user-agent S    req.userAgent\n"
+               "  --forwarded-for L req.client.forwardedFor (comma-separated)\n"
+               "  --tls-version V   HTTPS with TLS version V (req.tls.enabled, req.tls.version)\n"
+               "  --time T          req.time as RFC 3339 (default: now)\n"
                "  Prints \"allow\" or \"deny STATUS\", then repository/action/rule/reason lines.\n"
                "  Exit status: 0 allow, 1 deny, 2 bad usage or bad config.\n");
 }
@@ -77,6 +90,7 @@ void og_explain_evaluate(const struct og_config *cfg, const struct og_explain_in
     q.has_authorization = named;      /* the server challenges a /v2/ without any */
     q.holds_claims = in->holds_claims;
     q.id = id;
+    q.env = in->env;
     /* as the server does: the facts only when the decision asks for them
        (an admin's PUT is an update whether the tag exists or not) */
     og_policy_evaluate(cfg, &q, out);
@@ -100,6 +114,15 @@ static void print_outcome(const struct og_route *route, const struct og_outcome 
         printf("note: a client sending \"Basic Og==\" is anonymous instead\n");
     if (o->tag)
         printf("tag: %s\n", o->tag);
+    if (o->condition) {
+        printf("condition: %s\n", o->condition);
+        if (o->condition_message)
+            printf("condition message: %s\n", o->condition_message);
+        else if (o->condition_error)
+            printf("condition error: it could not be evaluated (an absent key, a wrong type...)\n");
+        else if (o->status == 200)
+            printf("condition result: all conditions of this entry hold\n");
+    }
     if (o->status == 200 && o->claim) {
         printf("claim:");
         for (size_t i = 0; i < route->ntags; i++)
@@ -110,6 +133,31 @@ static void print_outcome(const struct og_route *route, const struct og_outcome 
 }
 
 /* The command line -> what explain is told. -1 go on; else the exit status. */
+static struct og_request_env env;
+static json_t *claims;
+
+/* --claim K=V: V as JSON when it parses, else as a string. */
+static int add_claim(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    json_t *v;
+
+    if (!eq || eq == kv) {
+        fprintf(stderr, "ocigate explain: --claim wants KEY=VALUE\n");
+        return 2;
+    }
+    if (!claims && !(claims = json_object()))
+        return 2;
+    v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    if (!v)
+        v = json_string(eq + 1);
+    if (!v || json_object_setn_new(claims, kv, (size_t)(eq - kv), v) != 0) {
+        fprintf(stderr, "ocigate explain: --claim %s: not a valid claim\n", kv);
+        return 2;
+    }
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, struct og_explain_input *in, const char **config)
 {
     static const struct option opts[] = {
@@ -119,6 +167,12 @@ static int parse_args(int argc, char **argv, struct og_explain_input *in, const 
         { "existing-tag", required_argument, NULL, 't' },
         { "claimed-tag", required_argument, NULL, 'C' },
         { "digest-tag", required_argument, NULL, 'd' },
+        { "claim", required_argument, NULL, 'K' },
+        { "client-ip", required_argument, NULL, 'I' },
+        { "user-agent", required_argument, NULL, 'A' },
+        { "forwarded-for", required_argument, NULL, 'F' },
+        { "tls-version", required_argument, NULL, 'T' },
+        { "time", required_argument, NULL, 'W' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -128,6 +182,8 @@ static int parse_args(int argc, char **argv, struct og_explain_input *in, const 
     in->groups = groups;
     in->existing = existing;
     in->claimed = claimed;
+    memset(&env, 0, sizeof env);
+    claims = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
         switch (c) {
@@ -155,6 +211,25 @@ static int parse_args(int argc, char **argv, struct og_explain_input *in, const 
             claimed[in->nclaimed++] = optarg;
             break;
         case 'd': in->digest_tag = optarg; break;
+        case 'K':
+            if ((c = add_claim(optarg)) >= 0)
+                return c;
+            break;
+        case 'I': env.client_ip = optarg; break;
+        case 'A': env.user_agent = optarg; break;
+        case 'F': env.forwarded_for = optarg; break;
+        case 'T': env.tls = true; env.tls_version = optarg; break;
+        case 'W': {
+            int64_t sec;
+            int32_t nsec;
+            if (!og_cel_parse_timestamp(optarg, strlen(optarg), &sec, &nsec)) {
+                fprintf(stderr, "ocigate explain: --time %s: not an RFC 3339 timestamp\n", optarg);
+                return 2;
+            }
+            env.time_s = sec;
+            env.time_ns = nsec;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -165,6 +240,18 @@ static int parse_args(int argc, char **argv, struct og_explain_input *in, const 
     }
     in->method = argv[optind];
     in->uri = argv[optind + 1];
+    if (!env.client_ip)
+        env.client_ip = "127.0.0.1";
+    if (!env.tls_version)
+        env.tls_version = "";
+    if (!env.time_s && !env.time_ns) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        env.time_s = now.tv_sec;
+        env.time_ns = (int)now.tv_nsec;
+    }
+    env.claims = claims;
+    in->env = &env;
     return -1;
 }
 
@@ -179,11 +266,14 @@ int og_cmd_explain(int argc, char **argv)
     char err[1024];
     int rc = parse_args(argc, argv, &in, &config);
 
-    if (rc >= 0)
+    if (rc >= 0) {
+        json_decref(claims);
         return rc;
+    }
     cfg = og_config_load(og_default_config_path(config), err, sizeof(err));
     if (!cfg) {
         fprintf(stderr, "%s\n", err);
+        json_decref(claims);
         return 2;
     }
     og_explain_evaluate(cfg, &in, &route, &id, &out);
@@ -191,5 +281,7 @@ int og_cmd_explain(int argc, char **argv)
     printf("user: %s\n", in.user && *in.user ? in.user : "(anonymous)");
     print_groups(cfg, &id);
     og_config_free(cfg);
+    json_decref(claims);
+    claims = NULL;
     return out.status == 200 ? 0 : 1;
 }

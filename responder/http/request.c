@@ -147,6 +147,14 @@ void og_request_from_params(char *const *envp, bool trust_forwarded, struct og_r
         out->content_type_len = strlen(out->content_type);
     /* for ocigate's own pages (sign-in, key page) only; never for a decision */
     out->cookie = og_param(envp, "HTTP_COOKIE");
+    out->user_agent = og_param(envp, "HTTP_USER_AGENT");
+    out->forwarded_for = og_param(envp, "HTTP_X_FORWARDED_FOR");
+    {
+        const char *https = og_param(envp, "HTTPS");
+        out->https = https && (strcmp(https, "on") == 0 || strcmp(https, "ON") == 0 ||
+                               strcmp(https, "1") == 0);
+    }
+    out->tls_version = og_param(envp, "SSL_PROTOCOL");
     out->origin = og_param(envp, "HTTP_ORIGIN");
     out->sec_fetch_site = og_param(envp, "HTTP_SEC_FETCH_SITE");
 }

@@ -36,6 +36,12 @@ struct og_request {
     const char *cookie;          /* HTTP_COOKIE */
     const char *origin;          /* HTTP_ORIGIN: checked on state-changing requests */
     const char *sec_fetch_site;  /* HTTP_SEC_FETCH_SITE: "cross-site" is refused there */
+    /* What accessControl conditions may read (req.userAgent, req.client.forwardedFor,
+       req.tls.*); NULL when absent. Never trusted for anything else. */
+    const char *user_agent;      /* HTTP_USER_AGENT */
+    const char *forwarded_for;   /* HTTP_X_FORWARDED_FOR */
+    bool https;                  /* HTTPS=on (lighttpd, Apache, nginx's $https) */
+    const char *tls_version;     /* SSL_PROTOCOL, e.g. "TLSv1.3"; NULL if not passed */
     int status;           /* 0, or 400 when the params themselves are unusable */
     const char *reason;   /* static, for status != 0 */
 };

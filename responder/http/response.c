@@ -189,10 +189,13 @@ static void policy_message(const struct og_answer *a, char *buf, size_t cap)
         snprintf(buf, cap, "%s is outside the repositories this API key may use", repo);
         return;
     }
+    int n;
     if (tag && (is(a->action, "create") || is(a->action, "update")))
-        snprintf(buf, cap, "%s may not push tag %s to %s", who, tag, repo);
+        n = snprintf(buf, cap, "%s may not push tag %s to %s", who, tag, repo);
     else
-        snprintf(buf, cap, "%s may not %s %s", who, verb_for(a->action), repo);
+        n = snprintf(buf, cap, "%s may not %s %s", who, verb_for(a->action), repo);
+    if (a->condition_denied && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, ": %s", reason);
 }
 
 void og_answer_message(const struct og_answer *a, char *buf, size_t cap)

@@ -37,6 +37,7 @@ struct og_answer {
        scope_type:scope_name:scope_actions and error="insufficient_scope" */
     int insufficient_scope;
     const char *scope_type, *scope_name, *scope_actions;
+    int condition_denied;       /* reason is the message of a false accessControl condition */
 };
 
 /* Fill who/may_read of a denial from the identity the decision used (NULL:

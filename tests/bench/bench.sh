@@ -8,6 +8,8 @@
 #   3. htpasswd Basic GET /v2/: the per-worker verified-password cache
 #   4. ci pushing new tags (manifest PUTs served by ocigate: HEAD, claim in
 #      Redis, HEAD again, PUT forwarded to the registry, claim released)
+#   5. the decision alone, in process, with and without accessControl
+#      conditions (tests/bench/decide_bench, if built)
 # and prints wrk's numbers plus ocigate's own time per request in each part
 # (from its Prometheus histogram: the mean of the requests of that part). Usage: OCIGATE_BIN=... tests/bench/bench.sh [SECONDS]
 set -u
@@ -88,5 +90,15 @@ h=$(histogram)
 wrk -t2 -c4 -d"${secs}s" -s "$T/push.lua" "$U/" | sed 's/^/#   /'
 echo "#   ocigate's own time (includes the registry's HEADs and its PUT): $(part_us "$h")"
 echo "#   tags in the registry afterwards: $(curl -s "$U/v2/bench/app/tags/list?n=100000" | jq '.tags | length')"
+# 5. the decision alone, in process: with and without accessControl conditions
+# (tests/bench/decide_bench.c; built next to the binary by
+# `make tests/bench/decide_bench`)
+db=$(dirname "$OCIGATE_BIN")/tests/bench/decide_bench
+if [ -x "$db" ]; then
+    echo "# 5. one decision in process (og_policy_evaluate), with and without conditions"
+    "$db" 1000000 | sed 's/^/#   /'
+else
+    echo "# 5. skipped: build it with make tests/bench/decide_bench"
+fi
 ok 0 "benchmark ran"
 done_testing

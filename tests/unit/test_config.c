@@ -258,6 +258,30 @@ static void empty_user_names_anonymous_where_zot_accepts_it(void **state)
                  "ocigate.json: accessControl.adminPolicy.groups[0]: must not be empty");
 }
 
+/* accessControl blocks with conditions, written as zot's documentation and
+   tests write them (tests/unit/zot_conditions/), load as they are. */
+static void zot_condition_examples_load(void **state)
+{
+    static const char *const examples[] = { "prod-immutable.json", "namespaces-and-claims.json",
+                                            "admin-and-network.json" };
+    const char *srcdir = getenv("OCIGATE_SRCDIR");
+    char path[4096], err[1024];
+
+    (void)state;
+    if (!srcdir || !*srcdir)
+        srcdir = ".";
+    for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+        struct og_config *cfg;
+
+        snprintf(path, sizeof path, "%s/tests/unit/zot_conditions/%s", srcdir, examples[i]);
+        cfg = og_config_load(path, err, sizeof err);
+        if (!cfg)
+            fail_msg("%s: %s", examples[i], err);
+        assert_true(cfg->has_conditions);
+        og_config_free(cfg);
+    }
+}
+
 /* The shipped examples load as they are. */
 static void shipped_examples_load(void **state)
 {
@@ -899,6 +923,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_example_is_read),
+        cmocka_unit_test(zot_condition_examples_load),
         cmocka_unit_test(defaults_fill_what_is_left_out),
         cmocka_unit_test(registry_write_timeout),
         cmocka_unit_test(throttle_limits_are_read),

@@ -660,6 +660,272 @@ static void run_case(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* accessControl conditions (zot's CEL): narrow an entry, never widen.       */
+
+#include <jansson.h>
+
+/* Every CEL string literal is written \\\" here: q() only turns ' into ". */
+static const char *const cond_config_json =
+    "{'accessControl': {"
+    "  'groups': {'people': {'users': ['alice', 'bob']}},"
+    "  'repositories': {"
+    "    'prod/**': {'defaultPolicy': ['read'], 'policies': [{'users': ['release-bot'],"
+    "        'actions': ['read', 'create', 'update'], 'conditions': [{'expression':"
+    "        'req.referenceType == \\\"digest\\\" || req.action != \\\"update\\\"',"
+    "        'message': 'prod tags are immutable'}]}]},"
+    "    'users/**': {'policies': [{'groups': ['people'], 'actions': ['read', 'create', 'update', 'delete'],"
+    "        'conditions': [{'expression': 'req.repository.startsWith(\\\"users/\\\" + req.user.username + \\\"/\\\")',"
+    "        'message': 'only your own namespace'}]}]},"
+    "    'release/**': {'policies': [{'users': ['alice'], 'actions': ['read', 'create'],"
+    "        'conditions': [{'expression': '\\\"prod-pusher\\\" in req.claims.roles', 'message': 'needs the prod-pusher role'},"
+    "                       {'expression': 'req.claims.email_verified == true', 'message': 'verified e-mail required'}]}]},"
+    "    'until/**': {'policies': [{'users': ['alice'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'req.time < timestamp(\\\"2099-12-31T23:59:59Z\\\")', 'message': 'grant expired'}]}]},"
+    "    'expired/**': {'policies': [{'users': ['alice'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'req.time < timestamp(\\\"2020-01-01T00:00:00Z\\\")', 'message': 'grant expired'}]}]},"
+    "    'stable/**': {'policies': [{'users': ['alice'], 'actions': ['read', 'create', 'update'],"
+    "        'conditions': [{'expression': 'req.action != \\\"update\\\" || req.tag != \\\"stable\\\"',"
+    "        'message': 'stable is frozen'}]}]},"
+    "    'docker/**': {'policies': [{'users': ['alice'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'req.userAgent.startsWith(\\\"docker/\\\")', 'message': 'docker clients only'}]}]},"
+    "    'net/**': {'policies': [{'users': ['alice'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'inCidr(req.client.ip, \\\"10.0.0.0/8\\\")', 'message': 'internal network only'}]}]},"
+    "    'err/**': {'policies': [{'users': ['alice'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'req.claims.missing == \\\"x\\\"', 'message': 'never shown'}]},"
+    "        {'users': ['bob'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'false && req.claims.missing == \\\"x\\\" || true', 'message': 'm'}]}]},"
+    "    'either/**': {'policies': [{'users': ['alice'], 'actions': ['read'],"
+    "        'conditions': [{'expression': 'false', 'message': 'first entry'}]},"
+    "        {'users': ['alice'], 'actions': ['read']}]},"
+    "    'narrow/**': {'defaultPolicy': ['read'], 'policies': [{'users': ['alice'],"
+    "        'actions': ['read', 'create'], 'conditions': [{'expression': 'false', 'message': 'no writes'}]}]},"
+    "    'digest/**': {'policies': [{'users': ['alice'], 'actions': ['read', 'create'],"
+    "        'conditions': [{'expression': 'req.referenceType == \\\"digest\\\"', 'message': 'digests only'}]}]},"
+    "    'anon/**': {'policies': [{'users': [''], 'actions': ['read'],"
+    "        'conditions': [{'expression': 'req.auth.anonymous && req.user.username == \\\"\\\"',"
+    "        'message': 'anonymous only'}]}]},"
+    "    'grp/**': {'policies': [{'groups': ['people'], 'actions': ['read'],"
+    "        'conditions': [{'expression': '\\\"people\\\" in req.user.groups && req.method == \\\"GET\\\"',"
+    "        'message': 'GET only'}]}]},"
+    "    'fwd/**': {'policies': [{'users': ['alice'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        '!(\\\"203.0.113.9\\\" in req.client.forwardedFor) && req.tls.version == \\\"TLSv1.3\\\"', 'message': 'proxy refused'}]}]}},"
+    "  'adminPolicy': {'users': ['root'], 'actions': ['read', 'create', 'update', 'delete'],"
+    "    'conditions': [{'expression': 'req.tls.enabled && req.auth.admin', 'message': 'admins over TLS only'}]}}}";
+
+static struct og_config *cond_cfg;
+static json_t *claims_full, *claims_poor;
+
+/* Two request environments: 0 as a docker client on the inside over TLS with
+   a rich token; 1 as curl from outside without TLS, behind a proxy. */
+static struct og_request_env envs[2];
+
+struct ccase {
+    const char *name;
+    const char *method, *uri;
+    const char *user;        /* NULL: anonymous */
+    int env;
+    const char *facts;       /* as in struct tcase */
+    int status;
+    const char *message;     /* the condition_message; "" expects none */
+    const char *condition;   /* substring of the deciding condition's path; "" expects none */
+};
+
+static const struct ccase ccases[] = {
+    /* the per-user namespace */
+    { "cond: alice pushes into users/alice/", "PUT", "/v2/users/alice/app/manifests/v1", "alice", 0, "A",
+      200, "", "repositories[\"users/**\"].policies[0]" },
+    { "cond: alice may not push into users/bob/", "PUT", "/v2/users/bob/app/manifests/v1", "alice", 0, "A",
+      403, "only your own namespace", "policies[0].conditions[0]" },
+    { "cond: nor into users/alicex/ (prefix with the slash)", "POST", "/v2/users/alicex/blobs/uploads/", "alice", 0, NULL,
+      403, "only your own namespace", "conditions[0]" },
+    { "cond: bob pulls his own", "GET", "/v2/users/bob/x/manifests/v1", "bob", 1, NULL, 200, "", "" },
+    { "cond: anonymous is never in the namespace (401)", "GET", "/v2/users/bob/x/manifests/v1", NULL, 0, NULL,
+      401, "", "" },
+    /* zot's example: prod tags are immutable */
+    { "cond: release-bot creates a prod tag", "PUT", "/v2/prod/app/manifests/v1", "release-bot", 0, "A",
+      200, "", "" },
+    { "cond: release-bot may not update a prod tag", "PUT", "/v2/prod/app/manifests/v1", "release-bot", 0, "E",
+      403, "prod tags are immutable", "conditions[0]" },
+    { "cond: release-bot pushes by digest", "PUT", "/v2/prod/app/manifests/" D1, "release-bot", 0, NULL,
+      200, "", "" },
+    { "cond: a false condition does not take defaultPolicy away", "GET", "/v2/prod/app/manifests/v1",
+      "someone", 0, NULL, 200, "", "" },
+    /* claims */
+    { "cond: prod-pusher in claims.roles and email verified", "PUT", "/v2/release/app/manifests/v1", "alice", 0, "A",
+      200, "", "" },
+    { "cond: without the role", "PUT", "/v2/release/app/manifests/v1", "alice", 1, "A",
+      403, "needs the prod-pusher role", "conditions[0]" },
+    /* time */
+    { "cond: before 2099", "GET", "/v2/until/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
+    { "cond: after 2020 the grant expired", "GET", "/v2/expired/x/manifests/v1", "alice", 0, NULL,
+      403, "grant expired", "conditions[0]" },
+    /* action and tag */
+    { "cond: stable may be created", "PUT", "/v2/stable/x/manifests/stable", "alice", 0, "A", 200, "", "" },
+    { "cond: stable may not be updated", "PUT", "/v2/stable/x/manifests/stable", "alice", 0, "E",
+      403, "stable is frozen", "" },
+    { "cond: other tags may be updated", "PUT", "/v2/stable/x/manifests/v2", "alice", 0, "E", 200, "", "" },
+    /* user agent, client address, forwarded-for, TLS */
+    { "cond: docker user agent", "GET", "/v2/docker/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
+    { "cond: curl user agent", "GET", "/v2/docker/x/manifests/v1", "alice", 1, NULL, 403, "docker clients only", "" },
+    { "cond: inside 10.0.0.0/8", "GET", "/v2/net/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
+    { "cond: outside 10.0.0.0/8", "GET", "/v2/net/x/manifests/v1", "alice", 1, NULL, 403, "internal network only", "" },
+    { "cond: no proxy, TLS 1.3", "GET", "/v2/fwd/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
+    { "cond: behind the refused proxy", "GET", "/v2/fwd/x/manifests/v1", "alice", 1, NULL, 403, "proxy refused", "" },
+    /* errors deny without a message; absorbed errors do not */
+    { "cond: an absent claim is an error: deny", "GET", "/v2/err/x/manifests/v1", "alice", 0, NULL, 403, "", "conditions[0]" },
+    { "cond: false && error is false, || true holds", "GET", "/v2/err/x/manifests/v1", "bob", 0, NULL, 200, "", "" },
+    /* entries stay alternatives; conditions narrow, never widen */
+    { "cond: a second entry without conditions grants", "GET", "/v2/either/x/manifests/v1", "alice", 0, NULL,
+      200, "", "" },
+    { "cond: defaultPolicy still grants read", "GET", "/v2/narrow/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
+    { "cond: the conditional entry's create is refused", "POST", "/v2/narrow/x/blobs/uploads/", "alice", 0, NULL,
+      403, "no writes", "" },
+    { "cond: a condition never widens (no entry for carol)", "GET", "/v2/users/carol/x/manifests/v1", "carol", 0,
+      NULL, 403, "", "" },
+    /* reference type */
+    { "cond: read by digest", "GET", "/v2/digest/x/manifests/" D1, "alice", 0, NULL, 200, "", "" },
+    { "cond: read by tag refused", "GET", "/v2/digest/x/manifests/v1", "alice", 0, NULL, 403, "digests only", "" },
+    { "cond: a blob has no reference", "GET", "/v2/digest/x/blobs/" D1, "alice", 0, NULL, 403, "digests only", "" },
+    /* anonymous entries, groups, method */
+    { "cond: anonymous entry for anonymous", "GET", "/v2/anon/x/manifests/v1", NULL, 0, NULL, 200, "", "" },
+    { "cond: group entry, GET", "GET", "/v2/grp/x/manifests/v1", "bob", 0, NULL, 200, "", "" },
+    { "cond: group entry, HEAD refused", "HEAD", "/v2/grp/x/manifests/v1", "bob", 0, NULL, 403, "GET only", "" },
+    /* adminPolicy conditions */
+    { "cond: admin over TLS", "DELETE", "/v2/any/x/manifests/" D1, "root", 0, NULL, 200, "", "adminPolicy" },
+    { "cond: admin without TLS", "DELETE", "/v2/any/x/manifests/" D1, "root", 1, NULL, 403,
+      "admins over TLS only", "adminPolicy.conditions[0]" },
+};
+#define NCCASES (sizeof ccases / sizeof ccases[0])
+
+static int load_cond(void **state)
+{
+    char err[512];
+    const char *json = q(cond_config_json);
+
+    (void)state;
+    cond_cfg = og_config_parse(json, strlen(json), "test.json", err, sizeof err);
+    if (!cond_cfg) {
+        fprintf(stderr, "cond config: %s\n", err);
+        return -1;
+    }
+    claims_full = json_loads("{\"roles\": [\"prod-pusher\"], \"email_verified\": true}", 0, NULL);
+    claims_poor = json_loads("{\"roles\": [], \"email_verified\": false}", 0, NULL);
+    envs[0] = (struct og_request_env){ .user_agent = "docker/24.0.7 go/go1.20", .client_ip = "10.1.2.3",
+                                       .forwarded_for = NULL, .tls = true, .tls_version = "TLSv1.3",
+                                       .time_s = 1767225600, .claims = claims_full };
+    envs[1] = (struct og_request_env){ .user_agent = "curl/8.0", .client_ip = "192.0.2.7",
+                                       .forwarded_for = "198.51.100.1, 203.0.113.9", .tls = false,
+                                       .tls_version = "", .time_s = 1767225600, .claims = claims_poor };
+    return 0;
+}
+
+static int free_cond(void **state)
+{
+    (void)state;
+    og_config_free(cond_cfg);
+    json_decref(claims_full);
+    json_decref(claims_poor);
+    return 0;
+}
+
+static int load_all(void **state)
+{
+    return load_configs(state) || load_cond(state) ? -1 : 0;
+}
+
+static int free_all(void **state)
+{
+    free_configs(state);
+    return free_cond(state);
+}
+
+static void run_ccase(void **state)
+{
+    const struct ccase *c = *state;
+    struct og_identity id = { .user = c->user, .auth = c->user ? OG_AUTH_HTPASSWD : OG_AUTH_ANONYMOUS };
+    struct og_facts facts;
+    struct og_route r;
+    struct og_outcome out;
+    struct og_query qy;
+
+    memset(&facts, 0, sizeof facts);
+    memset(&qy, 0, sizeof qy);
+    og_route_classify(c->method, strlen(c->method), c->uri, strlen(c->uri), NULL, 0, &r);
+    if (c->facts)
+        for (size_t i = 0; c->facts[i]; i++)
+            facts.tag[i] = c->facts[i] == 'E' ? OG_TAG_EXISTS : OG_TAG_ABSENT;
+    qy.route = &r;
+    qy.has_authorization = c->user != NULL;
+    qy.holds_claims = true;
+    qy.id = &id;
+    qy.facts = c->facts ? &facts : NULL;
+    qy.env = &envs[c->env];
+    og_policy_evaluate(cond_cfg, &qy, &out);
+    if (out.status != c->status)
+        fail_msg("status %d, expected %d (rule %s, reason %s, condition %s)", out.status, c->status,
+                 out.rule, out.reason, out.condition ? out.condition : "-");
+    if (c->message[0]) {
+        if (!out.condition_message || strcmp(out.condition_message, c->message) != 0)
+            fail_msg("message \"%s\", expected \"%s\"",
+                     out.condition_message ? out.condition_message : "(none)", c->message);
+    } else {
+        assert_null(out.condition_message);
+    }
+    if (c->condition[0]) {
+        if (!out.condition || !strstr(out.condition, c->condition))
+            fail_msg("condition \"%s\" does not contain \"%s\"", out.condition ? out.condition : "(none)",
+                     c->condition);
+    }
+}
+
+/* Without a request environment (og_can: the catalog filter, the token
+   endpoint) conditions count as holding, as in zot; og_policy_evaluate
+   without one judges an empty request. */
+static void conditions_without_a_request(void **state)
+{
+    struct og_identity alice = { .user = "alice", .auth = OG_AUTH_HTPASSWD };
+    struct og_route r;
+    struct og_outcome out;
+    struct og_query qy = { 0 };
+
+    (void)state;
+    assert_true(og_can(cond_cfg, &alice, OG_ACT_READ, "expired/x", 9, NULL));
+    assert_true(og_can(cond_cfg, &alice, OG_ACT_CREATE, "users/bob/x", 11, NULL));
+    og_route_classify("GET", 3, "/v2/docker/x/manifests/v1", 25, NULL, 0, &r);
+    qy.route = &r;
+    qy.has_authorization = true;
+    qy.id = &alice;
+    og_policy_evaluate(cond_cfg, &qy, &out);
+    assert_int_equal(out.status, 403);
+    assert_string_equal(out.condition_message, "docker clients only");
+}
+
+/* A request whose entries carry no conditions never evaluates one: the
+   decision is the same with or without an environment. */
+static void no_conditions_no_cost(void **state)
+{
+    const struct og_config *cfg = configs[C_THREE];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_route r;
+    struct og_outcome a, b;
+    struct og_query qy = { 0 };
+
+    (void)state;
+    assert_false(cfg->has_conditions);
+    og_route_classify("GET", 3, "/v2/app/manifests/v1", 20, NULL, 0, &r);
+    qy.route = &r;
+    qy.has_authorization = true;
+    qy.id = &ci;
+    og_policy_evaluate(cfg, &qy, &a);
+    qy.env = &envs[1];
+    og_policy_evaluate(cfg, &qy, &b);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(b.status, 200);
+    assert_null(a.condition);
+    assert_null(b.condition);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Direct tests.                                                             */
 
 static void can_is_zots_check_alone(void **state)
@@ -1098,7 +1364,7 @@ static void claim_needs_the_manifest_route(void **state)
     assert_string_equal(d.rule, "immutableTags[0] (blumeops/** : v*)");
 }
 
-static struct CMUnitTest tests[NCASES + 11];
+static struct CMUnitTest tests[NCASES + 11 + NCCASES + 2];
 
 int main(void)
 {
@@ -1118,5 +1384,12 @@ int main(void)
     tests[NCASES + 8] = (struct CMUnitTest)cmocka_unit_test(claim_needs_the_manifest_route);
     tests[NCASES + 9] = (struct CMUnitTest)cmocka_unit_test(evaluate_asks_then_decides);
     tests[NCASES + 10] = (struct CMUnitTest)cmocka_unit_test(challenge_anonymous_asks_for_a_token);
-    return cmocka_run_group_tests(tests, load_configs, free_configs);
+    for (size_t i = 0; i < NCCASES; i++) {
+        tests[NCASES + 11 + i].name = ccases[i].name;
+        tests[NCASES + 11 + i].test_func = run_ccase;
+        tests[NCASES + 11 + i].initial_state = (void *)&ccases[i];
+    }
+    tests[NCASES + 11 + NCCASES] = (struct CMUnitTest)cmocka_unit_test(conditions_without_a_request);
+    tests[NCASES + 11 + NCCASES + 1] = (struct CMUnitTest)cmocka_unit_test(no_conditions_no_cost);
+    return cmocka_run_group_tests(tests, load_all, free_all);
 }

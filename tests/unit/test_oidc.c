@@ -1628,10 +1628,8 @@ static void issuer_mapping_cached(void **state)
     og_oidc_get_stats(o2, &s1);
     assert_int_equal(s1.mappings, s0.mappings);
     assert_int_equal(s1.sig_checks, s0.sig_checks);
-    /* the verified claims come with a cached token too (req.claims of conditions) */
-    assert_non_null(store.token_claims);
-    assert_string_equal(json_string_value(json_object_get((json_t *)store.token_claims, "repository")),
-                        "eblume/blumeops");
+    /* no accessControl conditions: the claims are not kept */
+    assert_null(store.claims);
     /* a refused token is mapped each time (nothing is cached for it) */
     free(t);
     t = ci_token("eblume/other", "refs/heads/main");
@@ -1689,6 +1687,46 @@ static void signin_issuer_in_a_list(void **state)
     og_config_free(c);
 }
 
+
+/* With accessControl conditions, an OpenID identity carries its verified
+   claims (req.claims), from a fresh and from a cached token alike. */
+static void issuer_claims_for_conditions(void **state)
+{
+    const char *conf =
+        "{\"accessControl\": {\"repositories\": {\"**\": {\"policies\": [{\"users\": [\"ci\"],"
+        " \"actions\": [\"read\"], \"conditions\": [{\"expression\":"
+        " \"req.claims.ref == 'refs/heads/main'\", \"message\": \"main only\"}]}]}}},"
+        " \"auth\": {\"openid\": [{\"issuer\": \"" ISS2 "\", \"audiences\": [\"ocigate-ci\"],"
+        " \"claimMapping\": {\"username\": \"'ci'\"}}]}}";
+    char err[512] = "", *t, *m;
+    struct og_config *c = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    struct og_oidc *o;
+    (void)state;
+
+    if (!c)
+        fail_msg("%s", err);
+    o = og_oidc_new(c);
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    m = ec_members(evil, "P-256", 32, 0);
+    free(ci.jwks);
+    ci.jwks = fmt("{\"keys\":[{%s,\"kid\":\"ci1\"}]}", m);
+    free(m);
+    t = ci_token("eblume/blumeops", "refs/heads/main");
+    for (int i = 0; i < 2; i++) {
+        memset(&store, 0, sizeof store);
+        assert_int_equal(og_oidc_identify(o, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
+        assert_int_equal(hit, i);
+        assert_non_null(store.claims);
+        assert_string_equal(json_string_value(json_object_get((json_t *)store.claims, "ref")),
+                            "refs/heads/main");
+    }
+    free(t);
+    og_oidc_free(o);
+    og_config_free(c);
+    free(ci.jwks);
+    ci.jwks = NULL;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1727,6 +1765,7 @@ int main(void)
         T(issuer_mapping_errors),
         T(issuer_mapping_cached),
         T(signin_issuer_in_a_list),
+        T(issuer_claims_for_conditions),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
