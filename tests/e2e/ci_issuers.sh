@@ -14,7 +14,8 @@
 #   validation's message in ocigate's log and not in the answer; the people
 #   issuer keeps its plain mapping; health lists both issuers' JWKS ages;
 #   with the people IdP stopped its tokens are 503 while the CI issuer's
-#   tokens keep pushing.
+#   tokens keep pushing. accessControl conditions read the job's claims
+#   (req.claims), also when the client came through the token endpoint.
 #
 # TAP on stdout; everything it starts is stopped and its temp dir removed on
 # any exit (OCIGATE_E2E_KEEP=1 keeps the dir). One worker, so that "a fresh
@@ -129,7 +130,11 @@ write_config() {
   token: { challenge: "bearer", realm: $realm, service: $service, keyFile: $key, lifetimeSeconds: 300 },
   accessControl: {
     repositories: { "**": { anonymousPolicy: ["read"], defaultPolicy: ["read"],
-      policies: [ { groups: ["artifact-workloads"], actions: ["read", "create"] } ] } },
+      policies: [ { groups: ["artifact-workloads"], actions: ["read", "create"] } ] },
+      "release/**": { policies: [ { groups: ["artifact-workloads"], actions: ["read", "create"],
+        conditions: [ { expression: "req.claims.workflow == \"release\"", message: "release workflow only" } ] } ] },
+      "audit/**": { policies: [ { groups: ["artifact-workloads"], actions: ["read", "create"],
+        conditions: [ { expression: "req.claims.workflow == \"audit\"", message: "audit workflow only" } ] } ] } },
     adminPolicy: { groups: ["admins"], actions: ["read", "create", "update", "delete"] }
   },
   log: { level: "info", format: "json" }
@@ -194,6 +199,21 @@ OG_TOKEN=$(jq -r '.token // empty' "$T/r.body")
 push ci/app:viatoken --dest-registry-token "$OG_TOKEN"
 ok $? "skopeo pushes ci/app:viatoken with the token ocigate minted for the job" ||
     diag_tail "$T/skopeo.log" 3
+
+# ------------------ accessControl conditions read the job's claims ---
+
+# through the token endpoint too: ocigate's token carries the verified claims
+push release/app:1 --dest-creds "ci:$JWT_MAIN"
+ok $? "a condition on req.claims.workflow lets the release job push release/app (skopeo --dest-creds: ocigate's token carries the claims)" ||
+    { diag_tail "$T/skopeo.log" 2; diag_tail "$T/ocigate.log" 3; }
+push release/app:2 --dest-registry-token "$JWT_MAIN"
+ok $? "and with the job token as Bearer" || diag_tail "$T/skopeo.log" 2
+mark=$(log_mark)
+push audit/app:1 --dest-creds "ci:$JWT_MAIN"
+rc=$?
+ok '[ "$rc" != 0 ] && log_since "$mark" | jq -e -R "fromjson? | select(.status==403 and (.reason|test(\"audit workflow only\")))" > /dev/null' \
+    "a condition the job's claims do not meet (workflow audit) refuses its push: 403" ||
+    { diag_tail "$T/skopeo.log" 2; log_since "$mark" > "$T/since.out"; diag_tail "$T/since.out" 3; }
 
 # ------------------------------- jobs whose claims fail the validations ---
 
