@@ -284,7 +284,7 @@ static int emit(struct rp *r, uint8_t op, uint8_t c)
 
 static bool gen(struct rp *r, int t, int depth)
 {
-    if (depth > 64) { r->err = "pattern too deep"; return false; }
+    if (depth > T_MAX + 1) { r->err = "pattern too deep"; return false; }
     const struct tnode *n = &r->t[t];
     int s, j;
     switch (n->t) {

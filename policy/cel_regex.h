@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define OG_RE_MAX_INSNS 256
-#define OG_RE_MAX_CLASSES 16
+#define OG_RE_MAX_CLASSES 64
 
 struct og_re_insn {
     uint8_t op;      /* OG_RE_* in cel_regex.c */

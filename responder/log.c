@@ -117,6 +117,8 @@ void og_log_decision(const struct og_log_decision *d)
     og_buf_printf(&l.b, ",\"status\":%d", d->status);
     add_field(&l, "rule", d->rule, 256);
     add_field(&l, "reason", d->reason, 256);
+    if (d->condition && *d->condition)
+        add_field(&l, "condition", d->condition, 512);
     og_buf_printf(&l.b, ",\"us\":%ld}", d->micros);
     emit(&l);
 }

@@ -16,6 +16,7 @@ struct og_log_decision {
     const char *remote, *method;
     const char *path; size_t path_len;    /* path only: query values may carry secrets */
     const char *repository, *action, *user, *auth, *key_id, *rule, *reason, *tag;
+    const char *condition;   /* the accessControl condition that decided (its JSON path), or NULL */
     int status;
     long micros;
     /* copies of user and key_id where their owner ends before the line is

@@ -37,4 +37,5 @@ void og_log_from_outcome(struct og_log_decision *l, const struct og_outcome *o)
     l->reason = o->condition_message && o->condition_message[0] ? o->condition_message
                                                                  : o->reason;
     l->tag = o->tag;
+    l->condition = o->condition;
 }

@@ -36,6 +36,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Does some entry carry conditions? (cfg->has_conditions must say so.) */
+static int d_cond(const struct og_config *cfg)
+{
+    if (cfg->admin.nconditions)
+        return 1;
+    for (size_t i = 0; i < cfg->nrules; i++)
+        for (size_t j = 0; j < cfg->rules[i].npolicies; j++)
+            if (cfg->rules[i].policies[j].nconditions)
+                return 1;
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[512];
@@ -70,9 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const users[] = { "alice", "ci", "", "admin" };
     static const char *const grp[] = { "admins", "artifact-workloads" };
     for (size_t u = 0; u < sizeof users / sizeof users[0]; u++) {
+        /* a request environment, so that accessControl conditions are evaluated */
+        static const struct og_request_env env = { .user_agent = "docker/24.0", .client_ip = "10.0.0.1",
+                                                   .forwarded_for = "192.0.2.1", .tls = true,
+                                                   .tls_version = "TLSv1.3", .time_s = 1767225600 };
         struct og_identity id = { .user = users[u], .auth = users[u][0] ? OG_AUTH_HTPASSWD
                                                                           : OG_AUTH_ANONYMOUS,
-                                  .groups = grp, .ngroups = u == 1 ? 2 : 0 };
+                                  .groups = grp, .ngroups = u == 1 ? 2 : 0,
+                                  .env = u == 3 ? NULL : &env };
+        if (d_cond(cfg))
+            FZ_ASSERT(cfg->has_conditions);
         for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
             struct og_facts f = { .tag = { OG_TAG_EXISTS }, .digest_tags_known = true,
                                   .digest_tag = "v1" };

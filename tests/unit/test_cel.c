@@ -137,7 +137,9 @@ static const struct ecase ecases[] = {
     { "'ABC'.matches('(?i)^abc$')", "true" }, { "'x'.matches(req.claims.email)", "false" },
     { "'x'.matches(req.claims.email + '(')", "error" }, { "''.matches('^$')", "true" },
     { "'aaa'.matches('^a{2,3}$')", "true" }, { "'aaaa'.matches('^a{2,3}$')", "false" },
-    { "'a-b'.matches('^[^/]+$')", "true" }, { "'a b'.matches('\\\\s')", "true" },
+    { "'a-b'.matches('^[^/]+$')", "true" },
+    { "'registry.example.org/team/application-name-that-is-long'.matches('^registry\\\\.example\\\\.org/team/application-name-that-is-long$')", "true" },
+    { "'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.matches('(?i)^abcdefghijklmnopqrstuvwxyz$')", "true" }, { "'a b'.matches('\\\\s')", "true" },
     /* has */
     { "has(req.claims.email)", "true" }, { "has(req.claims.missing)", "false" },
     { "has(req.claims.nested.deep)", "true" }, { "has(req.tag)", "true" },

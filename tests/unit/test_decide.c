@@ -669,7 +669,9 @@ static const char *const cond_config_json =
     "{'accessControl': {"
     "  'groups': {'people': {'users': ['alice', 'bob']}},"
     "  'repositories': {"
-    "    'prod/**': {'defaultPolicy': ['read'], 'policies': [{'users': ['release-bot'],"
+    "    '**': {'policies': [{'users': ['dave'], 'actions': ['read'], 'conditions': [{'expression':"
+    "        'req.repository.startsWith(\\\"prod/\\\")', 'message': 'prod only'}]}]},"
+    "    'prod/*': {'defaultPolicy': ['read'], 'policies': [{'users': ['release-bot'],"
     "        'actions': ['read', 'create', 'update'], 'conditions': [{'expression':"
     "        'req.referenceType == \\\"digest\\\" || req.action != \\\"update\\\"',"
     "        'message': 'prod tags are immutable'}]}]},"
@@ -717,7 +719,8 @@ static json_t *claims_full, *claims_poor;
 
 /* Two request environments: 0 as a docker client on the inside over TLS with
    a rich token; 1 as curl from outside without TLS, behind a proxy. */
-static struct og_request_env envs[2];
+static struct og_request_env envs[3];
+static json_t *claims_unverified;
 
 struct ccase {
     const char *name;
@@ -755,6 +758,12 @@ static const struct ccase ccases[] = {
       200, "", "" },
     { "cond: without the role", "PUT", "/v2/release/app/manifests/v1", "alice", 1, "A",
       403, "needs the prod-pusher role", "conditions[0]" },
+    { "cond: the role but no verified e-mail", "PUT", "/v2/release/app/manifests/v1", "alice", 2, "A",
+      403, "verified e-mail required", "conditions[1]" },
+    /* req.repository.startsWith("prod/") */
+    { "cond: dave reads prod/team/app", "GET", "/v2/prod/team/app/manifests/v1", "dave", 0, NULL, 200, "", "" },
+    { "cond: dave may not read staging/app", "GET", "/v2/staging/app/manifests/v1", "dave", 0, NULL,
+      403, "prod only", "repositories[\"**\"].policies[0].conditions[0]" },
     /* time */
     { "cond: before 2099", "GET", "/v2/until/x/manifests/v1", "alice", 0, NULL, 200, "", "" },
     { "cond: after 2020 the grant expired", "GET", "/v2/expired/x/manifests/v1", "alice", 0, NULL,
@@ -810,12 +819,15 @@ static int load_cond(void **state)
     }
     claims_full = json_loads("{\"roles\": [\"prod-pusher\"], \"email_verified\": true}", 0, NULL);
     claims_poor = json_loads("{\"roles\": [], \"email_verified\": false}", 0, NULL);
+    claims_unverified = json_loads("{\"roles\": [\"prod-pusher\"], \"email_verified\": false}", 0, NULL);
     envs[0] = (struct og_request_env){ .user_agent = "docker/24.0.7 go/go1.20", .client_ip = "10.1.2.3",
                                        .forwarded_for = NULL, .tls = true, .tls_version = "TLSv1.3",
                                        .time_s = 1767225600, .claims = claims_full };
     envs[1] = (struct og_request_env){ .user_agent = "curl/8.0", .client_ip = "192.0.2.7",
                                        .forwarded_for = "198.51.100.1, 203.0.113.9", .tls = false,
                                        .tls_version = "", .time_s = 1767225600, .claims = claims_poor };
+    envs[2] = envs[0];
+    envs[2].claims = claims_unverified;
     return 0;
 }
 
@@ -825,6 +837,7 @@ static int free_cond(void **state)
     og_config_free(cond_cfg);
     json_decref(claims_full);
     json_decref(claims_poor);
+    json_decref(claims_unverified);
     return 0;
 }
 

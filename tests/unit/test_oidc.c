@@ -513,6 +513,47 @@ static enum og_identify_result verify_mapped(const char *claim, const char *clai
     return r;
 }
 
+/* With accessControl conditions in the config, the verified claims stay with
+   the cached token and reach the request's store, for req.claims, on a
+   cache hit too (not parsed again); without conditions nothing is kept. */
+static void claims_kept_for_conditions(void **state)
+{
+    const char *conf = "{\"accessControl\": {\"repositories\": {\"**\": {\"policies\": [{\"users\": "
+                       "[\"alice\"], \"actions\": [\"read\"], \"conditions\": [{\"expression\": "
+                       "\"\\\"dev\\\" in req.claims.roles\"}]}]}}}, \"auth\": {\"openid\": {\"issuer\": "
+                       "\"" ISS "\", \"audiences\": [\"registry\"]}}}";
+    char err[256];
+    struct og_config *c2 = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    char *c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,"
+                  "\"preferred_username\":\"alice\",\"roles\":[\"dev\"]}", now + 60);
+    char *t = jwt(hdr("ES256", "ec256"), c, "ES256", ec256);
+    struct og_oidc *o2;
+
+    (void)state;
+    if (!c2)
+        fail_msg("%s", err);
+    assert_true(c2->has_conditions);
+    o2 = og_oidc_new(c2);
+    og_oidc_set_fetcher(o2, fake_get, NULL);
+    for (int round = 0; round < 2; round++) {   /* verified, then from the cache */
+        memset(&id, 0, sizeof id);
+        memset(&store, 0, sizeof store);
+        assert_int_equal(og_oidc_identify(o2, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
+        assert_int_equal(hit, round);
+        assert_non_null(store.claims);
+        assert_string_equal(json_string_value(json_array_get(
+            json_object_get((json_t *)store.claims, "roles"), 0)), "dev");
+    }
+    og_oidc_free(o2);
+    og_config_free(c2);
+    /* the suite's config has no conditions: no claims kept */
+    memset(&store, 0, sizeof store);
+    assert_int_equal(og_oidc_identify(O, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
+    assert_null(store.claims);
+    free(t);
+    free(c);
+}
+
 static void username_claim_mapping_sub_and_email(void **state)
 {
     char *c;
@@ -1735,6 +1776,7 @@ int main(void)
         T(valid_tokens_with_every_key_kind),
         T(groups_claim_forms),
         T(username_claim_required),
+        T(claims_kept_for_conditions),
         T(username_claim_mapping_sub_and_email),
         T(typ_values),
         T(single_key_jwks_without_kid),
