@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "action.h"
+#include "cel.h"
 #include "buf.h"
 #include "cel.h"
 #include "condition.h"
@@ -561,11 +562,22 @@ static bool read_redis(struct parser *p, json_t *v, void *t)
            one_of_inline_or_file(p, v, "password", "passwordFile");
 }
 
-/* auth.openid */
+/* auth.openid: one issuer object, or a list of them. Each entry is read into
+   an og_openid_issuer; clientId, the client secret and scopes belong to the
+   one issuer used for browser sign-in and stay in the flat openid_* fields. */
+
+struct openid_target {
+    struct og_config *cfg;
+    struct og_openid_issuer *is;
+    size_t index;
+    bool in_list;
+};
+
+#define OT(t) ((struct openid_target *)(t))
 
 static bool read_openid_issuer(struct parser *p, json_t *v, void *t)
 {
-    char **issuer = &CFG(t)->openid_issuer;
+    char **issuer = &OT(t)->is->issuer;
 
     if (!read_string(p, v, issuer))
         return false;
@@ -576,56 +588,261 @@ static bool read_openid_issuer(struct parser *p, json_t *v, void *t)
 
 static bool read_openid_audiences(struct parser *p, json_t *v, void *t)
 {
-    if (!read_strlist(p, v, &CFG(t)->openid_audiences, false))
+    if (!read_strlist(p, v, &OT(t)->is->audiences, false))
         return false;
-    if (CFG(t)->openid_audiences.n == 0)
+    if (OT(t)->is->audiences.n == 0)
         return fail(p, "must hold at least one audience");
     return true;
 }
 
+/* A plain claim name (kept from the first claimMapping, "preferred_username",
+   "cognito:groups", "https://example.org/groups"): only name characters, and
+   not a path from claims or vars. Anything else is an expression. */
+static bool is_plain_claim_name(const char *s)
+{
+    if (strcmp(s, "claims") == 0 || strcmp(s, "vars") == 0 || starts_with(s, "claims.") ||
+        starts_with(s, "vars."))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("_-.:/@", *s)))
+            return false;
+    return true;
+}
+
+/* Compile a claim expression over claims and the first nvars variables. */
+static bool compile_claim_expr(struct parser *p, const struct og_openid_issuer *is, size_t nvars,
+                               const char *src, bool want_bool, struct og_cel_program **out)
+{
+    struct og_cel_decl decls[1 + 64];
+    struct og_cel_error e = { 0, "" };
+    char names[64][80];
+
+    decls[0].name = "claims";
+    decls[0].kind = OG_CEL_DYN;
+    for (size_t i = 0; i < nvars; i++) {
+        snprintf(names[i], sizeof names[i], "vars.%s", is->vars[i].name);
+        decls[1 + i].name = names[i];
+        decls[1 + i].kind = OG_CEL_DYN;
+    }
+    *out = og_cel_compile(src, strlen(src), decls, 1 + nvars, &e);
+    if (!*out) {
+        if (e.column)
+            return fail(p, "column %zu: %s", e.column, e.msg);
+        return fail(p, "%s", e.msg[0] ? e.msg : "not a valid expression");
+    }
+    if (want_bool && og_cel_result_kind(*out) != OG_CEL_BOOL &&
+        og_cel_result_kind(*out) != OG_CEL_DYN)
+        return fail(p, "must be a boolean expression");
+    return true;
+}
+
+/* username / groups: a plain claim name, or an expression compiled once the
+   variables are known (read_claim_mapping). */
 static bool read_claim_username(struct parser *p, json_t *v, void *t)
 {
-    return read_string(p, v, &CFG(t)->openid_claim_username);
+    return read_string(p, v, &OT(t)->is->username);
 }
 
 static bool read_claim_groups(struct parser *p, json_t *v, void *t)
 {
-    return read_string(p, v, &CFG(t)->openid_claim_groups);
+    return read_string(p, v, &OT(t)->is->groups);
+}
+
+static bool is_var_name(const char *s)
+{
+    return key_is_identifier(s) && strlen(s) < 64;
+}
+
+static bool add_claim_var(struct parser *p, struct og_openid_issuer *is, const char *name,
+                          json_t *expr)
+{
+    struct og_claim_var *nv;
+
+    if (!is_var_name(name))
+        return fail(p, "\"%s\" is not a variable name (letters, digits, '_'; at most 63)",
+                    name);
+    for (size_t i = 0; i < is->nvars; i++)
+        if (strcmp(is->vars[i].name, name) == 0)
+            return fail(p, "variable \"%s\" is defined twice", name);
+    if (is->nvars == 64)
+        return fail(p, "at most 64 variables");
+    if (!json_is_string(expr) || json_string_length(expr) == 0)
+        return fail(p, "must be a non-empty string (a CEL expression)");
+    nv = realloc(is->vars, (is->nvars + 1) * sizeof *nv);
+    if (!nv)
+        return fail_out_of_memory(p);
+    is->vars = nv;
+    memset(&nv[is->nvars], 0, sizeof *nv);
+    if (!(nv[is->nvars].name = strdup(name)))
+        return fail_out_of_memory(p);
+    is->nvars++;
+    /* a variable sees the claims and the variables before it */
+    return compile_claim_expr(p, is, is->nvars - 1, json_string_value(expr), false,
+                              &nv[is->nvars - 1].prog);
+}
+
+/* variables: {"name": "CEL", ...} in order, or zot's [{"name", "expression"}]. */
+static bool read_claim_vars(struct parser *p, json_t *v, void *t)
+{
+    struct og_openid_issuer *is = OT(t)->is;
+    const char *key;
+    json_t *e;
+    size_t i;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, e) {
+            size_t saved = path_push_key(p, key);
+
+            if (!add_claim_var(p, is, key, e))
+                return false;
+            path_pop(p, saved);
+        }
+        return true;
+    }
+    if (!json_is_array(v))
+        return fail(p, "must be an object of named expressions, not %s", json_type_name(v));
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i), s2;
+        json_t *name = json_object_get(e, "name"), *expr = json_object_get(e, "expression");
+
+        if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(name) || !expr)
+            return fail(p, "must be {\"name\": ..., \"expression\": ...}");
+        s2 = path_push_key(p, "expression");
+        if (!add_claim_var(p, is, json_string_value(name), expr))
+            return false;
+        path_pop(p, s2);
+        path_pop(p, saved);
+    }
+    return true;
+}
+
+static bool read_check_expression(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &((struct og_claim_check *)t)->text);
+}
+
+static bool read_check_message(struct parser *p, json_t *v, void *t)
+{
+    return read_string(p, v, &((struct og_claim_check *)t)->message);
+}
+
+static const struct field check_fields[] = {
+    { "expression", read_check_expression, "" },
+    { "message", read_check_message, "" },
+};
+
+static bool read_claim_checks(struct parser *p, json_t *v, void *t)
+{
+    struct og_openid_issuer *is = OT(t)->is;
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    if (json_array_size(v) > 64)
+        return fail(p, "at most 64 validations");
+    is->checks = calloc(json_array_size(v) + 1, sizeof *is->checks);
+    if (!is->checks)
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+
+        is->nchecks = i + 1;
+        if (!parse_object(p, e, check_fields, NFIELDS(check_fields), &is->checks[i]))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
 }
 
 static const struct field claim_mapping_fields[] = {
     { "username", read_claim_username, NULL },
     { "groups", read_claim_groups, NULL },
+    { "variables", read_claim_vars, NULL },
+    { "validations", read_claim_checks, NULL },
 };
 
 static bool read_claim_mapping(struct parser *p, json_t *v, void *t)
 {
-    return parse_object(p, v, claim_mapping_fields, NFIELDS(claim_mapping_fields), t);
+    struct og_openid_issuer *is = OT(t)->is;
+    json_t *vars = json_object_get(v, "variables");
+    json_t *rest = NULL;
+    size_t saved;
+    bool ok;
+
+    /* the variables first: every other expression may use them */
+    if (vars) {
+        saved = path_push_key(p, "variables");
+        if (!read_claim_vars(p, vars, t))
+            return false;
+        path_pop(p, saved);
+        if (!json_is_object(v) || !(rest = json_copy(v)))
+            return json_is_object(v) ? fail_out_of_memory(p) : must_be_object(p, v);
+        json_object_del(rest, "variables");
+        v = rest;
+    }
+    ok = parse_object(p, v, claim_mapping_fields, NFIELDS(claim_mapping_fields), t);
+    json_decref(rest);
+    if (!ok)
+        return false;
+    for (size_t i = 0; i < is->nchecks; i++) {
+        saved = path_push_key(p, "validations");
+        path_push_index(p, i);
+        path_push_key(p, "expression");
+        if (!compile_claim_expr(p, is, is->nvars, is->checks[i].text, true,
+                                &is->checks[i].prog))
+            return false;
+        path_pop(p, saved);
+    }
+    if (is->username && !is_plain_claim_name(is->username)) {
+        saved = path_push_key(p, "username");
+        if (!compile_claim_expr(p, is, is->nvars, is->username, false, &is->username_prog))
+            return false;
+        path_pop(p, saved);
+    }
+    if (is->groups && !is_plain_claim_name(is->groups)) {
+        saved = path_push_key(p, "groups");
+        if (!compile_claim_expr(p, is, is->nvars, is->groups, false, &is->groups_prog))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
 }
 
 static bool read_openid_leeway(struct parser *p, json_t *v, void *t)
 {
-    return read_int(p, v, 0, 3600, &CFG(t)->openid_leeway_s);
+    return read_int(p, v, 0, 3600, &OT(t)->is->leeway_s);
+}
+
+/* clientId and what goes with it: the issuer for browser sign-in (only one). */
+static bool signin_issuer(struct parser *p, struct openid_target *ot)
+{
+    if (ot->cfg->openid_signin >= 0 && (size_t)ot->cfg->openid_signin != ot->index)
+        return fail(p, "only one issuer may have clientId (the one for browser sign-in: "
+                       "auth.openid[%d] has it)", ot->cfg->openid_signin);
+    ot->cfg->openid_signin = (int)ot->index;
+    return true;
 }
 
 static bool read_openid_client_id(struct parser *p, json_t *v, void *t)
 {
-    return read_string(p, v, &CFG(t)->openid_client_id);
+    return signin_issuer(p, OT(t)) && read_string(p, v, &OT(t)->cfg->openid_client_id);
 }
 
 static bool read_openid_client_secret(struct parser *p, json_t *v, void *t)
 {
-    return read_string(p, v, &CFG(t)->openid_client_secret);
+    return read_string(p, v, &OT(t)->cfg->openid_client_secret);
 }
 
 static bool read_openid_client_secret_file(struct parser *p, json_t *v, void *t)
 {
-    return read_secret_file(p, v, &CFG(t)->openid_client_secret);
+    return read_secret_file(p, v, &OT(t)->cfg->openid_client_secret);
 }
 
 static bool read_openid_scopes(struct parser *p, json_t *v, void *t)
 {
-    struct og_strlist *l = &CFG(t)->openid_scopes;
+    struct og_strlist *l = &OT(t)->cfg->openid_scopes;
 
     if (!read_strlist(p, v, l, false))
         return false;
@@ -650,11 +867,71 @@ static const struct field openid_fields[] = {
     { "scopes", read_openid_scopes, NULL },
 };
 
+static bool read_one_issuer(struct parser *p, json_t *v, struct openid_target *ot)
+{
+    struct og_openid_issuer *is = ot->is;
+
+    is->leeway_s = 60;
+    if (!parse_object(p, v, openid_fields, NFIELDS(openid_fields), ot) ||
+        !one_of_inline_or_file(p, v, "clientSecret", "clientSecretFile"))
+        return false;
+    if (ot->in_list && !json_object_get(v, "clientId") &&
+        (json_object_get(v, "clientSecret") || json_object_get(v, "clientSecretFile") ||
+         json_object_get(v, "scopes")))
+        return fail(p, "clientSecret, clientSecretFile and scopes go with clientId "
+                       "(the issuer for browser sign-in)");
+    if ((!is->username && !(is->username = strdup("preferred_username"))) ||
+        (!is->groups && !(is->groups = strdup("groups"))))
+        return fail_out_of_memory(p);
+    for (size_t i = 0; i < ot->index; i++) {
+        const struct og_openid_issuer *o = &ot->cfg->openid[i];
+
+        if (strcmp(o->issuer, is->issuer) != 0)
+            continue;
+        for (size_t a = 0; a < is->audiences.n; a++)
+            for (size_t b = 0; b < o->audiences.n; b++)
+                if (strcmp(is->audiences.v[a], o->audiences.v[b]) == 0)
+                    return fail(p, "issuer %s with audience \"%s\" is already "
+                                   "auth.openid[%zu]: its tokens would never get here",
+                                is->issuer, is->audiences.v[a], i);
+    }
+    return true;
+}
+
 static bool read_openid(struct parser *p, json_t *v, void *t)
 {
-    CFG(t)->openid_enabled = true;
-    return parse_object(p, v, openid_fields, NFIELDS(openid_fields), t) &&
-           one_of_inline_or_file(p, v, "clientSecret", "clientSecretFile");
+    struct og_config *cfg = CFG(t);
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    size_t i;
+    json_t *e;
+
+    if (!json_is_array(v) && !json_is_object(v))
+        return fail(p, "must be an issuer object or a list of them, not %s",
+                    json_type_name(v));
+    if (n == 0)
+        return fail(p, "must hold at least one issuer");
+    if (n > 32)
+        return fail(p, "at most 32 issuers");
+    cfg->openid_enabled = true;
+    cfg->openid = calloc(n, sizeof *cfg->openid);
+    if (!cfg->openid)
+        return fail_out_of_memory(p);
+    if (!json_is_array(v)) {
+        struct openid_target ot = { cfg, &cfg->openid[0], 0, false };
+
+        cfg->nopenid = 1;
+        return read_one_issuer(p, v, &ot);
+    }
+    json_array_foreach(v, i, e) {
+        struct openid_target ot = { cfg, &cfg->openid[i], i, true };
+        size_t saved = path_push_index(p, i);
+
+        cfg->nopenid = i + 1;
+        if (!read_one_issuer(p, e, &ot))
+            return false;
+        path_pop(p, saved);
+    }
+    return true;
 }
 
 static bool read_apikey_enabled(struct parser *p, json_t *v, void *t)
@@ -1347,7 +1624,7 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
     cfg->registry_write_timeout_ms = 30000;
     cfg->registry_automatic_mount = true;
     cfg->redis_timeout_ms = 200;
-    cfg->openid_leeway_s = 60;
+    cfg->openid_signin = -1;
     cfg->apikey_cache_s = 30;
     cfg->apikey_max_per_user = 100;
     cfg->apikey_max_lifetime_days = 365;
@@ -1365,8 +1642,6 @@ static bool set_defaults(struct parser *p, struct og_config *cfg)
            set_default(p, &cfg->registry_url, "http://127.0.0.1:5000") &&
            set_default(p, &cfg->redis_url, "redis://127.0.0.1:6379/0") &&
            set_default(p, &cfg->redis_prefix, "ocigate:") &&
-           set_default(p, &cfg->openid_claim_username, "preferred_username") &&
-           set_default(p, &cfg->openid_claim_groups, "groups") &&
            set_default(p, &cfg->endpoint_metrics, "/ocigate/metrics") &&
            set_default(p, &cfg->endpoint_health, "/ocigate/healthz") &&
            set_default(p, &cfg->endpoint_login, "/ocigate/login") &&
@@ -1500,6 +1775,27 @@ static void free_secret(char *s)
     }
 }
 
+static void openid_issuer_free(struct og_openid_issuer *is)
+{
+    free(is->issuer);
+    strlist_free(&is->audiences);
+    free(is->username);
+    og_cel_program_free(is->username_prog);
+    free(is->groups);
+    og_cel_program_free(is->groups_prog);
+    for (size_t i = 0; i < is->nvars; i++) {
+        free(is->vars[i].name);
+        og_cel_program_free(is->vars[i].prog);
+    }
+    free(is->vars);
+    for (size_t i = 0; i < is->nchecks; i++) {
+        free(is->checks[i].text);
+        og_cel_program_free(is->checks[i].prog);
+        free(is->checks[i].message);
+    }
+    free(is->checks);
+}
+
 void og_config_free(struct og_config *cfg)
 {
     if (!cfg)
@@ -1510,10 +1806,9 @@ void og_config_free(struct og_config *cfg)
     free(cfg->redis_url);
     free(cfg->redis_prefix);
     free_secret(cfg->redis_password);
-    free(cfg->openid_issuer);
-    strlist_free(&cfg->openid_audiences);
-    free(cfg->openid_claim_username);
-    free(cfg->openid_claim_groups);
+    for (size_t i = 0; i < cfg->nopenid; i++)
+        openid_issuer_free(&cfg->openid[i]);
+    free(cfg->openid);
     free(cfg->openid_client_id);
     free_secret(cfg->openid_client_secret);
     strlist_free(&cfg->openid_scopes);

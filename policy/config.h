@@ -65,6 +65,38 @@ struct og_immutable_rule {
     char *text;                 /* "immutableTags[0] (REPOS : TAGS)" for messages */
 };
 
+struct og_cel_program;
+
+/* One claimMapping variable: evaluated in order, seen by what follows as vars.NAME. */
+struct og_claim_var {
+    char *name;
+    struct og_cel_program *prog;
+};
+
+/* One claimMapping validation: must be true, else the token is refused (message logged). */
+struct og_claim_check {
+    char *text;                 /* the expression, for logs */
+    struct og_cel_program *prog;
+    char *message;
+};
+
+/* One OpenID issuer (auth.openid, or one entry of the list). A mapping whose
+   prog is NULL is a plain claim name (username: a non-empty string claim;
+   groups: a string or a list of strings, absent = none). */
+struct og_openid_issuer {
+    char *issuer;
+    struct og_strlist audiences;
+    int leeway_s;                  /* leewaySeconds, default 60 */
+    char *username;                /* claimMapping.username, default "preferred_username" */
+    struct og_cel_program *username_prog;
+    char *groups;                  /* claimMapping.groups, default "groups" */
+    struct og_cel_program *groups_prog;
+    struct og_claim_var *vars;     /* claimMapping.variables */
+    size_t nvars;
+    struct og_claim_check *checks; /* claimMapping.validations */
+    size_t nchecks;
+};
+
 enum og_challenge { OG_CHALLENGE_BEARER = 0, OG_CHALLENGE_BASIC };
 
 struct og_config {
@@ -96,14 +128,13 @@ struct og_config {
                                    (default 100) */
     int throttle_window_s;      /* auth.throttle.windowSeconds (default 60) */
     bool openid_enabled;        /* auth.openid present */
-    char *openid_issuer;
-    struct og_strlist openid_audiences;
-    char *openid_claim_username;   /* default "preferred_username" */
-    char *openid_claim_groups;     /* default "groups" */
-    int openid_leeway_s;           /* default 60 */
-    char *openid_client_id;        /* auth.openid.clientId, NULL if none */
-    char *openid_client_secret;    /* clientSecret or clientSecretFile; NULL if none */
-    struct og_strlist openid_scopes;  /* auth.openid.scopes, asked at browser sign-in
+    struct og_openid_issuer *openid;   /* auth.openid: one object or a list, in file order */
+    size_t nopenid;
+    int openid_signin;             /* index of the issuer used for browser sign-in: the one
+                                      with clientId; -1 when none has one */
+    char *openid_client_id;        /* that issuer's clientId, NULL if none */
+    char *openid_client_secret;    /* its clientSecret or clientSecretFile; NULL if none */
+    struct og_strlist openid_scopes;  /* its scopes, asked at browser sign-in
                                          (default openid profile email groups) */
     bool apikey_enabled;           /* auth.apikey.enabled, default false */
     int apikey_cache_s;            /* default 30 */

@@ -196,7 +196,7 @@ static bool identity(struct pass *p)
     p->log.auth = og_auth_name(p->id.auth);
     p->log.key_id = p->store.key_id;
     p->q.id = &p->id;
-    p->env.claims = p->store.token_claims;  /* an OpenID token's claims, verified and cached */
+    p->env.claims = p->store.claims;  /* an OpenID token's claims, verified and cached */
     og_policy_evaluate(w->cfg, &p->q, &p->out);
     return true;
 }

@@ -98,12 +98,14 @@ step "make analyze" make analyze
 #   doors               nginx, Caddy, Apache and lighttpd in front
 #   browser_signin      browser sign-in: session cookie, code exchange, ID token
 #   key_page            the key page: forms, CSRF and origin checks, the key store
+#   explain_seed, seed_lighttpd, seed_checklist   the seed's config, the operator's flow
+#   ci_issuers          several OpenID issuers, CEL claim rules
 # (OCIGATE_SAN_E2E="a.sh b.sh" picks others; "all" runs every one.)
 san=$build-sanitizers
 san_e2e=${OCIGATE_SAN_E2E:-check_redis_url.sh explain_three_tier.sh lighttpd_registry.sh
     bearer_clients.sh apikey_cli.sh immutability.sh manifest_writes.sh throttle.sh catalog.sh
     slow_bodies.sh doors.sh explain_seed.sh seed_lighttpd.sh browser_signin.sh key_page.sh
-    seed_checklist.sh}
+    seed_checklist.sh ci_issuers.sh}
 san_pass=0 san_fail=0 san_skip=0
 rm -rf "$san"
 mkdir -p "$san/reports"

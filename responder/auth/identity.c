@@ -176,6 +176,7 @@ enum og_identify_result og_identify(const struct og_identify_ctx *ctx,
                      og_token_is_mine(ctx->tokens, cred->secret, cred->secret_len);
 
     store->retry_after = 0;
+    store->claims = NULL;             /* set by an OpenID token only */
     if (cache_hit)
         *cache_hit = 0;
     /* Throttled: answered before the credential is looked at (no crypt, no

@@ -38,8 +38,9 @@ struct og_identity_store {
     int key_origin;                   /* an API key's origin (enum og_key_origin) */
     char group_buf[2048];             /* group names a credential carries, NUL-separated */
     const char *group_ptrs[OG_ID_MAX_GROUPS];
-    const struct json_t *token_claims; /* an OpenID token's claims (for accessControl
-                                         conditions), or NULL */
+    const struct json_t *claims;      /* an OpenID token's claims (for accessControl
+                                         conditions), or NULL; held by the worker's
+                                         verifier until its next token */
     int retry_after;                  /* OG_ID_THROTTLED: seconds */
     enum og_metric_backend backend;   /* OG_ID_UNAVAILABLE: the backend that failed */
 };

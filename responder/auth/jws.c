@@ -282,7 +282,7 @@ fail:
 }
 
 /* The key for (kid, alg): NULL with *kid_known telling which part failed. */
-const struct jwk *oidc_find_key(const struct og_oidc *o, const char *kid, int alg,
+const struct jwk *oidc_find_key(const struct oidc_issuer *o, const char *kid, int alg,
                                 bool *kid_known)
 {
     *kid_known = false;

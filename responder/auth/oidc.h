@@ -4,8 +4,11 @@
  * Discovery and JWKS over libcurl (HTTPS; plain HTTP only for a loopback
  * issuer), RSA and EC keys turned into OpenSSL EVP_PKEYs, the algorithm
  * bound to the key, signature checked with libcrypto (not libjwt, whose
- * 1.10 API lets the token header pick the algorithm). Verified tokens are
- * cached per worker by SHA-256 until exp.
+ * 1.10 API lets the token header pick the algorithm). Several issuers: a
+ * token goes to the issuer its iss (and aud) names before any signature
+ * work, and each issuer has its own discovery and JWKS, so one that is down
+ * affects no other. Verified tokens are cached per worker by SHA-256 until
+ * exp, with what their issuer's claimMapping made of them.
  */
 #ifndef OCIGATE_OIDC_H
 #define OCIGATE_OIDC_H
@@ -24,7 +27,10 @@ void og_oidc_free(struct og_oidc *o);
 
 /* Verify a JWT and map it to an identity (claimMapping). On OG_ID_OK, id
    points into store (user and groups are copied there from the worker's
-   cache entry, so they stay valid for the request whatever the cache does).
+   cache entry, so they stay valid for the request whatever the cache does),
+   and store->claims is the token's verified claims (a JSON object, for
+   accessControl conditions' req.claims), valid until o's next
+   og_oidc_identify (o holds a reference; cached tokens keep theirs).
    Bad/expired/unverifiable tokens: BAD with reason. JWKS never fetched
    successfully and unreachable: UNAVAILABLE. */
 enum og_identify_result og_oidc_identify(struct og_oidc *o, const char *token, size_t len,
@@ -75,17 +81,24 @@ enum og_identify_result og_oidc_check_id_token(struct og_oidc *o, const char *id
                                                struct og_oidc_person *out,
                                                const char **reason);
 
-/* Install a discovery document as if it had been fetched (tests). 0 or -1. */
+/* Install a discovery document as if it had been fetched, for the sign-in
+   issuer (tests). 0 or -1. */
 int og_oidc_set_discovery(struct og_oidc *o, const char *doc, size_t len);
 
-/* For health: seconds since the JWKS was last fetched successfully, -1 never. */
+/* For health: seconds since the JWKS was last fetched successfully, -1 never
+   (the first issuer's; og_oidc_issuer_jwks_age for issuer i of auth.openid). */
 long og_oidc_jwks_age(const struct og_oidc *o);
+size_t og_oidc_issuers(const struct og_oidc *o);
+const char *og_oidc_issuer_url(const struct og_oidc *o, size_t i);   /* NULL: no such */
+long og_oidc_issuer_jwks_age(const struct og_oidc *o, size_t i);
 
 /* ---- for tests and tools (no network needed) ------------------------------ */
 
-/* Install a JWKS as if it had just been fetched. 0, or -1 (the previous set
-   is kept) when it is malformed or holds no usable key. */
+/* Install a JWKS as if it had just been fetched (for the first issuer;
+   og_oidc_set_issuer_jwks for issuer i). 0, or -1 (the previous set is kept)
+   when it is malformed or holds no usable key. */
 int og_oidc_set_jwks(struct og_oidc *o, const char *jwks_json, size_t len);
+int og_oidc_set_issuer_jwks(struct og_oidc *o, size_t i, const char *jwks_json, size_t len);
 
 /* Replace the HTTP GET used for discovery and JWKS. get() fills buf (at most
    cap bytes) and *len and returns the HTTP status, or -1 on a transport
@@ -105,6 +118,7 @@ struct og_oidc_stats {
     unsigned long fetches;       /* HTTP GETs attempted (discovery and JWKS) */
     unsigned long refreshes;     /* JWKS refresh attempts */
     unsigned long sig_checks;    /* signatures verified with libcrypto */
+    unsigned long mappings;      /* claimMapping runs (CEL work; none for a cached token) */
 };
 void og_oidc_get_stats(const struct og_oidc *o, struct og_oidc_stats *out);
 

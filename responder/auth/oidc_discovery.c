@@ -1,8 +1,9 @@
 /*
  * oidc_discovery.c - the OpenID provider's discovery document and JWKS,
  * fetched over libcurl (https; http only for a loopback issuer), at most
- * one refresh per 30 s, the last good JWKS kept when a fetch fails. The
- * keys are parsed by jws.c; a changed key set flushes oidc.c's cache.
+ * one refresh per 30 s, the last good JWKS kept when a fetch fails; each
+ * configured issuer on its own (struct oidc_issuer). The keys are parsed by
+ * jws.c; a changed key set forgets the tokens that issuer's keys verified.
  */
 #include "oidc_state.h"
 
@@ -155,22 +156,22 @@ static int fetch(struct og_oidc *o, const char *url, char *buf, size_t cap, size
 
 /* ---- JWKS: install, discover, refresh --------------------------------------- */
 
-int oidc_install_jwks(struct og_oidc *o, const char *doc, size_t len)
+int oidc_install_jwks(struct oidc_issuer *is, const char *doc, size_t len)
 {
     struct jwk *keys;
     size_t n;
     unsigned char h[32];
 
-    if (!og_sha256(doc, len, h) || oidc_parse_jwks(o, doc, len, &keys, &n) != 0)
+    if (!og_sha256(doc, len, h) || oidc_parse_jwks(is->o, doc, len, &keys, &n) != 0)
         return -1;
     /* A changed key set may have dropped a key: forget what it verified. */
-    if (o->nkeys && memcmp(h, o->jwks_hash, sizeof h) != 0)
-        oidc_cache_flush(o);
-    oidc_free_keys(o->keys, o->nkeys);
-    o->keys = keys;
-    o->nkeys = n;
-    memcpy(o->jwks_hash, h, sizeof h);
-    o->fetched_at = now_of(o);
+    if (is->nkeys && memcmp(h, is->jwks_hash, sizeof h) != 0)
+        oidc_cache_flush_issuer(is->o, is->index);
+    oidc_free_keys(is->keys, is->nkeys);
+    is->keys = keys;
+    is->nkeys = n;
+    memcpy(is->jwks_hash, h, sizeof h);
+    is->fetched_at = now_of(is->o);
     return 0;
 }
 
@@ -204,13 +205,13 @@ static bool take_url(json_t *doc, const char *name, char *dst, size_t cap)
 
 /* A discovery document: its issuer must be ours; jwks_uri is required, the
    endpoints browser sign-in uses are kept when present. 0 or -1 (logged). */
-int oidc_take_discovery(struct og_oidc *o, const char *doc_text, size_t len)
+int oidc_take_discovery(struct oidc_issuer *o, const char *doc_text, size_t len)
 {
     json_t *doc, *iss, *methods;
     char jwks[URL_MAX];
     int rc = -1;
 
-    if (!(doc = oidc_parse_json(o, doc_text, len))) {
+    if (!(doc = oidc_parse_json(o->o, doc_text, len))) {
         og_log(OG_LOG_WARN, "oidc: the discovery document is not a JSON object");
         return -1;
     }
@@ -246,7 +247,7 @@ int oidc_take_discovery(struct og_oidc *o, const char *doc_text, size_t len)
         }
     }
     memcpy(o->jwks_uri, jwks, strlen(jwks) + 1);
-    o->discovered_at = now_of(o);
+    o->discovered_at = now_of(o->o);
     rc = 0;
 done:
     json_decref(doc);
@@ -254,33 +255,34 @@ done:
 }
 
 /* The discovery document: fetch it and take what it says. */
-int oidc_discover(struct og_oidc *o, char *buf)
+int oidc_discover(struct oidc_issuer *o, char *buf)
 {
     char url[URL_MAX + 64];
     size_t len;
 
     snprintf(url, sizeof url, "%s/.well-known/openid-configuration", o->base);
-    if (fetch(o, url, buf, DOC_MAX, &len) != 0)
+    if (fetch(o->o, url, buf, DOC_MAX, &len) != 0)
         return -1;
     return oidc_take_discovery(o, buf, len);
 }
 
 /* One refresh attempt: discovery (if needed), then the JWKS. Failure keeps the old set. */
-void oidc_refresh(struct og_oidc *o)
+void oidc_refresh(struct oidc_issuer *o)
 {
     char *buf;
     size_t len;
 
-    o->st.refreshes++;
+    o->o->st.refreshes++;
     o->attempted = true;
-    o->last_attempt = now_of(o);
+    o->last_attempt = now_of(o->o);
     if (!o->url_ok || !(buf = malloc(DOC_MAX)))
         return;
     if (!o->jwks_uri[0] && oidc_discover(o, buf) != 0)
         goto done;
-    if (fetch(o, o->jwks_uri, buf, DOC_MAX, &len) != 0 || oidc_install_jwks(o, buf, len) != 0) {
+    if (fetch(o->o, o->jwks_uri, buf, DOC_MAX, &len) != 0 ||
+        oidc_install_jwks(o, buf, len) != 0) {
         og_log(OG_LOG_WARN, "oidc: no usable JWKS from %s; %s", o->jwks_uri,
-               o->nkeys ? "keeping the last good one" : "JWTs get 503");
+               o->nkeys ? "keeping the last good one" : "this issuer's JWTs get 503");
         o->jwks_uri[0] = '\0';   /* discover again next time */
         goto done;
     }
@@ -289,12 +291,12 @@ done:
     free(buf);
 }
 
-bool oidc_may_refresh(const struct og_oidc *o, time_t now, time_t interval)
+bool oidc_may_refresh(const struct oidc_issuer *o, time_t now, time_t interval)
 {
     return !o->attempted || now - o->last_attempt >= interval || now < o->last_attempt;
 }
 
-void oidc_ensure_jwks(struct og_oidc *o, time_t now)
+void oidc_ensure_jwks(struct oidc_issuer *o, time_t now)
 {
     if (o->nkeys == 0) {
         if (oidc_may_refresh(o, now, RETRY_EMPTY_S))

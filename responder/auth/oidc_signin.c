@@ -30,17 +30,19 @@
 
 int og_oidc_set_discovery(struct og_oidc *o, const char *doc, size_t len)
 {
-    return o ? oidc_take_discovery(o, doc, len) : -1;
+    return o ? oidc_take_discovery(o->signin, doc, len) : -1;
 }
 
-int og_oidc_provider(struct og_oidc *o, struct og_oidc_provider *p)
+/* The sign-in issuer's endpoints (auth.openid's entry with clientId). */
+int og_oidc_provider(struct og_oidc *top, struct og_oidc_provider *p)
 {
+    struct oidc_issuer *o = top ? top->signin : NULL;
     time_t now;
 
     memset(p, 0, sizeof(*p));
     if (!o || !o->url_ok)
         return -1;
-    now = now_of(o);
+    now = now_of(top);
     /* an unreachable issuer is asked at most once per RETRY_EMPTY_S per
        worker: sign-in pages answer at once meanwhile */
     if ((o->discovered_at == 0 || now - o->discovered_at >= DISCOVERY_AGE ||
@@ -121,15 +123,16 @@ static const char *check_id_claims(const struct og_oidc *o, json_t *c, time_t no
                                    const char *nonce)
 {
     const struct og_config *cfg = o->cfg;
+    const struct og_openid_issuer *ic = o->signin->conf;
     const char *iss = json_string_value(json_object_get(c, "iss"));
     const char *azp = json_string_value(json_object_get(c, "azp"));
     const char *got_nonce = json_string_value(json_object_get(c, "nonce"));
     json_t *aud = json_object_get(c, "aud");
     time_t exp = 0, iat = 0, nbf = 0;
-    time_t leeway = cfg->openid_leeway_s > 0 ? cfg->openid_leeway_s : 0;
+    time_t leeway = ic->leeway_s > 0 ? ic->leeway_s : 0;
     int r;
 
-    if (!iss || strcmp(iss, cfg->openid_issuer) != 0)
+    if (!iss || strcmp(iss, ic->issuer) != 0)
         return "ID token iss is not the configured issuer";
     if (!cfg->openid_client_id || !aud_has(aud, cfg->openid_client_id))
         return "ID token aud does not hold auth.openid.clientId";
@@ -159,10 +162,13 @@ static const char *check_id_claims(const struct og_oidc *o, json_t *c, time_t no
 }
 
 /* Fill the claims the ID token lacks from the userinfo endpoint. */
-static const char *ask_userinfo(struct og_oidc *o, json_t *claims, const char *access_token,
+static const char *ask_userinfo(struct og_oidc *top, json_t *claims, const char *access_token,
                                 enum og_identify_result *res)
 {
-    const struct og_config *cfg = o->cfg;
+    struct oidc_issuer *o = top->signin;
+    const struct og_openid_issuer *ic = o->conf;
+    const char *key;
+    json_t *val;
     char *buf = NULL, *hdr = NULL;
     size_t len, hlen;
     long code;
@@ -175,7 +181,7 @@ static const char *ask_userinfo(struct og_oidc *o, json_t *claims, const char *a
     if (strlen(access_token) > TOKEN_MAX || !(buf = malloc(ANSWER_MAX)) || !(hdr = malloc(hlen)))
         goto oom;
     snprintf(hdr, hlen, "Authorization: Bearer %s", access_token);
-    code = http_call(o, o->userinfo_endpoint, NULL, hdr, buf, ANSWER_MAX, &len);
+    code = http_call(top, o->userinfo_endpoint, NULL, hdr, buf, ANSWER_MAX, &len);
     OPENSSL_cleanse(hdr, hlen);
     if (code < 0 || code >= 500) {
         og_log(OG_LOG_WARN, "oidc: userinfo endpoint failed (%s %ld)",
@@ -184,7 +190,7 @@ static const char *ask_userinfo(struct og_oidc *o, json_t *claims, const char *a
         why = "the userinfo endpoint cannot be reached";
         goto done;
     }
-    if (code != 200 || !(ui = oidc_parse_json(o, buf, len))) {
+    if (code != 200 || !(ui = oidc_parse_json(top, buf, len))) {
         og_log(OG_LOG_WARN, "oidc: userinfo endpoint refused the access token (HTTP %ld)", code);
         why = "the userinfo endpoint refused the access token";
         goto done;
@@ -194,14 +200,21 @@ static const char *ask_userinfo(struct og_oidc *o, json_t *claims, const char *a
         why = "userinfo sub is not the ID token's";
         goto done;
     }
-    names[0] = cfg->openid_claim_username;
-    names[1] = cfg->openid_claim_groups;
+    if (ic->username_prog || ic->groups_prog) {
+        /* an expression may read any claim: add every one the ID token lacks */
+        json_object_foreach(ui, key, val)
+            if (!json_object_get(claims, key))
+                json_object_set(claims, key, val);
+        goto done;
+    }
+    names[0] = ic->username;
+    names[1] = ic->groups;
     for (size_t i = 0; i < 2; i++) {
         json_t *v = json_object_get(ui, names[i]);
         if (names[i] && v && !json_object_get(claims, names[i]))
             json_object_set(claims, names[i], v);
     }
-    if (strcmp(cfg->openid_claim_username, "email") == 0 &&
+    if (strcmp(ic->username, "email") == 0 &&
         json_object_get(ui, "email_verified") && !json_object_get(claims, "email_verified"))
         json_object_set(claims, "email_verified", json_object_get(ui, "email_verified"));
     goto done;
@@ -257,16 +270,16 @@ enum og_identify_result og_oidc_check_id_token(struct og_oidc *o, const char *to
     if ((why = check_id_claims(o, claims, now, nonce)))
         goto fail;
 
-    oidc_ensure_jwks(o, now);
-    if (o->nkeys == 0) {
+    oidc_ensure_jwks(o->signin, now);
+    if (o->signin->nkeys == 0) {
         why = "OpenID provider keys (JWKS) unavailable";
         res = OG_ID_UNAVAILABLE;
         goto fail;
     }
-    key = oidc_find_key(o, has_kid ? kid : NULL, alg, &kid_known);
-    if (!key && !kid_known && oidc_may_refresh(o, now, REFRESH_MIN_S)) {
-        oidc_refresh(o);
-        key = oidc_find_key(o, has_kid ? kid : NULL, alg, &kid_known);
+    key = oidc_find_key(o->signin, has_kid ? kid : NULL, alg, &kid_known);
+    if (!key && !kid_known && oidc_may_refresh(o->signin, now, REFRESH_MIN_S)) {
+        oidc_refresh(o->signin);
+        key = oidc_find_key(o->signin, has_kid ? kid : NULL, alg, &kid_known);
     }
     if (!key) {
         why = kid_known ? "ID token alg does not match the key"
@@ -278,16 +291,21 @@ enum og_identify_result og_oidc_check_id_token(struct og_oidc *o, const char *to
     if (n <= 0 || !oidc_verify_sig(o, key, alg, tok, seg[0] + 1 + seg[1], buf, (size_t)n))
         goto fail;
 
-    /* The person: what the ID token says, completed by userinfo. */
-    if (!json_object_get(claims, o->cfg->openid_claim_username) ||
-        !json_object_get(claims, o->cfg->openid_claim_groups)) {
-        if ((why = ask_userinfo(o, claims, access_token, &res)))
-            goto fail;
-    }
+    /* The person: what the ID token says, completed by userinfo (for an
+       expression mapping, asked when the ID token alone does not map). */
     why = "internal error";
     if (!(cl = malloc(sizeof(*cl))))
         goto fail;
-    if ((why = oidc_map_claims(o->cfg, claims, cl)))
+    if (oidc_mapping_lacks(o->signin, claims) &&
+        (why = ask_userinfo(o, claims, access_token, &res)))
+        goto fail;
+    if ((why = oidc_map_claims(o->signin, claims, cl)) && o->signin->conf->username_prog &&
+        o->signin->userinfo_endpoint[0] && access_token && *access_token) {
+        if ((why = ask_userinfo(o, claims, access_token, &res)))
+            goto fail;
+        why = oidc_map_claims(o->signin, claims, cl);
+    }
+    if (why)
         goto fail;
     memcpy(out->user, cl->user, sizeof(out->user));
     memcpy(out->group_buf, cl->groups, cl->groups_len);

@@ -42,6 +42,8 @@
 #define CACHE_SLOTS     256
 #define MAX_SCOPES      32
 #define MAX_ACCESS      16      /* the token endpoint grants at most 16 scopes */
+#define CLAIMS_MAX      3072    /* OpenID claims carried in a token (JSON bytes): more are
+                                   left out (conditions reading them then deny) */
 
 /* A verified token, remembered until it expires: docker and podman present
    the same token on every request of a pull or push. */
@@ -59,6 +61,7 @@ struct verified {
     char access_names[MAX_ACCESS][OG_REPO_MAX + 1];
     struct og_token_access access[MAX_ACCESS];
     size_t naccess;
+    json_t *claims;               /* the OpenID claims it carries (conditions' req.claims) */
 };
 
 struct og_tokens {
@@ -71,6 +74,8 @@ struct og_tokens {
     char *audience;           /* cfg->token_service */
     int lifetime_s;
     struct verified cache[CACHE_SLOTS];   /* per worker after fork */
+    json_t *held;             /* the claims of the last token identified (a reference):
+                                 what og_identity_store.claims points to */
 };
 
 /* ----------------------------------------------------------- key handling */
@@ -123,6 +128,8 @@ static void free_scopes(struct verified *v)
     for (size_t i = 0; i < v->nscopes; i++)
         og_glob_free(v->scopes[i]);
     v->nscopes = 0;
+    json_decref(v->claims);
+    v->claims = NULL;
 }
 
 void og_tokens_free(struct og_tokens *t)
@@ -131,6 +138,7 @@ void og_tokens_free(struct og_tokens *t)
         return;
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         free_scopes(&t->cache[i]);
+    json_decref(t->held);
     if (t->priv_pem) {
         OPENSSL_cleanse(t->priv_pem, (size_t)t->priv_len);
         free(t->priv_pem);
@@ -328,6 +336,9 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
     id->access = v->access;
     id->naccess = v->naccess;
     id->auth = v->auth;
+    json_decref(t->held);                /* held until this worker's next token */
+    t->held = json_incref(v->claims);
+    store->claims = t->held;
     snprintf(store->key_id, sizeof(store->key_id), "%s", v->key_id);
     if (v->user[0]) {
         snprintf(store->user, sizeof(store->user), "%s", v->user);
@@ -540,6 +551,8 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
     nscopes = 0;                               /* owned by the cache now */
     {
         struct verified *v = cache_slot(t, hash);
+        json_t *oc = json_object_get(claims, "claims");
+        v->claims = json_is_object(oc) ? json_incref(oc) : NULL;
         v->naccess = parsed.naccess;
         for (size_t i = 0; i < parsed.naccess; i++) {
             v->access[i] = parsed.access[i];
@@ -567,6 +580,13 @@ out:
 
 long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char *key_id,
                    const char *access_json, time_t now, char *out, size_t cap)
+{
+    return og_token_mint_claims(t, id, key_id, access_json, NULL, now, out, cap);
+}
+
+long og_token_mint_claims(struct og_tokens *t, const struct og_identity *id, const char *key_id,
+                          const char *access_json, const struct json_t *oidc_claims,
+                          time_t now, char *out, size_t cap)
 {
     jwt_t *jwt = NULL;
     json_t *ext = NULL, *groups = NULL, *access = NULL, *repos = NULL;
@@ -601,6 +621,10 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
     ext = json_pack("{s:O,s:{s:O,s:s,s:s,s:O}}", "access", access, "ocigate", "groups", groups,
                     "auth", og_auth_name(id->auth), "key_id", key_id ? key_id : "",
                     "repos", repos);
+    if (ext && oidc_claims && json_is_object((json_t *)oidc_claims) &&
+        json_dumpb((json_t *)oidc_claims, NULL, 0, JSON_COMPACT) <= CLAIMS_MAX &&
+        json_object_set(json_object_get(ext, "ocigate"), "claims", (json_t *)oidc_claims) != 0)
+        goto out;
     ext_s = ext ? json_dumps(ext, JSON_COMPACT) : NULL;
     if (!ext_s || jwt_new(&jwt) != 0)
         goto out;

@@ -36,6 +36,14 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
 long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char *key_id,
                    const char *access_json, time_t now, char *out, size_t cap);
 
+/* The same, carrying an OpenID identity's verified claims (og_identity_store.claims,
+   for accessControl conditions' req.claims; at most 3 KiB of JSON, else left out).
+   og_token_identify gives them back in store->claims, held until the next token. */
+struct json_t;
+long og_token_mint_claims(struct og_tokens *t, const struct og_identity *id, const char *key_id,
+                          const char *access_json, const struct json_t *oidc_claims,
+                          time_t now, char *out, size_t cap);
+
 /* `ocigate token-key generate`: write a new PEM key to f. Returns 0 or -1. */
 int og_token_key_generate(FILE *f);
 

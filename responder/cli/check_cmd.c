@@ -151,6 +151,18 @@ int og_cmd_check(int argc, char **argv)
                "(key %s)\n", cfg->openid_client_id, cfg->external_url, cfg->endpoint_callback,
                cfg->session_lifetime_s, cfg->session_key_file);
     }
+    /* each issuer, and whether its mappings are claim names or expressions */
+    for (size_t i = 0; i < cfg->nopenid; i++) {
+        const struct og_openid_issuer *is = &cfg->openid[i];
+
+        printf("openid issuer %s: audiences", is->issuer);
+        for (size_t j = 0; j < is->audiences.n; j++)
+            printf("%s%s", j ? ", " : " ", is->audiences.v[j]);
+        printf("; username %s %s; groups %s %s; %zu variables, %zu validations%s\n",
+               is->username_prog ? "expression" : "claim", is->username,
+               is->groups_prog ? "expression" : "claim", is->groups, is->nvars, is->nchecks,
+               cfg->openid_signin == (int)i ? "; browser sign-in" : "");
+    }
     /* redis.url by the rule serve applies (redis.c); shown without a password */
     redis = og_redis_new(cfg, err, sizeof(err));
     if (!redis) {

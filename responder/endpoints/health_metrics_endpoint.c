@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "decide.h"
 #include "endpoints.h"
@@ -110,28 +111,37 @@ static void probe_backends(struct og_worker_state *w, bool *redis_up, bool *regi
 size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *req,
                           char *buf, size_t cap, struct og_log_decision *log)
 {
-    char body[512];
+    char body[8192];
     long jwks_age = og_oidc_jwks_age(w->oidc);
     bool redis_up, registry_up;
-    char jwks[32];
-    int n;
+    struct og_buf b;
 
     log->action = "health";
     if (!is_get(req))
         return deny(w, req, 405, "health", "GET only", buf, cap, log);
     probe_backends(w, &redis_up, &registry_up);
-    if (!w->cfg->openid_enabled)
-        snprintf(jwks, sizeof(jwks), "null");
-    else
-        snprintf(jwks, sizeof(jwks), "%ld", jwks_age);
-    n = snprintf(body, sizeof(body),
-                 "{\"status\":\"ok\",\"workers\":%d,\"redis\":\"%s\",\"registry\":\"%s\","
-                 "\"jwks_age_seconds\":%s}",
-                 og_metrics_workers(), redis_up ? "up" : "down", registry_up ? "up" : "down", jwks);
-    if (n < 0 || (size_t)n >= sizeof(body))
+    og_buf_init(&b, body, sizeof body);
+    og_buf_printf(&b, "{\"status\":\"ok\",\"workers\":%d,\"redis\":\"%s\",\"registry\":\"%s\","
+                  "\"jwks_age_seconds\":", og_metrics_workers(), redis_up ? "up" : "down",
+                  registry_up ? "up" : "down");
+    if (!w->cfg->openid_enabled) {
+        og_buf_puts(&b, "null");
+    } else {
+        /* the first issuer's age (as before), then every issuer's */
+        og_buf_printf(&b, "%ld,\"issuers\":[", jwks_age);
+        for (size_t i = 0; i < og_oidc_issuers(w->oidc); i++) {
+            og_buf_puts(&b, i ? ",{\"issuer\":" : "{\"issuer\":");
+            og_buf_json(&b, og_oidc_issuer_url(w->oidc, i), 2048);
+            og_buf_printf(&b, ",\"jwks_age_seconds\":%ld}",
+                          og_oidc_issuer_jwks_age(w->oidc, i));
+        }
+        og_buf_puts(&b, "]");
+    }
+    og_buf_puts(&b, "}");
+    if (b.truncated)
         return 0;
     log->status = 200;
     log->rule = "health";
     log->reason = "health report";
-    return og_response_json(200, body, (size_t)n, buf, cap);
+    return og_response_json(200, body, b.len, buf, cap);
 }

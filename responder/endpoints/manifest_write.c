@@ -58,6 +58,7 @@ struct mw {
     struct og_facts facts;
     char digest_tag[OG_TAG_MAX + 1];
     struct og_query q;                /* the decision's query and its one outcome */
+    struct og_request_env env;        /* what accessControl conditions read */
     struct og_outcome out;
     struct og_log_decision log;
     char claim_value[OG_MAX_TAGS][OG_CLAIM_VALUE_MAX];
@@ -259,6 +260,18 @@ static size_t decide_before_body(struct mw *m, char *buf, size_t cap)
     m->q.route = &m->route;
     m->q.has_authorization = req->authorization != NULL;
     m->q.holds_claims = true;         /* this transaction claims, and holds the claim */
+    if (w->cfg->has_conditions) {     /* as handle.c: conditions see the same request */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        m->env.user_agent = req->user_agent;
+        m->env.client_ip = req->remote_addr;
+        m->env.forwarded_for = req->forwarded_for;
+        m->env.tls = req->https;
+        m->env.tls_version = req->tls_version ? req->tls_version : "";
+        m->env.time_s = now.tv_sec;
+        m->env.time_ns = (int)now.tv_nsec;
+        m->q.env = &m->env;
+    }
     og_policy_evaluate(w->cfg, &m->q, &m->out);
     if (!m->route.status && (m->route.kind != OG_R_MANIFEST || m->route.method != OG_M_PUT))
         return refuse(m, 400, "request", "OCIGATE_SERVE=manifest on a request that is not "
@@ -287,6 +300,7 @@ static size_t decide_before_body(struct mw *m, char *buf, size_t cap)
     m->log.auth = og_auth_name(m->id.auth);
     m->log.key_id = m->store.key_id;
     m->q.id = &m->id;
+    m->env.claims = m->store.claims;  /* an OpenID token's claims (conditions' req.claims) */
     og_policy_evaluate(w->cfg, &m->q, &m->out);
     if (m->out.need == OG_NEED_NOTHING && m->out.status != 200)
         return deny(m, buf, cap);

@@ -221,8 +221,9 @@ size_t og_token_endpoint(struct og_worker_state *w, const struct og_request *req
     for (size_t i = 0; access && i < ngrants; i++)
         json_array_append_new(access, access_entry(&grants[i]));
     access_s = access ? json_dumps(access, JSON_COMPACT) : NULL;
-    if (!access_s || og_token_mint(w->tokens, &id, store.key_id, access_s, now, token,
-                                   sizeof(token)) < 0) {
+    /* an OpenID identity's claims go along, for conditions' req.claims */
+    if (!access_s || og_token_mint_claims(w->tokens, &id, store.key_id, access_s, store.claims,
+                                          now, token, sizeof(token)) < 0) {
         n = deny(w, req, 503, "could not mint a token", buf, cap, log);
         goto out;
     }

@@ -3,6 +3,7 @@
 //   node server.mjs --port PORT --state FILE [--log FILE] [--host 127.0.0.1]
 //                   [--redirect-uri URI]... [--post-logout-uri URI]...
 //                   [--id-token-claims] [--client-auth basic|post]
+//                   [--job-claims JSON]
 //   (or IDP_PORT / IDP_STATE / IDP_LOG in the environment)
 //
 // It runs oidc-provider (https://github.com/panva/node-oidc-provider) on
@@ -33,6 +34,15 @@
 //   ci-bot     preferred_username "ci-bot",     groups ["artifact-workloads"]
 //   admin-bot  preferred_username "oidc-admin", groups ["admins"]
 //   plain-bot  preferred_username "plain-bot",  groups []
+//
+// --job-claims makes it a CI issuer as well: JSON {"CLIENT": {CLAIMS}, ...}
+// adds one client-credentials client per key (secret generated, in the state
+// file under clients.CLIENT like the others) whose access tokens carry CLAIMS
+// (e.g. "repository", "ref", "workflow", as a CI job's ID token does) in
+// place of preferred_username and groups, e.g.
+//   --job-claims '{"job-main": {"repository": "eblume/blumeops",
+//                               "ref": "refs/heads/main", "workflow": "release"}}'
+// Without it nothing changes.
 //
 // Browser sign-in (authorization code flow, PKCE S256 required): the web
 // client `registry-web` (client_secret_basic; its secret is generated at
@@ -79,6 +89,7 @@ const { values: opts } = parseArgs({
     'post-logout-uri': { type: 'string', multiple: true, default: [] },
     'id-token-claims': { type: 'boolean', default: false },
     'client-auth': { type: 'string', default: 'basic' },
+    'job-claims': { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -114,6 +125,31 @@ const IDENTITIES = {
   'admin-bot': { preferred_username: 'oidc-admin', groups: ['admins'] },
   'plain-bot': { preferred_username: 'plain-bot', groups: [] },
 };
+
+// CI jobs (--job-claims): client id -> the claims its tokens carry
+const PROTOCOL_CLAIMS = ['iss', 'aud', 'sub', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope'];
+let JOBS = {};
+if (opts['job-claims']) {
+  try {
+    JOBS = JSON.parse(opts['job-claims']);
+  } catch (err) {
+    process.stderr.write(`server.mjs: --job-claims is not JSON: ${err.message}\n`);
+    process.exit(2);
+  }
+  const bad = (JOBS === null || typeof JOBS !== 'object' || Array.isArray(JOBS))
+    ? 'must be an object'
+    : Object.entries(JOBS).map(([id, c]) => {
+      if (IDENTITIES[id] || id === 'registry-web') return `client ${id} exists already`;
+      if (c === null || typeof c !== 'object' || Array.isArray(c)) return `${id}: claims must be an object`;
+      const p = Object.keys(c).find((k) => PROTOCOL_CLAIMS.includes(k));
+      return p ? `${id}: ${p} is set by the provider` : '';
+    }).find((m) => m);
+  if (bad) {
+    process.stderr.write(`server.mjs: --job-claims: ${bad}\n`);
+    process.exit(2);
+  }
+  for (const [id, c] of Object.entries(JOBS)) IDENTITIES[id] = { ...c };
+}
 
 const secrets = Object.fromEntries(
   Object.keys(IDENTITIES).map((id) => [id, crypto.randomBytes(24).toString('base64url')]),
@@ -355,6 +391,7 @@ server.listen(port, opts.host, () => {
     extraTokenClaims: async (_ctx, token) => {
       const who = IDENTITIES[token.clientId];
       if (!who) return undefined;
+      if (JOBS[token.clientId]) return structuredClone(JOBS[token.clientId]);
       return { preferred_username: who.preferred_username, groups: [...who.groups] };
     },
     formats: {

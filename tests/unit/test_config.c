@@ -128,12 +128,15 @@ static void full_example_is_read(void **state)
     assert_int_equal(cfg->redis_timeout_ms, 200);
     assert_int_equal(cfg->fail_delay_ms, 0);
     assert_true(cfg->openid_enabled);
-    assert_string_equal(cfg->openid_issuer, "https://sso.example.org/application/o/registry/");
-    assert_int_equal(cfg->openid_audiences.n, 1);
-    assert_string_equal(cfg->openid_audiences.v[0], "registry");
-    assert_string_equal(cfg->openid_claim_username, "preferred_username");
-    assert_string_equal(cfg->openid_claim_groups, "groups");
-    assert_int_equal(cfg->openid_leeway_s, 60);
+    assert_int_equal(cfg->nopenid, 1);
+    assert_string_equal(cfg->openid[0].issuer, "https://sso.example.org/application/o/registry/");
+    assert_int_equal(cfg->openid[0].audiences.n, 1);
+    assert_string_equal(cfg->openid[0].audiences.v[0], "registry");
+    assert_string_equal(cfg->openid[0].username, "preferred_username");
+    assert_null(cfg->openid[0].username_prog);
+    assert_string_equal(cfg->openid[0].groups, "groups");
+    assert_null(cfg->openid[0].groups_prog);
+    assert_int_equal(cfg->openid[0].leeway_s, 60);
     assert_true(cfg->apikey_enabled);
     assert_int_equal(cfg->apikey_cache_s, 30);
     assert_string_equal(cfg->htpasswd_path, "/etc/ocigate/htpasswd");
@@ -338,10 +341,9 @@ static void defaults_fill_what_is_left_out(void **state)
     assert_int_equal(cfg->throttle_per_subject_total, 100);
     assert_int_equal(cfg->throttle_window_s, 60);
     assert_false(cfg->openid_enabled);
-    assert_null(cfg->openid_issuer);
-    assert_string_equal(cfg->openid_claim_username, "preferred_username");
-    assert_string_equal(cfg->openid_claim_groups, "groups");
-    assert_int_equal(cfg->openid_leeway_s, 60);
+    assert_null(cfg->openid);
+    assert_int_equal(cfg->nopenid, 0);
+    assert_int_equal(cfg->openid_signin, -1);
     assert_false(cfg->apikey_enabled);
     assert_int_equal(cfg->apikey_cache_s, 30);
     assert_int_equal(cfg->apikey_max_per_user, 100);
@@ -794,6 +796,129 @@ static void apikey_max_per_user(void **state)
                         "ocigate.json: auth.apikey.maxPerUser: must be an integer");
 }
 
+
+/* auth.openid as a list of issuers: each with its own audiences, leeway and
+   claimMapping; plain claim names stay plain, anything else is CEL compiled
+   at load; clientId marks the one issuer for browser sign-in. */
+#define OI(x) "{" AC_EMPTY ", 'auth': {'openid': " x "}}"
+static void openid_issuer_list(void **state)
+{
+    struct og_config *cfg;
+    (void)state;
+
+    cfg = parse_ok(OI("[{'issuer': 'https://people', 'audiences': ['registry']},"
+                      " {'issuer': 'https://ci', 'audiences': ['ci'], 'leewaySeconds': 5,"
+                      "  'claimMapping': {'username': '\\\"ci\\\"',"
+                      "   'groups': '[\\\"artifact-workloads\\\"]',"
+                      "   'variables': {'repo': 'claims.repository', 'main': 'vars.repo != \\\"\\\"'},"
+                      "   'validations': [{'expression': 'vars.repo == \\\"eblume/blumeops\\\" && "
+                      "claims.ref == \\\"refs/heads/main\\\"', 'message': 'not the main branch'}]}}]"));
+    assert_true(cfg->openid_enabled);
+    assert_int_equal(cfg->nopenid, 2);
+    assert_int_equal(cfg->openid_signin, -1);
+    assert_string_equal(cfg->openid[0].issuer, "https://people");
+    assert_string_equal(cfg->openid[0].username, "preferred_username");
+    assert_null(cfg->openid[0].username_prog);
+    assert_int_equal(cfg->openid[0].leeway_s, 60);
+    assert_string_equal(cfg->openid[1].audiences.v[0], "ci");
+    assert_int_equal(cfg->openid[1].leeway_s, 5);
+    assert_non_null(cfg->openid[1].username_prog);
+    assert_non_null(cfg->openid[1].groups_prog);
+    assert_int_equal(cfg->openid[1].nvars, 2);
+    assert_string_equal(cfg->openid[1].vars[1].name, "main");
+    assert_int_equal(cfg->openid[1].nchecks, 1);
+    assert_string_equal(cfg->openid[1].checks[0].message, "not the main branch");
+    og_config_free(cfg);
+
+    /* plain claim names, including ones that are no CEL identifier */
+    cfg = parse_ok(OI("{'issuer': 'https://i', 'audiences': ['a'], 'claimMapping': "
+                      "{'username': 'email', 'groups': 'cognito:groups'}}"));
+    assert_int_equal(cfg->nopenid, 1);
+    assert_null(cfg->openid[0].username_prog);
+    assert_null(cfg->openid[0].groups_prog);
+    assert_string_equal(cfg->openid[0].groups, "cognito:groups");
+    og_config_free(cfg);
+    cfg = parse_ok(OI("{'issuer': 'https://i', 'audiences': ['a'], 'claimMapping': "
+                      "{'username': 'claims.iss + \\\"/\\\" + claims.sub', "
+                      "'groups': 'https://example.org/groups'}}"));
+    assert_non_null(cfg->openid[0].username_prog);
+    assert_null(cfg->openid[0].groups_prog);
+    og_config_free(cfg);
+    /* zot's variables: a list of {name, expression} */
+    cfg = parse_ok(OI("[{'issuer': 'https://i', 'audiences': ['a'], 'claimMapping': "
+                      "{'variables': [{'name': 'r', 'expression': 'claims.repository'}],"
+                      " 'username': 'vars.r'}}]"));
+    assert_int_equal(cfg->openid[0].nvars, 1);
+    assert_non_null(cfg->openid[0].username_prog);
+    og_config_free(cfg);
+
+    /* the sign-in issuer is the one with clientId, wherever it is */
+    cfg = parse_ok(OI("[{'issuer': 'https://ci', 'audiences': ['ci']},"
+                      " {'issuer': 'https://people', 'audiences': ['registry'],"
+                      "  'clientId': 'registry', 'clientSecret': 's', 'scopes': ['openid']}]"));
+    assert_int_equal(cfg->openid_signin, 1);
+    assert_string_equal(cfg->openid_client_id, "registry");
+    assert_int_equal(cfg->openid_scopes.n, 1);
+    og_config_free(cfg);
+}
+
+static void openid_issuer_errors(void **state)
+{
+    (void)state;
+    expect_error(OI("[]"), "ocigate.json: auth.openid: must hold at least one issuer");
+    expect_error(OI("'x'"), "ocigate.json: auth.openid: must be an issuer object or a list of "
+                            "them, not a string");
+    expect_error(OI("[{'issuer': 'https://a', 'audiences': ['a']}, {'audiences': ['b']}]"),
+                 "ocigate.json: auth.openid[1].issuer: required");
+    expect_error(OI("[{'issuer': 'https://a', 'audiences': ['a'], 'clientId': 'x'},"
+                    " {'issuer': 'https://b', 'audiences': ['b'], 'clientId': 'y'}]"),
+                 "ocigate.json: auth.openid[1].clientId: only one issuer may have clientId (the "
+                 "one for browser sign-in: auth.openid[0] has it)");
+    expect_error(OI("[{'issuer': 'https://a', 'audiences': ['a'], 'clientSecret': 'x'}]"),
+                 "ocigate.json: auth.openid[0]: clientSecret, clientSecretFile and scopes go "
+                 "with clientId (the issuer for browser sign-in)");
+    expect_error(OI("[{'issuer': 'https://a', 'audiences': ['a', 'b']},"
+                    " {'issuer': 'https://a', 'audiences': ['b']}]"),
+                 "ocigate.json: auth.openid[1]: issuer https://a with audience \"b\" is already "
+                 "auth.openid[0]: its tokens would never get here");
+    /* the same issuer with other audiences is another entry (people and CI of one IdP) */
+    og_config_free(parse_ok(OI("[{'issuer': 'https://a', 'audiences': ['a']},"
+                               " {'issuer': 'https://a', 'audiences': ['b']}]")));
+    expect_error_prefix(OI("[{'issuer': 'https://a', 'audiences': ['a']}, {'issuer': "
+                           "'https://b', 'audiences': ['b'], 'claimMapping': {'validations': "
+                           "[{'expression': 'claims.ref ==', 'message': 'm'}]}}]"),
+                        "ocigate.json: auth.openid[1].claimMapping.validations[0].expression: "
+                        "column ");
+    expect_error(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': {'validations': "
+                    "[{'expression': '\\\"x\\\"', 'message': 'm'}]}}"),
+                 "ocigate.json: auth.openid.claimMapping.validations[0].expression: must be a "
+                 "boolean expression");
+    expect_error(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': {'validations': "
+                    "[{'expression': 'true'}]}}"),
+                 "ocigate.json: auth.openid.claimMapping.validations[0].message: required");
+    expect_error_prefix(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': "
+                           "{'username': 'claims.sub + '}}"),
+                        "ocigate.json: auth.openid.claimMapping.username: column ");
+    expect_error_prefix(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': "
+                           "{'groups': 'vars.nope'}}"),
+                        "ocigate.json: auth.openid.claimMapping.groups: ");
+    /* a variable sees only the variables before it */
+    expect_error_prefix(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': "
+                           "{'variables': {'a': 'vars.b', 'b': 'claims.sub'}}}"),
+                        "ocigate.json: auth.openid.claimMapping.variables.a: ");
+    expect_error(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': "
+                    "{'variables': {'a-b': 'claims.sub'}}}"),
+                 "ocigate.json: auth.openid.claimMapping.variables[\"a-b\"]: \"a-b\" is not a "
+                 "variable name (letters, digits, '_'; at most 63)");
+    expect_error(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': "
+                    "{'variables': {'a': 3}}}"),
+                 "ocigate.json: auth.openid.claimMapping.variables.a: must be a non-empty "
+                 "string (a CEL expression)");
+    expect_error(OI("{'issuer': 'https://b', 'audiences': ['b'], 'claimMapping': "
+                    "{'nickname': 'x'}}"),
+                 "ocigate.json: auth.openid.claimMapping.nickname: unknown key");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -822,6 +947,8 @@ int main(void)
         cmocka_unit_test(registry_automatic_mount),
         cmocka_unit_test(empty_user_names_anonymous_where_zot_accepts_it),
         cmocka_unit_test(shipped_examples_load),
+        cmocka_unit_test(openid_issuer_list),
+        cmocka_unit_test(openid_issuer_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

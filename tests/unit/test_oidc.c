@@ -70,11 +70,32 @@ static struct {
     int foreign;                /* URLs asked that are not the IdP's */
 } idp;
 
+/* A second IdP (the CI issuer of the several-issuers tests). */
+#define ISS2 "https://ci.example.test"
+static struct {
+    int calls, down;
+    char *jwks;
+} ci;
+
 static long fake_get(void *arg, const char *url, char *buf, size_t cap, size_t *len)
 {
     const char *body;
     (void)arg;
 
+    if (strncmp(url, ISS2 "/", strlen(ISS2 "/")) == 0) {
+        ci.calls++;
+        if (ci.down)
+            return 503;
+        if (strcmp(url, ISS2 "/.well-known/openid-configuration") == 0)
+            body = "{\"issuer\":\"" ISS2 "\",\"jwks_uri\":\"" ISS2 "/jwks\"}";
+        else if (strcmp(url, ISS2 "/jwks") == 0 && ci.jwks)
+            body = ci.jwks;
+        else
+            return 404;
+        *len = strlen(body);
+        memcpy(buf, body, *len);
+        return 200;
+    }
     idp.calls++;
     snprintf(idp.last_url, sizeof idp.last_url, "%s", url);
     if (strncmp(url, ISS "/", strlen(ISS "/")) != 0)
@@ -476,7 +497,7 @@ static enum og_identify_result verify_mapped(const char *claim, const char *clai
              "{\"username\": \"%s\"}}}}", claim);
     c2 = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
     assert_non_null(c2);
-    assert_string_equal(c2->openid_claim_username, claim);
+    assert_string_equal(c2->openid[0].username, claim);
     o2 = og_oidc_new(c2);
     assert_non_null(o2);
     og_oidc_set_fetcher(o2, fake_get, NULL);
@@ -519,16 +540,16 @@ static void claims_kept_for_conditions(void **state)
         memset(&store, 0, sizeof store);
         assert_int_equal(og_oidc_identify(o2, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
         assert_int_equal(hit, round);
-        assert_non_null(store.token_claims);
+        assert_non_null(store.claims);
         assert_string_equal(json_string_value(json_array_get(
-            json_object_get((json_t *)store.token_claims, "roles"), 0)), "dev");
+            json_object_get((json_t *)store.claims, "roles"), 0)), "dev");
     }
     og_oidc_free(o2);
     og_config_free(c2);
     /* the suite's config has no conditions: no claims kept */
     memset(&store, 0, sizeof store);
     assert_int_equal(og_oidc_identify(O, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
-    assert_null(store.token_claims);
+    assert_null(store.claims);
     free(t);
     free(c);
 }
@@ -1383,6 +1404,370 @@ static void signin_discovery(void **state)
     og_config_free(c);
 }
 
+
+/* ---- several issuers ------------------------------------------------------ */
+
+/* The people issuer (ISS, claimMapping by plain names) and a CI issuer
+   (ISS2, signed with its own key) whose claimMapping is CEL: a job of
+   eblume/blumeops on main is user ci in group artifact-workloads. */
+static const char *two_issuers =
+    "{\"accessControl\": {}, \"auth\": {\"openid\": ["
+    "{\"issuer\": \"" ISS "\", \"audiences\": [\"registry\"]},"
+    "{\"issuer\": \"" ISS2 "\", \"audiences\": [\"ocigate-ci\"],"
+    " \"claimMapping\": {"
+    "  \"variables\": {\"repo\": \"claims.repository\","
+    "                  \"branch\": \"claims.ref.startsWith('refs/heads/') ? claims.ref : ''\"},"
+    "  \"validations\": ["
+    "   {\"expression\": \"vars.repo == 'eblume/blumeops' && claims.ref == 'refs/heads/main'\","
+    "    \"message\": \"only main of eblume/blumeops may push\"},"
+    "   {\"expression\": \"vars.branch != ''\", \"message\": \"a branch, not a tag\"}],"
+    "  \"username\": \"'ci'\","
+    "  \"groups\": \"['artifact-workloads', 'repo:' + vars.repo]\"}}]}}";
+
+static struct og_config *c2;
+static struct og_oidc *o2;
+
+static void two_up(void)
+{
+    char err[512] = "", *m;
+
+    c2 = og_config_parse(two_issuers, strlen(two_issuers), "x.json", err, sizeof err);
+    if (!c2)
+        fail_msg("config: %s", err);
+    o2 = og_oidc_new(c2);
+    assert_non_null(o2);
+    og_oidc_set_fetcher(o2, fake_get, NULL);
+    m = ec_members(evil, "P-256", 32, 0);
+    free(ci.jwks);
+    ci.jwks = fmt("{\"keys\":[{%s,\"kid\":\"ci1\"}]}", m);
+    ci.calls = ci.down = 0;
+    free(m);
+}
+
+static void two_down(void)
+{
+    og_oidc_free(o2);
+    og_config_free(c2);
+    free(ci.jwks);
+    ci.jwks = NULL;
+}
+
+static char *ci_token(const char *repo, const char *ref)
+{
+    char *c = fmt("{\"iss\":\"" ISS2 "\",\"aud\":\"ocigate-ci\",\"exp\":%ld,\"iat\":%ld,"
+                  "\"sub\":\"repo:%s:ref:%s\",\"repository\":\"%s\",\"ref\":\"%s\","
+                  "\"workflow\":\"release\"}", now + 300, now, repo, ref, repo, ref);
+    char *t = jwt(hdr("ES256", "ci1"), c, "ES256", evil);
+
+    free(c);
+    return t;
+}
+
+static enum og_identify_result verify2(const char *token)
+{
+    memset(&id, 0, sizeof id);
+    memset(&store, 0, sizeof store);
+    reason = NULL;
+    hit = -1;
+    return og_oidc_identify(o2, token, strlen(token), &id, &store, &reason, &hit);
+}
+
+/* Each token goes to the issuer its iss names: only that issuer's keys are
+   fetched and tried; an unknown iss costs no fetch and no signature check. */
+static void issuers_route_by_iss(void **state)
+{
+    struct og_oidc_stats s0, s1;
+    char *t;
+    (void)state;
+
+    two_up();
+    assert_int_equal(og_oidc_issuers(o2), 2);
+    assert_string_equal(og_oidc_issuer_url(o2, 1), ISS2);
+    t = ci_token("eblume/blumeops", "refs/heads/main");
+    assert_int_equal(verify2(t), OG_ID_OK);
+    assert_string_equal(id.user, "ci");
+    assert_int_equal(id.ngroups, 2);
+    assert_string_equal(id.groups[0], "artifact-workloads");
+    assert_string_equal(id.groups[1], "repo:eblume/blumeops");
+    assert_int_equal(idp.calls, 0);          /* the people issuer was never asked */
+    assert_true(ci.calls >= 2);              /* discovery + JWKS */
+    assert_true(og_oidc_issuer_jwks_age(o2, 1) >= 0);
+    assert_int_equal(og_oidc_issuer_jwks_age(o2, 0), -1);
+    free(t);
+
+    /* a people token: the people issuer, the plain mapping */
+    char *c = claims_with("");
+    t = jwt(hdr("ES256", "ec256"), c, "ES256", ec256);
+    assert_int_equal(verify2(t), OG_ID_OK);
+    assert_string_equal(id.user, "alice");
+    assert_int_equal(id.ngroups, 2);
+    free(t);
+
+    /* signed by the CI key but saying it is the people issuer: refused */
+    t = jwt(hdr("ES256", "ci1"), c, "ES256", evil);
+    assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+    free(t);
+    free(c);
+
+    /* an issuer nobody configured: no fetch, no signature work */
+    og_oidc_get_stats(o2, &s0);
+    c = fmt("{\"iss\":\"https://evil.example\",\"aud\":\"ocigate-ci\",\"exp\":%ld}", now + 60);
+    t = jwt(hdr("ES256", "ci1"), c, "ES256", evil);
+    assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "JWT iss is not a configured issuer");
+    og_oidc_get_stats(o2, &s1);
+    assert_int_equal(s1.fetches, s0.fetches);
+    assert_int_equal(s1.sig_checks, s0.sig_checks);
+    free(t);
+    free(c);
+
+    /* the CI issuer with the people audience: no entry takes it */
+    c = fmt("{\"iss\":\"" ISS2 "\",\"aud\":\"registry\",\"exp\":%ld,\"repository\":"
+            "\"eblume/blumeops\",\"ref\":\"refs/heads/main\"}", now + 60);
+    t = jwt(hdr("ES256", "ci1"), c, "ES256", evil);
+    assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "JWT aud holds none of the configured audiences");
+    free(t);
+    free(c);
+    two_down();
+}
+
+/* One issuer down: its tokens are 503 (never allowed), the other's work. */
+static void issuer_down_affects_no_other(void **state)
+{
+    char *t, *p;
+    (void)state;
+
+    two_up();
+    ci.down = 1;
+    t = ci_token("eblume/blumeops", "refs/heads/main");
+    assert_int_equal(verify2(t), OG_ID_UNAVAILABLE);
+    assert_null(id.user);
+    char *pc = claims_with("");
+    p = jwt(hdr("ES256", "ec256"), pc, "ES256", ec256);
+    free(pc);
+    assert_int_equal(verify2(p), OG_ID_OK);
+    assert_string_equal(id.user, "alice");
+    /* and the other way round */
+    ci.down = 0;
+    og_oidc_set_now(o2, now + 10);           /* past the retry interval */
+    assert_int_equal(verify2(t), OG_ID_OK);
+    assert_string_equal(id.user, "ci");
+    free(t);
+    free(p);
+    two_down();
+}
+
+/* validations: all must hold; a failing one is 401 whose reason does not
+   carry the operator's message (that goes to the log). */
+static void issuer_validations(void **state)
+{
+    const char *cases[][2] = {
+        { "eblume/other", "refs/heads/main" },
+        { "eblume/blumeops", "refs/heads/feature" },
+        { "eblume/blumeops", "refs/tags/v1" },
+    };
+    char *t;
+    (void)state;
+
+    two_up();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        t = ci_token(cases[i][0], cases[i][1]);
+        assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+        assert_string_equal(reason, "JWT claims fail a validation of their issuer (see the log)");
+        assert_null(strstr(reason, "eblume"));
+        assert_null(id.user);
+        free(t);
+    }
+    /* a claim the rules read is absent: an evaluation error, refused */
+    char *c = fmt("{\"iss\":\"" ISS2 "\",\"aud\":\"ocigate-ci\",\"exp\":%ld,\"ref\":"
+                  "\"refs/heads/main\"}", now + 60);
+    t = jwt(hdr("ES256", "ci1"), c, "ES256", evil);
+    assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+    assert_string_equal(reason, "JWT claims do not map (a claimMapping variable failed)");
+    free(t);
+    free(c);
+    two_down();
+}
+
+/* Mapping errors: a username expression that is no string or reads an absent
+   claim, groups that are no list of strings: refused, never a partial identity. */
+static void issuer_mapping_errors(void **state)
+{
+    static const char *maps[][3] = {
+        { "claims.nope", "groups", "JWT claims do not map to a username" },
+        { "claims.n", "groups", "JWT claims do not map to a username" },
+        { "claims.iss + '/' + claims.sub", "claims.n", "claimMapping.groups is not a list" },
+        { "claims.iss + '/' + claims.sub", "[claims.n]", "holds something other than strings" },
+        { "claims.iss + '/' + claims.sub", "claims.nope", "JWT claims do not map to groups" },
+        { "claims.sub + '\\\\u0007'", "groups", "gives no usable username" },
+    };
+    char conf[1024], err[256], *c, *t;
+    struct og_config *cf;
+    struct og_oidc *o;
+    (void)state;
+
+    c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,\"sub\":\"u1\",\"n\":7}",
+            now + 60);
+    t = jwt(hdr("ES256", "ec256"), c, "ES256", ec256);
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        snprintf(conf, sizeof conf, "{\"accessControl\": {}, \"auth\": {\"openid\": [{"
+                 "\"issuer\": \"" ISS "\", \"audiences\": [\"registry\"], \"claimMapping\": "
+                 "{\"username\": \"%s\", \"groups\": \"%s\"}}]}}", maps[i][0], maps[i][1]);
+        cf = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+        if (!cf)
+            fail_msg("%s", err);
+        o = og_oidc_new(cf);
+        og_oidc_set_fetcher(o, fake_get, NULL);
+        memset(&id, 0, sizeof id);
+        reason = NULL;
+        assert_int_equal(og_oidc_identify(o, t, strlen(t), &id, &store, &reason, &hit),
+                         OG_ID_BAD_CREDENTIALS);
+        if (!strstr(reason, maps[i][2]))
+            fail_msg("case %zu: reason \"%s\"", i, reason);
+        assert_null(id.user);
+        og_oidc_free(o);
+        og_config_free(cf);
+    }
+    /* zot's default for workload issuers, written out: iss/sub */
+    snprintf(conf, sizeof conf, "{\"accessControl\": {}, \"auth\": {\"openid\": [{"
+             "\"issuer\": \"" ISS "\", \"audiences\": [\"registry\"], \"claimMapping\": "
+             "{\"username\": \"claims.iss + '/' + claims.sub\"}}]}}");
+    cf = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    assert_non_null(cf);
+    o = og_oidc_new(cf);
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    assert_int_equal(og_oidc_identify(o, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
+    assert_string_equal(id.user, ISS "/u1");
+    assert_int_equal(id.ngroups, 0);
+    og_oidc_free(o);
+    og_config_free(cf);
+    free(t);
+    free(c);
+}
+
+/* The mapping's result is cached with the verified token: the second use
+   does no CEL work (nor any signature check). */
+static void issuer_mapping_cached(void **state)
+{
+    struct og_oidc_stats s0, s1;
+    char *t;
+    (void)state;
+
+    two_up();
+    t = ci_token("eblume/blumeops", "refs/heads/main");
+    assert_int_equal(verify2(t), OG_ID_OK);
+    assert_int_equal(hit, 0);
+    og_oidc_get_stats(o2, &s0);
+    assert_int_equal(s0.mappings, 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(verify2(t), OG_ID_OK);
+        assert_int_equal(hit, 1);
+        assert_string_equal(id.user, "ci");
+        assert_string_equal(id.groups[0], "artifact-workloads");
+    }
+    og_oidc_get_stats(o2, &s1);
+    assert_int_equal(s1.mappings, s0.mappings);
+    assert_int_equal(s1.sig_checks, s0.sig_checks);
+    /* no accessControl conditions: the claims are not kept */
+    assert_null(store.claims);
+    /* a refused token is mapped each time (nothing is cached for it) */
+    free(t);
+    t = ci_token("eblume/other", "refs/heads/main");
+    assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+    assert_int_equal(verify2(t), OG_ID_BAD_CREDENTIALS);
+    og_oidc_get_stats(o2, &s1);
+    assert_int_equal(s1.mappings, s0.mappings + 2);
+    free(t);
+    two_down();
+}
+
+
+/* Browser sign-in in a list: the issuer with clientId (here the second)
+   signs people in, with its own claimMapping (an expression here); an ID
+   token of the other issuer is no sign-in. */
+static void signin_issuer_in_a_list(void **state)
+{
+    const char *conf =
+        "{\"accessControl\": {}, \"auth\": {\"openid\": ["
+        "{\"issuer\": \"" ISS2 "\", \"audiences\": [\"ocigate-ci\"]},"
+        "{\"issuer\": \"" ISS "\", \"audiences\": [\"registry\"], \"clientId\": \"web\","
+        " \"clientSecret\": \"s\", \"claimMapping\": {"
+        "  \"username\": \"claims.preferred_username + '@people'\","
+        "  \"groups\": \"claims.groups\"}}]}}";
+    char err[512] = "", *cl, *tok;
+    struct og_config *c = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    struct og_oidc *o;
+    struct og_oidc_person p;
+    const char *r = NULL;
+    (void)state;
+
+    if (!c)
+        fail_msg("%s", err);
+    ci.calls = 0;
+    assert_int_equal(c->openid_signin, 1);
+    o = og_oidc_new(c);
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    tok = jwt(hdr("ES256", "ec256"), cl = id_claims(""), "ES256", ec256);
+    assert_int_equal(og_oidc_check_id_token(o, tok, strlen(tok), "N1", NULL, &p, &r), OG_ID_OK);
+    assert_string_equal(p.user, "alice@people");
+    assert_int_equal(p.ngroups, 2);
+    assert_string_equal(p.groups[0], "dev");
+    assert_int_equal(ci.calls, 0);     /* the CI issuer is not asked */
+    free(tok);
+    free(cl);
+    cl = fmt("{\"iss\":\"" ISS2 "\",\"aud\":\"web\",\"sub\":\"s\",\"exp\":%ld,\"iat\":%ld,"
+             "\"nonce\":\"N1\",\"preferred_username\":\"alice\"}", now + 300, now);
+    tok = jwt(hdr("ES256", "ci1"), cl, "ES256", evil);
+    assert_int_equal(og_oidc_check_id_token(o, tok, strlen(tok), "N1", NULL, &p, &r),
+                     OG_ID_BAD_CREDENTIALS);
+    assert_non_null(strstr(r, "iss"));
+    free(tok);
+    free(cl);
+    og_oidc_free(o);
+    og_config_free(c);
+}
+
+
+/* With accessControl conditions, an OpenID identity carries its verified
+   claims (req.claims), from a fresh and from a cached token alike. */
+static void issuer_claims_for_conditions(void **state)
+{
+    const char *conf =
+        "{\"accessControl\": {\"repositories\": {\"**\": {\"policies\": [{\"users\": [\"ci\"],"
+        " \"actions\": [\"read\"], \"conditions\": [{\"expression\":"
+        " \"req.claims.ref == 'refs/heads/main'\", \"message\": \"main only\"}]}]}}},"
+        " \"auth\": {\"openid\": [{\"issuer\": \"" ISS2 "\", \"audiences\": [\"ocigate-ci\"],"
+        " \"claimMapping\": {\"username\": \"'ci'\"}}]}}";
+    char err[512] = "", *t, *m;
+    struct og_config *c = og_config_parse(conf, strlen(conf), "x.json", err, sizeof err);
+    struct og_oidc *o;
+    (void)state;
+
+    if (!c)
+        fail_msg("%s", err);
+    o = og_oidc_new(c);
+    og_oidc_set_fetcher(o, fake_get, NULL);
+    m = ec_members(evil, "P-256", 32, 0);
+    free(ci.jwks);
+    ci.jwks = fmt("{\"keys\":[{%s,\"kid\":\"ci1\"}]}", m);
+    free(m);
+    t = ci_token("eblume/blumeops", "refs/heads/main");
+    for (int i = 0; i < 2; i++) {
+        memset(&store, 0, sizeof store);
+        assert_int_equal(og_oidc_identify(o, t, strlen(t), &id, &store, &reason, &hit), OG_ID_OK);
+        assert_int_equal(hit, i);
+        assert_non_null(store.claims);
+        assert_string_equal(json_string_value(json_object_get((json_t *)store.claims, "ref")),
+                            "refs/heads/main");
+    }
+    free(t);
+    og_oidc_free(o);
+    og_config_free(c);
+    free(ci.jwks);
+    ci.jwks = NULL;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1416,6 +1801,13 @@ int main(void)
         T(not_configured),
         T(id_token_checks),
         T(signin_discovery),
+        T(issuers_route_by_iss),
+        T(issuer_down_affects_no_other),
+        T(issuer_validations),
+        T(issuer_mapping_errors),
+        T(issuer_mapping_cached),
+        T(signin_issuer_in_a_list),
+        T(issuer_claims_for_conditions),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

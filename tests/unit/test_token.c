@@ -18,6 +18,8 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include <jansson.h>
+
 #include "base64.h"
 #include "decide.h"
 #include "glob.h"
@@ -432,6 +434,52 @@ static void malformed_access_refused(void **state)
                      OG_ID_BAD_CREDENTIALS);
 }
 
+
+/* An OpenID identity's verified claims travel in its token (conditions read
+   req.claims on requests that present ocigate's token), fresh and cached;
+   more than 3 KiB of claims are left out; a token without them says NULL. */
+static void oidc_claims_travel_in_the_token(void **state)
+{
+    struct fixture *f = *state;
+    char tok[8192], big[4000];
+    const char *groups[] = { "artifact-workloads" };
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_OPENID, .groups = groups,
+                              .ngroups = 1 };
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    json_t *claims = json_pack("{s:s,s:s,s:[s]}", "repository", "eblume/blumeops",
+                               "ref", "refs/heads/main", "roles", "prod-pusher");
+    long n = og_token_mint_claims(f->tokens, &ci, "", "[]", claims, time(NULL), tok, sizeof tok);
+
+    assert_true(n > 0);
+    for (int i = 0; i < 2; i++) {      /* fresh, then from the worker's cache */
+        memset(&id, 0, sizeof(id));
+        memset(&store, 0, sizeof(store));
+        assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason),
+                         OG_ID_OK);
+        assert_string_equal(id.user, "ci");
+        assert_non_null(store.claims);
+        assert_string_equal(json_string_value(json_object_get((json_t *)store.claims, "ref")),
+                            "refs/heads/main");
+    }
+    /* too many claims: left out, the token is still minted */
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    json_object_set_new(claims, "big", json_string(big));
+    n = og_token_mint_claims(f->tokens, &ci, "", "[]", claims, time(NULL), tok, sizeof tok);
+    assert_true(n > 0 && n < 4096);
+    memset(&store, 0, sizeof(store));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_null(store.claims);
+    json_decref(claims);
+    /* og_token_mint carries none */
+    n = mint(f, "alice", OG_AUTH_OPENID, time(NULL), tok, sizeof(tok));
+    memset(&store, 0, sizeof(store));
+    assert_int_equal(og_token_identify(f->tokens, tok, (size_t)n, &id, &store, &reason), OG_ID_OK);
+    assert_null(store.claims);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +494,7 @@ int main(void)
         cmocka_unit_test(token_for_other_cannot_push_elsewhere),
         cmocka_unit_test(token_actions_map_to_policy_actions),
         cmocka_unit_test(malformed_access_refused),
+        cmocka_unit_test(oidc_claims_travel_in_the_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
