@@ -282,6 +282,27 @@ static void zot_condition_examples_load(void **state)
     }
 }
 
+/* The claimMapping examples of zot's workload-identity documentation (CEL
+   over claims: variables in zot's list form, validations, username and
+   groups expressions, claims with '/' and '.' in their names, split), moved
+   into auth.openid as a list of issuers, load as they are. */
+static void zot_claim_mapping_examples_load(void **state)
+{
+    const char *srcdir = getenv("OCIGATE_SRCDIR");
+    char path[4096], err[1024];
+    struct og_config *cfg;
+
+    (void)state;
+    if (!srcdir || !*srcdir)
+        srcdir = ".";
+    snprintf(path, sizeof path, "%s/tests/unit/zot_conditions/claim-mappings.json", srcdir);
+    cfg = og_config_load(path, err, sizeof err);
+    if (!cfg)
+        fail_msg("claim-mappings.json: %s", err);
+    assert_int_equal(cfg->nopenid, 5);
+    og_config_free(cfg);
+}
+
 /* The shipped examples load as they are. */
 static void shipped_examples_load(void **state)
 {
@@ -924,6 +945,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_example_is_read),
         cmocka_unit_test(zot_condition_examples_load),
+        cmocka_unit_test(zot_claim_mapping_examples_load),
         cmocka_unit_test(defaults_fill_what_is_left_out),
         cmocka_unit_test(registry_write_timeout),
         cmocka_unit_test(throttle_limits_are_read),
