@@ -27,6 +27,7 @@
 #include "condition.h"
 #include "text.h"
 #include "glob.h"
+#include "globindex.h"
 
 #define CONFIG_FILE_MAX   (4u << 20)   /* a config larger than 4 MiB is a mistake */
 #define SECRET_FILE_MAX   (64u << 10)
@@ -1181,6 +1182,24 @@ static int rule_order(const void *a, const void *b)
     return strcmp(x->pattern, y->pattern);
 }
 
+/* The decision's index over the sorted rules: rank = position. */
+static bool index_rules(struct parser *p, struct og_config *cfg)
+{
+    struct og_glob **globs = calloc(cfg->nrules ? cfg->nrules : 1, sizeof *globs);
+    uint32_t *ids = calloc(cfg->nrules ? cfg->nrules : 1, sizeof *ids);
+    bool ok = globs && ids && cfg->nrules < UINT32_MAX;
+
+    for (size_t i = 0; ok && i < cfg->nrules; i++) {
+        globs[i] = cfg->rules[i].glob;
+        ids[i] = (uint32_t)i;
+    }
+    if (ok)
+        cfg->rule_index = og_glob_index_build(globs, ids, cfg->nrules);
+    free(globs);
+    free(ids);
+    return cfg->rule_index ? true : fail_out_of_memory(p);
+}
+
 static bool read_repositories(struct parser *p, json_t *v, void *t)
 {
     struct og_config *cfg = CFG(t);
@@ -1209,7 +1228,7 @@ static bool read_repositories(struct parser *p, json_t *v, void *t)
         path_pop(p, saved);
     }
     qsort(cfg->rules, cfg->nrules, sizeof *cfg->rules, rule_order);
-    return true;
+    return index_rules(p, cfg);
 }
 
 static bool read_admin_policy(struct parser *p, json_t *v, void *t)
@@ -1304,6 +1323,29 @@ static bool read_access_control(struct parser *p, json_t *v, void *t)
 
 #define IMMUT(t) ((struct og_immutable_rule *)(t))
 
+/* Every repository glob of every rule, ranked by the rule's place in the file. */
+static bool index_immutable(struct parser *p, struct og_config *cfg)
+{
+    size_t n = 0, k = 0;
+
+    for (size_t i = 0; i < cfg->nimmutable; i++)
+        n += cfg->immutable[i].nrepos;
+    struct og_glob **globs = calloc(n ? n : 1, sizeof *globs);
+    uint32_t *ids = calloc(n ? n : 1, sizeof *ids);
+    bool ok = globs && ids && cfg->nimmutable < UINT32_MAX;
+
+    for (size_t i = 0; ok && i < cfg->nimmutable; i++)
+        for (size_t j = 0; j < cfg->immutable[i].nrepos; j++) {
+            globs[k] = cfg->immutable[i].repos[j];
+            ids[k++] = (uint32_t)i;
+        }
+    if (ok)
+        cfg->immutable_index = og_glob_index_build(globs, ids, k);
+    free(globs);
+    free(ids);
+    return cfg->immutable_index ? true : fail_out_of_memory(p);
+}
+
 static bool read_immutable_repos(struct parser *p, json_t *v, void *t)
 {
     return read_globs(p, v, &IMMUT(t)->repos, &IMMUT(t)->nrepos);
@@ -1369,7 +1411,7 @@ static bool read_immutable_tags(struct parser *p, json_t *v, void *t)
             return false;
         path_pop(p, saved);
     }
-    return true;
+    return index_immutable(p, cfg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1825,6 +1867,7 @@ void og_config_free(struct og_config *cfg)
         free(r->policies);
     }
     free(cfg->rules);
+    og_glob_index_free(cfg->rule_index);
     policy_entry_free(&cfg->admin);
     for (size_t i = 0; i < cfg->ngroups; i++) {
         free(cfg->groups[i].name);
@@ -1839,6 +1882,7 @@ void og_config_free(struct og_config *cfg)
         free(cfg->immutable[i].text);
     }
     free(cfg->immutable);
+    og_glob_index_free(cfg->immutable_index);
 
     free(cfg->token_realm);
     free(cfg->token_service);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct og_glob;
+struct og_glob_index;
 struct og_cel_program;
 
 struct og_strlist {
@@ -145,6 +146,7 @@ struct og_config {
     /* accessControl */
     struct og_repo_rule *rules;    /* sorted: longest pattern first, then lexicographic */
     size_t nrules;
+    struct og_glob_index *rule_index; /* rules[i].glob ranked i (policy/globindex.h); NULL: no rules */
     bool has_admin;
     struct og_policy_entry admin;
     bool has_conditions;           /* some entry carries conditions */
@@ -156,6 +158,7 @@ struct og_config {
 
     struct og_immutable_rule *immutable;
     size_t nimmutable;
+    struct og_glob_index *immutable_index; /* every immutable[i].repos[j] ranked i */
 
     enum og_challenge challenge;   /* token.challenge, default bearer */
     bool challenge_anonymous;      /* token.challengeAnonymous (bearer mode): every registry

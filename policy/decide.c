@@ -12,6 +12,7 @@
 
 #include "condition.h"
 #include "glob.h"
+#include "globindex.h"
 
 /* ------------------------------------------------------------------------ */
 /* Static explanations, one per (source, action).                            */
@@ -222,14 +223,21 @@ static const char *scope_actions_for(unsigned action)
 static const char *const token_reasons[ACT_N] =
     PER_ACTION("the token does not grant ", " on this repository; ask the token endpoint for it");
 
-/* Rules are sorted longest first (ties lexicographic), so the first match is it. */
+/* Rules are sorted longest first (ties lexicographic), so the first match
+   is it; the index tries only the rules whose literal prefix the name
+   begins with and answers the smallest matching position, which is the
+   first match of a scan in order (policy/globindex.h). */
 static const struct og_repo_rule *longest_matching_rule(const struct og_config *cfg,
                                                         const char *repo, size_t len)
 {
-    for (size_t i = 0; i < cfg->nrules; i++)
-        if (og_glob_match(cfg->rules[i].glob, repo, len))
-            return &cfg->rules[i];
-    return NULL;
+    uint32_t i = og_glob_index_first(cfg->rule_index, repo, len, NULL, NULL);
+
+    return i < cfg->nrules ? &cfg->rules[i] : NULL;
+}
+
+const struct og_repo_rule *og_rule_for(const struct og_config *cfg, const char *repo, size_t len)
+{
+    return longest_matching_rule(cfg, repo, len);
 }
 
 /* An entry that matched by user or group grants only if its conditions hold
@@ -464,13 +472,19 @@ static const struct og_immutable_rule *immutable_rule_for(const struct og_config
                                                           const char *repo, size_t repo_len,
                                                           const char *tag);
 
+/* The first immutableTags rule (file order) with a repository glob
+   matching repo, or NULL; through the index, like the repository rules. */
+static const struct og_immutable_rule *first_immutable_for_repo(const struct og_config *cfg,
+                                                                const char *repo, size_t repo_len)
+{
+    uint32_t i = og_glob_index_first(cfg->immutable_index, repo, repo_len, NULL, NULL);
+
+    return i < cfg->nimmutable ? &cfg->immutable[i] : NULL;
+}
+
 bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len)
 {
-    for (size_t i = 0; i < cfg->nimmutable; i++)
-        for (size_t j = 0; j < cfg->immutable[i].nrepos; j++)
-            if (og_glob_match(cfg->immutable[i].repos[j], repo, repo_len))
-                return true;
-    return false;
+    return first_immutable_for_repo(cfg, repo, repo_len) != NULL;
 }
 
 const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cfg,
@@ -480,24 +494,34 @@ const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cf
     return immutable_rule_for(cfg, repo, repo_len, tag);
 }
 
+struct tag_probe {
+    const struct og_config *cfg;
+    const char *tag;
+    size_t tag_len;
+};
+
+/* Does immutable rule id cover the probe's tag? */
+static bool immutable_tag_matches(const void *ctx, uint32_t id)
+{
+    const struct tag_probe *t = ctx;
+    const struct og_immutable_rule *rule = &t->cfg->immutable[id];
+
+    for (size_t j = 0; j < rule->ntags; j++)
+        if (og_glob_match(rule->tags[j], t->tag, t->tag_len))
+            return true;
+    return false;
+}
+
+/* The first rule in file order whose repositories and tags both match. */
 static const struct og_immutable_rule *immutable_rule_for(const struct og_config *cfg,
                                                           const char *repo, size_t repo_len,
                                                           const char *tag)
 {
-    size_t tag_len = strlen(tag);
+    struct tag_probe t = { cfg, tag, strlen(tag) };
+    uint32_t i = og_glob_index_first(cfg->immutable_index, repo, repo_len,
+                                     immutable_tag_matches, &t);
 
-    for (size_t i = 0; i < cfg->nimmutable; i++) {
-        const struct og_immutable_rule *rule = &cfg->immutable[i];
-        bool repo_matches = false, tag_matches = false;
-
-        for (size_t j = 0; j < rule->nrepos && !repo_matches; j++)
-            repo_matches = og_glob_match(rule->repos[j], repo, repo_len);
-        for (size_t j = 0; j < rule->ntags && repo_matches && !tag_matches; j++)
-            tag_matches = og_glob_match(rule->tags[j], tag, tag_len);
-        if (repo_matches && tag_matches)
-            return rule;
-    }
-    return NULL;
+    return i < cfg->nimmutable ? &cfg->immutable[i] : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -733,10 +757,7 @@ static void decide_blob(const struct og_config *cfg, const struct og_route *r,
     decide_action(cfg, r, id, r->action, out);
     if (out->status != 200 || r->method != OG_M_DELETE)
         return;
-    for (size_t i = 0; i < cfg->nimmutable && !rule; i++)
-        for (size_t j = 0; j < cfg->immutable[i].nrepos && !rule; j++)
-            if (og_glob_match(cfg->immutable[i].repos[j], r->repo, r->repo_len))
-                rule = &cfg->immutable[i];
+    rule = first_immutable_for_repo(cfg, r->repo, r->repo_len);
     if (rule)
         deny(out, 403, OG_ACT_DELETE, rule->text,
              "blob delete in a repository with immutable tags: the blob may belong to one");

@@ -155,6 +155,11 @@ const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cf
                                                       const char *repo, size_t repo_len,
                                                       const char *tag);
 
+/* The repository rule that decides for repo: the longest matching pattern
+   (equal lengths: the lexicographically smaller), or NULL (adminPolicy
+   only). Through the config's index: only rules that can match are tried. */
+const struct og_repo_rule *og_rule_for(const struct og_config *cfg, const char *repo, size_t len);
+
 /* Does any immutableTags rule cover this repository (for some tag)? */
 bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len);
 

@@ -521,6 +521,29 @@ const char *og_glob_source(const struct og_glob *g)
     return g ? g->src : "";
 }
 
+size_t og_glob_nalts(const struct og_glob *g)
+{
+    return g ? g->nalts : 0;
+}
+
+size_t og_glob_alt_prefix(const struct og_glob *g, size_t k, char *buf, size_t cap)
+{
+    const struct alt *a;
+    const struct tok *t;
+    size_t i, n;
+
+    if (g == NULL || k >= g->nalts)
+        return 0;
+    a = &g->alts[k];
+    n = a->ntok - a->ztail;     /* match_seq may run without the zero-length tail */
+    if (n == 0)
+        return 0;
+    t = g->toks + a->first;
+    for (i = 0; i < n && i < cap && t[i].kind == T_LIT; i++)
+        buf[i] = (char)t[i].ch;
+    return i;
+}
+
 void og_glob_free(struct og_glob *g)
 {
     if (g == NULL)

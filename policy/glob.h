@@ -33,4 +33,12 @@ const char *og_glob_source(const struct og_glob *g);
 
 void og_glob_free(struct og_glob *g);
 
+/* For indexes (policy/globindex.c): the number of alternatives after {}
+   expansion, and the literal bytes every name matched by alternative k
+   begins with (its leading literal tokens, those it needs even when a
+   zero-length tail is dropped). At most cap of them are copied to buf; the
+   count copied is returned (a truncated prefix is still a prefix). */
+size_t og_glob_nalts(const struct og_glob *g);
+size_t og_glob_alt_prefix(const struct og_glob *g, size_t k, char *buf, size_t cap);
+
 #endif
