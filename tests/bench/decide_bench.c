@@ -6,9 +6,15 @@
  * decision for: the three-tier config (no conditions anywhere); a config
  * with conditions where the matching entry has none; one condition (the
  * per-user namespace); three conditions over token claims, time and user
- * agent; a condition with a regular expression and inCidr. Measures, never
- * fails on time. Usage: tests/bench/decide_bench [ITERATIONS]
+ * agent; a condition with a regular expression and inCidr. Then the cost
+ * against the policy's size: 10, 1,000 and 10,000 repository patterns, and
+ * 1,000 whose entries all carry a condition, in interleaved rounds (medians
+ * printed, with the ratios to the 10-pattern policy), next to what a scan of
+ * every pattern in order (the lookup before the index) costs for the same
+ * name. Measures, never fails on time.
+ * Usage: tests/bench/decide_bench [ITERATIONS [ROUNDS]]
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +25,7 @@
 #include "config.h"
 #include "decide.h"
 #include "evaluate.h"
+#include "glob.h"
 #include "route.h"
 
 static const char three_tier[] =
@@ -77,6 +84,145 @@ static void run(const char *name, const struct og_config *cfg, const char *metho
     printf("%-58s %4d  %8.1f ns/decision\n", name, status, (t1 - t0) / (double)iters);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Cost against the policy's size.                                           */
+
+/* n patterns in five shapes over teams (and "**", "** /secret" without the
+   space); entries carry a condition when cond. The request's repository
+   team<K>/app-x (K in the middle) is decided by "team<K>/app-*". */
+static struct og_config *sized_config(int n, bool cond, char *repo, size_t cap)
+{
+    static const char *const shapes[][2] = { { "team", "/**" }, { "team", "/app-*" },
+                                             { "team", "/{dev,stage}/**" },
+                                             { "team", "/svc?/[a-z]*" }, { "org", "/**" } };
+    json_t *repos = json_object();
+    char pat[64], err[512];
+
+    for (int i = 0; i < n; i++) {
+        if (i == 0)
+            snprintf(pat, sizeof pat, "**");
+        else if (i == 1)
+            snprintf(pat, sizeof pat, "**/secret");
+        else
+            snprintf(pat, sizeof pat, "%s%d%s", shapes[(i - 2) % 5][0], (i - 2) / 5,
+                     shapes[(i - 2) % 5][1]);
+        json_t *entry = json_pack("{s:[s], s:[s,s]}", "groups", "artifact-workloads",
+                                  "actions", "read", "create");
+        if (cond)
+            json_object_set_new(entry, "conditions", json_pack("[{s:s}]", "expression",
+                                "req.repository.startsWith(\"team\") && req.user.username == \"ci\""));
+        json_object_set_new(repos, pat, json_pack("{s:[s], s:[o]}", "defaultPolicy", "read",
+                                                  "policies", entry));
+    }
+    snprintf(repo, cap, "team%d/app-x", (n - 2) / 5 / 2);
+    json_t *root = json_pack("{s:{s:o, s:{s:{s:[s]}}}}", "accessControl", "repositories", repos,
+                             "groups", "artifact-workloads", "users", "ci");
+    char *text = json_dumps(root, 0);
+    json_decref(root);
+    struct og_config *cfg = text ? og_config_parse(text, strlen(text), "sized", err, sizeof err) : NULL;
+    free(text);
+    if (!cfg)
+        fprintf(stderr, "decide_bench: %s\n", err);
+    return cfg;
+}
+
+static double decide_ns(const struct og_config *cfg, const char *uri, const struct og_identity *id,
+                        const struct og_request_env *env, long iters, int *status)
+{
+    struct og_route r;
+    struct og_query q;
+    struct og_outcome out;
+
+    og_route_classify("GET", 3, uri, strlen(uri), NULL, 0, &r);
+    memset(&q, 0, sizeof q);
+    q.route = &r;
+    q.has_authorization = true;
+    q.holds_claims = true;
+    q.id = id;
+    q.env = env;
+    og_policy_evaluate(cfg, &q, &out);
+    *status = out.status;
+    double t0 = now_ns();
+    for (long i = 0; i < iters; i++) {
+        og_policy_evaluate(cfg, &q, &out);
+        sink += out.status;
+    }
+    return (now_ns() - t0) / (double)iters;
+}
+
+/* The lookup as it was: every pattern in decision order until one matches. */
+static double scan_ns(const struct og_config *cfg, const char *repo, long iters)
+{
+    size_t len = strlen(repo);
+    double t0 = now_ns();
+
+    for (long k = 0; k < iters; k++)
+        for (size_t i = 0; i < cfg->nrules; i++)
+            if (og_glob_match(cfg->rules[i].glob, repo, len)) {
+                sink += (int)i;
+                break;
+            }
+    return (now_ns() - t0) / (double)iters;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { SIZES = 5, MAX_ROUNDS = 15 };
+
+static int by_size(long iters, int rounds, const struct og_request_env *env)
+{
+    static const struct { int n; bool cond; const char *name; } sz[SIZES] = {
+        { 10, false, "10 patterns" }, { 1000, false, "1,000 patterns" },
+        { 10000, false, "10,000 patterns" }, { 10, true, "10 patterns, all with a condition" },
+        { 1000, true, "1,000 patterns, all with a condition" },
+    };
+    struct og_config *cfg[SIZES];
+    char repo[SIZES][64], uri[SIZES][128];
+    double dec[SIZES][MAX_ROUNDS], scan[SIZES][MAX_ROUNDS], dmed[SIZES], smed[SIZES];
+    int status[SIZES];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+
+    for (int s = 0; s < SIZES; s++) {
+        cfg[s] = sized_config(sz[s].n, sz[s].cond, repo[s], sizeof repo[s]);
+        if (!cfg[s])
+            return 1;
+        snprintf(uri[s], sizeof uri[s], "/v2/%s/manifests/v1", repo[s]);
+    }
+    /* interleaved rounds: a shared machine's noise hits every size alike */
+    for (int r = 0; r < rounds; r++)
+        for (int s = 0; s < SIZES; s++) {
+            dec[s][r] = decide_ns(cfg[s], uri[s], &ci, env, iters, &status[s]);
+            scan[s][r] = scan_ns(cfg[s], repo[s], iters / 20 + 1);
+        }
+    printf("\n%-40s %4s  %12s %8s  %14s %8s\n", "policy size (ci GET team<K>/app-x)", "code",
+           "ns/decision", "ratio", "ns/linear scan", "ratio");
+    for (int s = 0; s < SIZES; s++) {
+        dmed[s] = median(dec[s], rounds);
+        smed[s] = median(scan[s], rounds);
+    }
+    for (int s = 0; s < SIZES; s++) {
+        int base = sz[s].cond ? 3 : 0;  /* the 10-pattern policy of the same kind */
+        printf("%-40s %4d  %12.1f %7.2fx  %14.1f %7.2fx\n", sz[s].name, status[s], dmed[s],
+               dmed[s] / dmed[base], smed[s], smed[s] / smed[base]);
+    }
+    printf("(medians of %d interleaved rounds of %ld decisions; ratios to the 10-pattern policy\n"
+           " of the same kind; \"linear scan\" is the rule lookup alone done the way it was\n"
+           " before the index: every pattern in order until one matches)\n", rounds, iters);
+    for (int s = 0; s < SIZES; s++)
+        og_config_free(cfg[s]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? atol(argv[1]) : 1000000;
@@ -125,9 +271,13 @@ int main(int argc, char **argv)
     run("three conditions (claims, time, user agent): alice GET", cond, "GET",
         "/v2/release/app/manifests/v1", &alice, &env, iters);
     run("inCidr and matches(): alice GET", cond, "GET", "/v2/net/app/v1/manifests/v1", &alice, &env, iters);
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    if (rounds < 1 || rounds > MAX_ROUNDS)
+        rounds = 5;
+    int rc = by_size(iters / 4 + 1, rounds, &env);
     og_config_free(plain);
     og_config_free(cond);
     og_config_free(stripped);
     json_decref(claims);
-    return sink == 42 ? 2 : 0;
+    return rc ? rc : sink == 42 ? 2 : 0;
 }
