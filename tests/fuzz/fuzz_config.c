@@ -2,7 +2,8 @@
  * fuzz_config.c - og_config_parse (policy/config.c): the whole input is the
  * JSON config. A config that loads is then used the way a worker uses it:
  * a few fixed requests are decided against it (policy/decide.c), so the
- * compiled globs, sorted rules, groups and immutability rules are exercised.
+ * compiled globs, sorted rules, groups and immutability rules are exercised,
+ * and the rule index is checked against a scan of the rules in order.
  *
  * The config may name files (redis.passwordFile, auth.openid.clientSecretFile):
  * run with stdin from /dev/null (run.sh does) so that "/dev/stdin" cannot block.
@@ -12,6 +13,7 @@
 #include "action.h"
 #include "config.h"
 #include "decide.h"
+#include "glob.h"
 #include "route.h"
 
 static struct og_route routes[6];
@@ -77,6 +79,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_ASSERT(a->pattern_len > b->pattern_len ||
                       (a->pattern_len == b->pattern_len && strcmp(a->pattern, b->pattern) <= 0));
         }
+    }
+
+    /* the index (policy/globindex.c) answers what a scan in order answers,
+       for fixed names and for each pattern's own text taken as a name */
+    static const char *const names[] = { "app", "blumeops/tool", "team-a/x", "a/b/c", "", "a" };
+    for (size_t k = 0; k < sizeof names / sizeof names[0] + cfg->nrules && k < 70; k++) {
+        const char *n = k < sizeof names / sizeof names[0] ? names[k]
+                        : cfg->rules[k - sizeof names / sizeof names[0]].pattern;
+        size_t nl = strlen(n);
+        const struct og_repo_rule *want = NULL;
+        const struct og_immutable_rule *iwant = NULL;
+        for (size_t i = 0; i < cfg->nrules && !want; i++)
+            if (og_glob_match(cfg->rules[i].glob, n, nl))
+                want = &cfg->rules[i];
+        FZ_ASSERT(og_rule_for(cfg, n, nl) == want);
+        for (size_t i = 0; i < cfg->nimmutable && !iwant; i++)
+            for (size_t j = 0; j < cfg->immutable[i].nrepos && !iwant; j++)
+                if (og_glob_match(cfg->immutable[i].repos[j], n, nl))
+                    iwant = &cfg->immutable[i];
+        FZ_ASSERT(og_repo_has_immutable_rules(cfg, n, nl) == (iwant != NULL));
+        if (!iwant)
+            FZ_ASSERT(og_immutable_rule_for(cfg, n, nl, "v1") == NULL);
     }
 
     static const char *const users[] = { "alice", "ci", "", "admin" };
