@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "cel.h"
 #include "condition.h"
+#include "decide.h"
 #include "text.h"
 #include "glob.h"
 #include "globindex.h"
@@ -1315,6 +1316,7 @@ static bool read_access_control(struct parser *p, json_t *v, void *t)
         for (size_t j = 0; j < cfg->rules[i].npolicies; j++)
             if (cfg->rules[i].policies[j].nconditions)
                 cfg->has_conditions = true;
+    cfg->open_to_anonymous = og_open_to_anonymous(cfg);   /* the ping's answer, once */
     return true;
 }
 

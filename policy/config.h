@@ -150,6 +150,8 @@ struct og_config {
     bool has_admin;
     struct og_policy_entry admin;
     bool has_conditions;           /* some entry carries conditions */
+    const char *open_to_anonymous; /* og_open_to_anonymous(), computed at load: a pattern
+                                      (points into rules) or "adminPolicy", or NULL */
     struct og_group *groups;
     size_t ngroups;
     bool has_metrics;

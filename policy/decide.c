@@ -819,8 +819,9 @@ static void decide_upload_start(const struct og_config *cfg, const struct og_rou
 /* ------------------------------------------------------------------------ */
 /* Routes without a repository.                                              */
 
-/* Does any rule give the anonymous identity anything at all? */
-static const char *rule_open_to_anonymous(const struct og_config *cfg)
+/* Does any rule give the anonymous identity anything at all? A scan of
+   every rule: run once at load (cfg->open_to_anonymous), not per ping. */
+const char *og_open_to_anonymous(const struct og_config *cfg)
 {
     static const struct og_identity anonymous = { 0 };
 
@@ -853,7 +854,7 @@ static void decide_ping(const struct og_config *cfg, const struct og_identity *i
         allow(out, OG_ACT_NONE, "route", "authenticated");
         return;
     }
-    open = rule_open_to_anonymous(cfg);
+    open = cfg->open_to_anonymous;
     if (open)
         allow(out, OG_ACT_NONE, open, "anonymous access exists");
     else

@@ -160,6 +160,11 @@ const struct og_immutable_rule *og_immutable_rule_for(const struct og_config *cf
    only). Through the config's index: only rules that can match are tried. */
 const struct og_repo_rule *og_rule_for(const struct og_config *cfg, const char *repo, size_t len);
 
+/* The first pattern (or "adminPolicy") that grants the anonymous identity
+   something, or NULL: what an anonymous ping is answered on. Scans every
+   rule; the config keeps its answer at load (og_config.open_to_anonymous). */
+const char *og_open_to_anonymous(const struct og_config *cfg);
+
 /* Does any immutableTags rule cover this repository (for some tag)? */
 bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len);
 
