@@ -578,6 +578,21 @@ static void hand_made_tokens_checked_claim_by_claim(void **state)
              now + 600, now, ext);
     es256(ours, header, payload, false, 0, tok, sizeof(tok));
     assert_int_equal(identify_str(f, tok), OG_ID_OK);
+    assert_true(og_token_is_mine(f->tokens, tok, strlen(tok)));
+    /* the same header in another order: still ours (recognised by parsing) */
+    {
+        char reordered[256], tok2[8192];
+        snprintf(reordered, sizeof(reordered), "{\"typ\":\"JWT\",\"kid\":\"%s\",\"alg\":\"ES256\"}",
+                 kid);
+        es256(ours, reordered, payload, false, 0, tok2, sizeof(tok2));
+        assert_true(og_token_is_mine(f->tokens, tok2, strlen(tok2)));
+        assert_int_equal(identify_str(f, tok2), OG_ID_OK);
+        /* another kid: not ours */
+        snprintf(reordered, sizeof(reordered), "{\"alg\":\"ES256\",\"kid\":\"0000000000000000\"}");
+        es256(ours, reordered, payload, false, 0, tok2, sizeof(tok2));
+        assert_false(og_token_is_mine(f->tokens, tok2, strlen(tok2)));
+        assert_int_equal(identify_str(f, tok2), OG_ID_BAD_CREDENTIALS);
+    }
 
     /* another P-256 key claiming our kid */
     es256(other, header, payload, false, 0, tok, sizeof(tok));
