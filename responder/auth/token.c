@@ -40,6 +40,7 @@
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
 #define CACHE_SLOTS     256
+#define CACHE_PROBE     4       /* slots a token may take from its home */
 #define MAX_SCOPES      32
 #define MAX_ACCESS      16      /* the token endpoint grants at most 16 scopes */
 #define CLAIMS_MAX      3072    /* OpenID claims carried in a token (JSON bytes): more are
@@ -48,6 +49,7 @@
 /* A verified token, remembered until it expires: docker and podman present
    the same token on every request of a pull or push. */
 struct verified {
+    unsigned long used;           /* og_tokens.tick when last looked up or stored */
     unsigned char hash[32];       /* SHA-256 of the token */
     time_t exp;                   /* 0: empty slot */
     enum og_auth auth;
@@ -76,6 +78,7 @@ struct og_tokens {
     char *audience;           /* cfg->token_service */
     int lifetime_s;
     struct verified cache[CACHE_SLOTS];   /* per worker after fork */
+    unsigned long tick;
     json_t *held;             /* the claims of the last token identified (a reference):
                                  what og_identity_store.claims points to */
 };
@@ -336,9 +339,27 @@ static enum og_auth auth_from_name(const char *s)
     return OG_AUTH_ANONYMOUS;
 }
 
+/* A token's slot: one of CACHE_PROBE from its home; the one that holds it,
+   else an empty or expired one, else the one used longest ago. */
 static struct verified *cache_slot(struct og_tokens *t, const unsigned char hash[32])
 {
-    return &t->cache[(hash[0] | (size_t)hash[1] << 8) % CACHE_SLOTS];
+    size_t home = (hash[0] | (size_t)hash[1] << 8) % CACHE_SLOTS;
+    time_t now = time(NULL);
+    struct verified *victim = NULL;
+
+    for (size_t i = 0; i < CACHE_PROBE; i++) {
+        struct verified *v = &t->cache[(home + i) % CACHE_SLOTS];
+        if (v->exp != 0 && CRYPTO_memcmp(v->hash, hash, 32) == 0)
+            return v;
+    }
+    for (size_t i = 0; i < CACHE_PROBE; i++) {
+        struct verified *v = &t->cache[(home + i) % CACHE_SLOTS];
+        if (v->exp <= now)
+            return v;
+        if (!victim || v->used < victim->used)
+            victim = v;
+    }
+    return victim;
 }
 
 static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time_t now,
@@ -349,6 +370,7 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
 
     if (v->exp <= now || CRYPTO_memcmp(v->hash, hash, 32) != 0)
         return false;
+    v->used = ++t->tick;
     memcpy(store->group_buf, v->group_buf, sizeof(store->group_buf));
     for (size_t i = 0; i < v->ngroups; i++) {
         store->group_ptrs[i] = store->group_buf + off;
@@ -461,6 +483,7 @@ static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_
 {
     struct verified *v = cache_slot(t, hash);
     free_scopes(v);
+    v->used = ++t->tick;
     memcpy(v->scopes, scopes, nscopes * sizeof(*scopes));
     v->nscopes = nscopes;
     memcpy(v->hash, hash, 32);
