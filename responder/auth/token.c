@@ -71,8 +71,10 @@ struct og_tokens {
     int priv_len;
     EVP_PKEY *key;            /* parsed once: what signatures are checked against */
     EVP_PKEY_CTX *verify;     /* made once from key */
-    char header64[HEADER_MAX];  /* the first part of every token minted here */
-    size_t header64_len;        /* 0: unknown (recognised by parsing only) */
+    char header64[HEADER_MAX];  /* the header part of the first token verified: a
+                                   token that starts with it is ours without parsing
+                                   JSON (every request with a token asks, twice) */
+    size_t header64_len;        /* 0: none yet */
     char kid[17];             /* first 16 hex of SHA-256(SubjectPublicKeyInfo) */
     char *issuer;             /* cfg->realm */
     char *audience;           /* cfg->token_service */
@@ -155,8 +157,6 @@ void og_tokens_free(struct og_tokens *t)
     free(t);
 }
 
-static void remember_header(struct og_tokens *t);
-
 struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t errlen)
 {
     struct og_tokens *t = NULL;
@@ -197,7 +197,6 @@ struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t 
     BIO_free(in);
     BIO_free(priv);
     EVP_PKEY_free(pk);
-    remember_header(t);
     return t;
 oom:
     snprintf(err, errlen, "%s: token.keyFile: cannot prepare the key", cfg->token_key_file);
@@ -257,24 +256,6 @@ static bool header_is_ours(const struct og_tokens *t, json_t *h)
     if (typv && (!typ || strcmp(typ, "JWT") != 0))
         return false;
     return true;
-}
-
-/* The header part of our own tokens, learnt from one minted at load: a token
-   that starts with it is recognised without parsing JSON (every request that
-   carries a token asks, cached or not). */
-static void remember_header(struct og_tokens *t)
-{
-    struct og_identity anon = { .auth = OG_AUTH_ANONYMOUS };
-    char tok[TOKEN_MAX];
-    long n = og_token_mint(t, &anon, "", "[]", time(NULL), tok, sizeof(tok));
-    const char *dot = n > 0 ? memchr(tok, '.', (size_t)n) : NULL;
-
-    t->header64_len = 0;
-    if (dot && (size_t)(dot - tok) < sizeof(t->header64)) {
-        memcpy(t->header64, tok, (size_t)(dot - tok));
-        t->header64_len = (size_t)(dot - tok);
-    }
-    OPENSSL_cleanse(tok, sizeof(tok));
 }
 
 bool og_token_is_mine(const struct og_tokens *t, const char *tok, size_t len)
@@ -671,6 +652,13 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         }
     }
     cache_lookup(t, hash, now, id, store);     /* id->scopes point into the cache */
+    if (t->header64_len == 0) {                /* signed by our key: its header is ours */
+        const char *dot = memchr(tok, '.', len);
+        if (dot && (size_t)(dot - tok) < sizeof(t->header64)) {
+            memcpy(t->header64, tok, (size_t)(dot - tok));
+            t->header64_len = (size_t)(dot - tok);
+        }
+    }
     rc = OG_ID_OK;
 out:
     for (size_t i = 0; i < nscopes; i++)
