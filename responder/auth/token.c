@@ -40,7 +40,7 @@
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
 #define CACHE_SLOTS     256
-#define CACHE_PROBE     4       /* slots a token may take from its home */
+#define CACHE_PROBE     8       /* slots a token may take from its home */
 #define MAX_SCOPES      32
 #define MAX_ACCESS      16      /* the token endpoint grants at most 16 scopes */
 #define CLAIMS_MAX      3072    /* OpenID claims carried in a token (JSON bytes): more are
@@ -81,6 +81,7 @@ struct og_tokens {
     int lifetime_s;
     struct verified cache[CACHE_SLOTS];   /* per worker after fork */
     unsigned long tick;
+    unsigned long sig_checks;
     json_t *held;             /* the claims of the last token identified (a reference):
                                  what og_identity_store.claims points to */
 };
@@ -499,7 +500,7 @@ out:
 /* The ES256 signature of header.payload under t's key, then the payload as one
    JSON object (a new reference); NULL when either is not right. The header was
    checked (alg ES256, our kid) by the caller. */
-static json_t *verified_payload(const struct og_tokens *t, const char *tok, size_t len)
+static json_t *verified_payload(struct og_tokens *t, const char *tok, size_t len)
 {
     const char *d1 = memchr(tok, '.', len), *d2;
     unsigned char sig[80], md[OG_SHA256_LEN], *der = NULL, *body = NULL;
@@ -510,6 +511,7 @@ static json_t *verified_payload(const struct og_tokens *t, const char *tok, size
     if (!d1 || !(d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok))) ||
         memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)))
         return NULL;
+    t->sig_checks++;
     n = og_base64_decode(d2 + 1, len - (size_t)(d2 + 1 - tok), sig, sizeof(sig), true);
     if (n != 64 || !(der = es256_der(sig, &derlen)))
         goto out;
@@ -667,6 +669,11 @@ out:
     json_decref(payload);
     json_decref(h);
     return rc;
+}
+
+unsigned long og_token_sig_checks(const struct og_tokens *t)
+{
+    return t ? t->sig_checks : 0;
 }
 
 /* ------------------------------------------------------------------ minting */

@@ -629,6 +629,37 @@ static void hand_made_tokens_checked_claim_by_claim(void **state)
     EVP_PKEY_free(other);
 }
 
+/* The per-worker cache keeps many tokens in turn: 100 tokens (256 slots), each
+   used again after all the others, are verified once each (a few more at most
+   where many share a neighbourhood: a cache of one slot per hash verified
+   about 60 of them again). */
+static void many_tokens_stay_cached(void **state)
+{
+    struct fixture *f = *state;
+    static char tok[100][2048];
+    long len[100];
+    unsigned long before;
+
+    for (int i = 0; i < 100; i++) {
+        char user[16];
+        snprintf(user, sizeof(user), "user%d", i);
+        len[i] = mint(f, user, OG_AUTH_HTPASSWD, time(NULL), tok[i], sizeof(tok[i]));
+        assert_true(len[i] > 0);
+    }
+    before = og_token_sig_checks(f->tokens);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 100; i++) {
+            struct og_identity id;
+            struct og_identity_store store;
+            const char *reason = "";
+            memset(&id, 0, sizeof(id));
+            assert_int_equal(og_token_identify(f->tokens, tok[i], (size_t)len[i], &id, &store,
+                                               &reason), OG_ID_OK);
+        }
+    assert_true(og_token_sig_checks(f->tokens) - before >= 100);
+    assert_true(og_token_sig_checks(f->tokens) - before <= 104);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +676,7 @@ int main(void)
         cmocka_unit_test(malformed_access_refused),
         cmocka_unit_test(oidc_claims_travel_in_the_token),
         cmocka_unit_test(hand_made_tokens_checked_claim_by_claim),
+        cmocka_unit_test(many_tokens_stay_cached),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
