@@ -116,21 +116,44 @@ static bool any_limit(const struct og_config *cfg)
            cfg->throttle_per_subject_total > 0;
 }
 
+/* Whether cred is throttled at all (a limit is on, Basic or Bearer), and then
+   the table entry of (has username, username, address): all a request whose
+   counts are fresh in the table needs. */
+static bool entry_id(const struct og_config *cfg, struct og_redis *r, const char *remote,
+                     const struct og_credentials *cred, struct tkeys *k, char addr[80])
+{
+    unsigned char buf[1 + sizeof(cred->user) + 80];
+    size_t n = 0, ulen, alen;
+
+    if (!r || !cfg || !any_limit(cfg) ||
+        (cred->kind != OG_CRED_BASIC && cred->kind != OG_CRED_BEARER))
+        return false;
+    og_thr_address(remote, addr, 80);
+    k->has_subject = cred->kind == OG_CRED_BASIC && cred->user[0] != '\0';
+    k->nkeys = k->has_subject ? 3 : 1;
+    ulen = k->has_subject ? strnlen(cred->user, sizeof(cred->user) - 1) : 0;
+    alen = strlen(addr);
+    buf[n++] = k->has_subject ? 'u' : '-';
+    if (k->has_subject) {
+        memcpy(buf + n, cred->user, ulen);
+        n += ulen;
+        buf[n++] = '\0';
+    }
+    memcpy(buf + n, addr, alen);
+    n += alen;
+    return og_sha256(buf, n, k->id);
+}
+
+/* The entry and the Redis keys of its counters. */
 static bool keys_for(const struct og_config *cfg, struct og_redis *r, const char *remote,
                      const struct og_credentials *cred, struct tkeys *k)
 {
     char addr[80], hex[65];
     const char *prefix = og_redis_prefix(r);
-    EVP_MD_CTX *ctx = NULL;
-    bool ok = false;
     int n;
 
-    if (!r || !cfg || !any_limit(cfg) ||
-        (cred->kind != OG_CRED_BASIC && cred->kind != OG_CRED_BEARER))
+    if (!entry_id(cfg, r, remote, cred, k, addr))
         return false;
-    og_thr_address(remote, addr, sizeof(addr));
-    k->has_subject = cred->kind == OG_CRED_BASIC && cred->user[0] != '\0';
-    k->nkeys = k->has_subject ? 3 : 1;
     n = snprintf(k->key[OG_THR_ADDRESS], KEY_MAX, "%sthr:addr:%s", prefix, addr);
     if (n < 0 || n >= KEY_MAX)
         return false;
@@ -143,16 +166,7 @@ static bool keys_for(const struct og_config *cfg, struct og_redis *r, const char
             return false;
         snprintf(k->key[OG_THR_SUBJECT], KEY_MAX, "%sthr:user:%s", prefix, hex);
     }
-    /* the table entry: (has username, username, address) */
-    ctx = EVP_MD_CTX_new();
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(ctx, k->has_subject ? "u" : "-", 1) == 1 &&
-        EVP_DigestUpdate(ctx, cred->user, k->has_subject ? strlen(cred->user) + 1 : 0) == 1 &&
-        EVP_DigestUpdate(ctx, addr, strlen(addr)) == 1 &&
-        EVP_DigestFinal_ex(ctx, k->id, NULL) == 1)
-        ok = true;
-    EVP_MD_CTX_free(ctx);
-    return ok;
+    return true;
 }
 
 /* Run a script over k's keys; fill c from its {SCARD, PTTL, ...} answer. */
@@ -211,14 +225,15 @@ bool og_throttle_limited(const struct og_config *cfg, struct og_redis *r, const 
     struct og_thr_limits l;
     struct og_thr_counts c;
     struct og_thr_entry *e;
+    char addr[80];
     long long now = mono_ms();
 
     *retry_after = 0;
-    if (!keys_for(cfg, r, remote, cred, &k))
+    if (!entry_id(cfg, r, remote, cred, &k, addr))
         return false;
     limits_of(cfg, &l);
     e = og_thr_find(my_table(), k.id);
-    if (!og_thr_fresh(e, now)) {
+    if (!og_thr_fresh(e, now) && keys_for(cfg, r, remote, cred, &k)) {
         /* Connects if this worker has not talked to Redis yet. Unreachable:
            what is already known stands until it expires, else not limited. */
         if (run_script(r, read_script, &k, 0, NULL, &c, now, cfg->throttle_window_s)) {

@@ -3,18 +3,17 @@
  *
  * The token endpoint hands these out (doc/http.md); clients present them as
  * "Bearer" on every registry request. They are ES256 JWTs signed with the
- * EC P-256 key in token.keyFile, made and checked with libjwt 1.10 - used
- * so that none of its traps can bite:
- *   - libjwt verifies with whatever algorithm the token header names, so an
- *     attacker could pick HS256 with our public key as the HMAC secret: the
- *     header is parsed here first and anything but alg ES256 with our key id
- *     is refused before libjwt sees it, and jwt_get_alg() is checked again
- *     after decoding;
- *   - with a NULL key libjwt verifies nothing (alg "none" included): the key
- *     is never NULL here (no key file, no tokens at all);
- *   - libjwt rejects typ "at+jwt": our tokens say "JWT" (OIDC access tokens
- *     are verified in jws.c with libcrypto, not with libjwt).
- * exp, nbf, iss and aud are checked here; libjwt 1.10 checks none of them.
+ * EC P-256 key in token.keyFile. They are made with libjwt 1.10 and checked
+ * here with libcrypto directly, against the key parsed once at start (libjwt
+ * parses its PEM key again for every token, about 1.5 ms):
+ *   - the algorithm is bound to the key: the header must say alg ES256 and
+ *     our key id (typ, if present, "JWT"), else the token is refused before
+ *     its signature is looked at; the signature is then checked as ES256
+ *     (SHA-256, a 64-byte r||s) whatever else the header says, so no alg
+ *     "none" nor HS256-with-our-public-key can pass;
+ *   - the payload must be one JSON object (duplicate names refused);
+ *   - exp, nbf, iss and aud are checked here, then the access list and the
+ *     identity it carries.
  */
 #include "token.h"
 
@@ -28,6 +27,7 @@
 #include <jwt.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -40,6 +40,7 @@
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
 #define CACHE_SLOTS     256
+#define CACHE_PROBE     8       /* slots a token may take from its home */
 #define MAX_SCOPES      32
 #define MAX_ACCESS      16      /* the token endpoint grants at most 16 scopes */
 #define CLAIMS_MAX      3072    /* OpenID claims carried in a token (JSON bytes): more are
@@ -48,6 +49,7 @@
 /* A verified token, remembered until it expires: docker and podman present
    the same token on every request of a pull or push. */
 struct verified {
+    unsigned long used;           /* og_tokens.tick when last looked up or stored */
     unsigned char hash[32];       /* SHA-256 of the token */
     time_t exp;                   /* 0: empty slot */
     enum og_auth auth;
@@ -67,13 +69,19 @@ struct verified {
 struct og_tokens {
     unsigned char *priv_pem;  /* for libjwt signing */
     int priv_len;
-    unsigned char *pub_pem;   /* for libjwt verification */
-    int pub_len;
+    EVP_PKEY *key;            /* parsed once: what signatures are checked against */
+    EVP_PKEY_CTX *verify;     /* made once from key */
+    char header64[HEADER_MAX];  /* the header part of the first token verified: a
+                                   token that starts with it is ours without parsing
+                                   JSON (every request with a token asks, twice) */
+    size_t header64_len;        /* 0: none yet */
     char kid[17];             /* first 16 hex of SHA-256(SubjectPublicKeyInfo) */
     char *issuer;             /* cfg->realm */
     char *audience;           /* cfg->token_service */
     int lifetime_s;
     struct verified cache[CACHE_SLOTS];   /* per worker after fork */
+    unsigned long tick;
+    unsigned long sig_checks;
     json_t *held;             /* the claims of the last token identified (a reference):
                                  what og_identity_store.claims points to */
 };
@@ -143,7 +151,8 @@ void og_tokens_free(struct og_tokens *t)
         OPENSSL_cleanse(t->priv_pem, (size_t)t->priv_len);
         free(t->priv_pem);
     }
-    free(t->pub_pem);
+    EVP_PKEY_CTX_free(t->verify);
+    EVP_PKEY_free(t->key);
     free(t->issuer);
     free(t->audience);
     free(t);
@@ -153,7 +162,7 @@ struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t 
 {
     struct og_tokens *t = NULL;
     EVP_PKEY *pk = NULL;
-    BIO *in = NULL, *priv = NULL, *pub = NULL;
+    BIO *in = NULL, *priv = NULL;
 
     if (errlen)
         err[0] = '\0';
@@ -173,21 +182,21 @@ struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t 
     }
     t = calloc(1, sizeof(*t));
     priv = BIO_new(BIO_s_mem());
-    pub = BIO_new(BIO_s_mem());
-    if (!t || !priv || !pub || !PEM_write_bio_PrivateKey(priv, pk, NULL, NULL, 0, NULL, NULL) ||
-        !PEM_write_bio_PUBKEY(pub, pk) || !compute_kid(pk, t->kid))
+    if (!t || !priv || !PEM_write_bio_PrivateKey(priv, pk, NULL, NULL, 0, NULL, NULL) ||
+        !compute_kid(pk, t->kid))
         goto oom;
     t->priv_pem = bio_to_buffer(priv, &t->priv_len);
-    t->pub_pem = bio_to_buffer(pub, &t->pub_len);
+    t->key = pk;
+    pk = NULL;                          /* owned by t now */
+    t->verify = EVP_PKEY_CTX_new_from_pkey(NULL, t->key, NULL);
     t->issuer = strdup(cfg->realm ? cfg->realm : "ocigate");
     t->audience = strdup(cfg->token_service ? cfg->token_service
                                             : (cfg->realm ? cfg->realm : "ocigate"));
     t->lifetime_s = cfg->token_lifetime_s > 0 ? cfg->token_lifetime_s : 300;
-    if (!t->priv_pem || !t->pub_pem || !t->issuer || !t->audience)
+    if (!t->priv_pem || !t->key || !t->verify || !t->issuer || !t->audience)
         goto oom;
     BIO_free(in);
     BIO_free(priv);
-    BIO_free(pub);
     EVP_PKEY_free(pk);
     return t;
 oom:
@@ -196,7 +205,6 @@ fail:
     if (priv) {
         BIO_free(priv);
     }
-    BIO_free(pub);
     BIO_free(in);
     EVP_PKEY_free(pk);
     og_tokens_free(t);
@@ -259,6 +267,9 @@ bool og_token_is_mine(const struct og_tokens *t, const char *tok, size_t len)
 
     if (!t || len > TOKEN_MAX)
         return false;
+    if (t->header64_len && len > t->header64_len && tok[t->header64_len] == '.' &&
+        memcmp(tok, t->header64, t->header64_len) == 0)
+        return true;
     h = parse_header(tok, len);
     if (!h)
         return false;
@@ -310,9 +321,27 @@ static enum og_auth auth_from_name(const char *s)
     return OG_AUTH_ANONYMOUS;
 }
 
+/* A token's slot: one of CACHE_PROBE from its home; the one that holds it,
+   else an empty or expired one, else the one used longest ago. */
 static struct verified *cache_slot(struct og_tokens *t, const unsigned char hash[32])
 {
-    return &t->cache[(hash[0] | (size_t)hash[1] << 8) % CACHE_SLOTS];
+    size_t home = (hash[0] | (size_t)hash[1] << 8) % CACHE_SLOTS;
+    time_t now = time(NULL);
+    struct verified *victim = NULL;
+
+    for (size_t i = 0; i < CACHE_PROBE; i++) {
+        struct verified *v = &t->cache[(home + i) % CACHE_SLOTS];
+        if (v->exp != 0 && CRYPTO_memcmp(v->hash, hash, 32) == 0)
+            return v;
+    }
+    for (size_t i = 0; i < CACHE_PROBE; i++) {
+        struct verified *v = &t->cache[(home + i) % CACHE_SLOTS];
+        if (v->exp <= now)
+            return v;
+        if (!victim || v->used < victim->used)
+            victim = v;
+    }
+    return victim;
 }
 
 static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time_t now,
@@ -323,6 +352,7 @@ static bool cache_lookup(struct og_tokens *t, const unsigned char hash[32], time
 
     if (v->exp <= now || CRYPTO_memcmp(v->hash, hash, 32) != 0)
         return false;
+    v->used = ++t->tick;
     memcpy(store->group_buf, v->group_buf, sizeof(store->group_buf));
     for (size_t i = 0; i < v->ngroups; i++) {
         store->group_ptrs[i] = store->group_buf + off;
@@ -370,18 +400,19 @@ static unsigned access_action(const char *a)
  * permits nothing but the ping. Entries of other types and unknown actions
  * grant nothing. false: malformed (the token is refused).
  */
-static bool parse_access(const char *json, struct verified *v)
+/* a: the token's "access" claim (borrowed); NULL: none. */
+static bool parse_access(json_t *a, struct verified *v)
 {
-    json_t *a = json ? json_loads(json, JSON_REJECT_DUPLICATES, NULL) : NULL, *e;
+    json_t *e;
     size_t i;
     bool ok = false;
 
     v->naccess = 0;
-    if (!json) {
+    if (!a) {
         ok = true;
         goto out;
     }
-    if (!a || !json_is_array(a) || json_array_size(a) > MAX_ACCESS)
+    if (!json_is_array(a) || json_array_size(a) > MAX_ACCESS)
         goto out;
     json_array_foreach(a, i, e) {
         const char *type = json_string_value(json_object_get(e, "type"));
@@ -421,7 +452,6 @@ static bool parse_access(const char *json, struct verified *v)
     }
     ok = true;
 out:
-    json_decref(a);
     if (!ok)
         v->naccess = 0;
     return ok;
@@ -435,6 +465,7 @@ static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_
 {
     struct verified *v = cache_slot(t, hash);
     free_scopes(v);
+    v->used = ++t->tick;
     memcpy(v->scopes, scopes, nscopes * sizeof(*scopes));
     v->nscopes = nscopes;
     memcpy(v->hash, hash, 32);
@@ -446,14 +477,76 @@ static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_
     v->ngroups = id->ngroups;
 }
 
+/* JWS ES signatures are r||s; libcrypto wants DER. */
+static unsigned char *es256_der(const unsigned char sig[64], int *derlen)
+{
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+    unsigned char *der = NULL;
+
+    if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1)
+        goto out;
+    r = s = NULL;                        /* owned by es now */
+    *derlen = i2d_ECDSA_SIG(es, &der);
+    if (*derlen <= 0)
+        der = NULL;
+out:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return der;
+}
+
+/* The ES256 signature of header.payload under t's key, then the payload as one
+   JSON object (a new reference); NULL when either is not right. The header was
+   checked (alg ES256, our kid) by the caller. */
+static json_t *verified_payload(struct og_tokens *t, const char *tok, size_t len)
+{
+    const char *d1 = memchr(tok, '.', len), *d2;
+    unsigned char sig[80], md[OG_SHA256_LEN], *der = NULL, *body = NULL;
+    json_t *payload = NULL;
+    int derlen = 0;
+    long n;
+
+    if (!d1 || !(d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok))) ||
+        memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)))
+        return NULL;
+    t->sig_checks++;
+    n = og_base64_decode(d2 + 1, len - (size_t)(d2 + 1 - tok), sig, sizeof(sig), true);
+    if (n != 64 || !(der = es256_der(sig, &derlen)))
+        goto out;
+    if (!og_sha256(tok, (size_t)(d2 - tok), md) || EVP_PKEY_verify_init(t->verify) != 1 ||
+        EVP_PKEY_verify(t->verify, der, (size_t)derlen, md, sizeof(md)) != 1)
+        goto out;
+    body = malloc(len);
+    if (!body)
+        goto out;
+    n = og_base64_decode(d1 + 1, (size_t)(d2 - d1 - 1), body, len, true);
+    if (n > 0)
+        payload = json_loadb((const char *)body, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    if (payload && !json_is_object(payload)) {
+        json_decref(payload);
+        payload = NULL;
+    }
+out:
+    free(body);
+    OPENSSL_free(der);
+    return payload;
+}
+
+/* An integer claim; 0 when absent or not an integer. */
+static long int_claim(json_t *payload, const char *name)
+{
+    json_t *v = json_object_get(payload, name);
+    return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+}
+
 enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, size_t len,
                                           struct og_identity *id, struct og_identity_store *store,
                                           const char **reason)
 {
     enum og_identify_result rc = OG_ID_BAD_CREDENTIALS;
-    json_t *h = NULL, *claims = NULL;
-    jwt_t *jwt = NULL;
-    char *ext = NULL, *access_s = NULL;
+    json_t *h = NULL, *claims = NULL, *payload = NULL;
     struct verified parsed;                    /* a token's access list, before caching */
     const char *sub, *iss, *aud;
     long exp, nbf;
@@ -475,16 +568,16 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         rc = refuse(reason, "token header is not an ocigate ES256 header");
         goto out;
     }
-    if (jwt_decode(&jwt, tok, t->pub_pem, t->pub_len) != 0 || !jwt ||
-        jwt_get_alg(jwt) != JWT_ALG_ES256) {
+    payload = verified_payload(t, tok, len);
+    if (!payload) {
         rc = refuse(reason, "token signature invalid");
         goto out;
     }
-    exp = jwt_get_grant_int(jwt, "exp");
-    nbf = jwt_get_grant_int(jwt, "nbf");
-    iss = jwt_get_grant(jwt, "iss");
-    aud = jwt_get_grant(jwt, "aud");
-    sub = jwt_get_grant(jwt, "sub");
+    exp = int_claim(payload, "exp");
+    nbf = int_claim(payload, "nbf");
+    iss = json_string_value(json_object_get(payload, "iss"));
+    aud = json_string_value(json_object_get(payload, "aud"));
+    sub = json_string_value(json_object_get(payload, "sub"));
     if (exp <= 0 || now >= exp) {
         rc = refuse(reason, "token expired");
         goto out;
@@ -497,13 +590,11 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         rc = refuse(reason, "token issuer or audience mismatch");
         goto out;
     }
-    access_s = jwt_get_grants_json(jwt, "access");
-    if (!parse_access(access_s, &parsed)) {
+    if (!parse_access(json_object_get(payload, "access"), &parsed)) {
         rc = refuse(reason, "token access list malformed");
         goto out;
     }
-    ext = jwt_get_grants_json(jwt, "ocigate");
-    claims = ext ? json_loads(ext, 0, NULL) : NULL;
+    claims = json_incref(json_object_get(payload, "ocigate"));
     if (!claims || !json_is_object(claims)) {
         rc = refuse(reason, "token without identity");
         goto out;
@@ -563,17 +654,26 @@ enum og_identify_result og_token_identify(struct og_tokens *t, const char *tok, 
         }
     }
     cache_lookup(t, hash, now, id, store);     /* id->scopes point into the cache */
+    if (t->header64_len == 0) {                /* signed by our key: its header is ours */
+        const char *dot = memchr(tok, '.', len);
+        if (dot && (size_t)(dot - tok) < sizeof(t->header64)) {
+            memcpy(t->header64, tok, (size_t)(dot - tok));
+            t->header64_len = (size_t)(dot - tok);
+        }
+    }
     rc = OG_ID_OK;
 out:
     for (size_t i = 0; i < nscopes; i++)
         og_glob_free(scopes[i]);
-    free(access_s);
-    free(ext);
     json_decref(claims);
+    json_decref(payload);
     json_decref(h);
-    if (jwt)
-        jwt_free(jwt);
     return rc;
+}
+
+unsigned long og_token_sig_checks(const struct og_tokens *t)
+{
+    return t ? t->sig_checks : 0;
 }
 
 /* ------------------------------------------------------------------ minting */

@@ -44,6 +44,9 @@ long og_token_mint_claims(struct og_tokens *t, const struct og_identity *id, con
                           const char *access_json, const struct json_t *oidc_claims,
                           time_t now, char *out, size_t cap);
 
+/* Signatures checked so far (tokens not found in the per-worker cache). */
+unsigned long og_token_sig_checks(const struct og_tokens *t);
+
 /* `ocigate token-key generate`: write a new PEM key to f. Returns 0 or -1. */
 int og_token_key_generate(FILE *f);
 

@@ -20,6 +20,7 @@
 #include <hiredis/hiredis.h>
 
 #include "apikey.h"
+#include "request.h"
 #include "config.h"
 #include "identity.h"
 #include "log.h"
@@ -224,6 +225,81 @@ static void per_user_limit(void **state)
                                       key, &rec, err, sizeof(err)), 0);
 }
 
+/* A counter of INFO (a line "NAME:VALUE" or, in commandstats, "NAME:calls=N"). */
+static long long info_count(struct og_redis *r, const char *section, const char *name)
+{
+    redisReply *rep = og_redis_command(r, "INFO %s", section);
+    char pat[96];
+    const char *p;
+    long long n = 0;
+
+    assert_non_null(rep);
+    assert_non_null(rep->str);
+    snprintf(pat, sizeof(pat), "\n%s:", name);
+    p = strstr(rep->str, pat);
+    if (p) {
+        p += strlen(pat);
+        if (strncmp(p, "calls=", 6) == 0)
+            p += 6;
+        n = atoll(p);
+    }
+    og_redis_reply_free(rep);
+    return n;
+}
+
+/* A lookup is one HGETALL by the key's hash (no scan: flat in the number of
+   keys); then, through og_identify with throttling on, a cached key costs no
+   Redis round trip per request (the throttle view is read at most once a
+   second), as Basic and as Bearer. */
+static void cached_key_costs_no_round_trip(void **state)
+{
+    struct world *w = *state;
+    char key[OG_APIKEY_LEN + 1];
+    struct og_apikey_record rec;
+    struct og_identity id;
+    struct og_identity_store st;
+    struct og_credentials c;
+    const char *reason;
+    long long h0, h1, s0, s1, c0, c1;
+    int hit;
+    struct timespec t0, t1;
+    struct og_identify_ctx ctx = { w->cfg, NULL, w->k, NULL, NULL, w->redis, "10.9.0.1", NULL };
+
+    create(w, "ci", key, &rec);
+    h0 = info_count(w->redis, "commandstats", "cmdstat_hgetall");
+    s0 = info_count(w->redis, "commandstats", "cmdstat_scan") +
+         info_count(w->redis, "commandstats", "cmdstat_keys");
+    assert_int_equal(ident(w->k, NULL, key, &id, &st, &reason, &hit), OG_ID_OK);
+    assert_int_equal(hit, 0);
+    h1 = info_count(w->redis, "commandstats", "cmdstat_hgetall");
+    s1 = info_count(w->redis, "commandstats", "cmdstat_scan") +
+         info_count(w->redis, "commandstats", "cmdstat_keys");
+    assert_int_equal(h1 - h0, 1);
+    assert_int_equal(s1 - s0, 0);
+
+    for (int kind = 0; kind < 2; kind++) {
+        memset(&c, 0, sizeof(c));
+        c.kind = kind ? OG_CRED_BEARER : OG_CRED_BASIC;
+        if (!kind)
+            snprintf(c.user, sizeof(c.user), "ci");
+        memcpy(c.secret, key, OG_APIKEY_LEN);
+        c.secret_len = OG_APIKEY_LEN;
+        assert_int_equal(og_identify(&ctx, &c, &id, &st, &reason, &hit), OG_ID_OK);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        c0 = info_count(w->redis, "stats", "total_commands_processed");
+        for (int i = 0; i < 200; i++) {
+            assert_int_equal(og_identify(&ctx, &c, &id, &st, &reason, &hit), OG_ID_OK);
+            assert_int_equal(hit, 1);
+        }
+        c1 = info_count(w->redis, "stats", "total_commands_processed");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* one INFO, plus at most one read of the counts per second that passed
+           (a read is one EVAL of SCARD and PTTL per counter: 1 + 2 * 3) */
+        assert_true(c1 - c0 <= 1 + 7 * (1 + (t1.tv_sec - t0.tv_sec)));
+        og_credentials_wipe(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(revoked_key_is_refused_after_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_key_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(per_user_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(cached_key_costs_no_round_trip, setup, teardown),
     };
     og_log_configure("error", "text");
     og_test_redis_start_or_exit(&server);

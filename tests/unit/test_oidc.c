@@ -1031,6 +1031,33 @@ static void tampered_payload_refused(void **state)
     free(c);
 }
 
+/* The keys are parsed once: a first sight of a new token decodes and parses
+   only that token (3 base64url parts, header and payload JSON), checks one
+   signature against the key object kept from the JWKS, and fetches nothing. */
+static void first_sight_parses_only_the_token(void **state)
+{
+    struct og_oidc_stats a, b;
+    const char *algs[] = { "RS256", "ES256" }, *kids[] = { "rsa1", "ec256" };
+    (void)state;
+
+    accept_(jwt(hdr("RS256", "rsa1"), claims_with(",\"jti\":\"warm\""), "RS256", rsa));
+    a = stats();
+    for (int i = 0; i < 20; i++) {
+        char extra[64], *c;
+        snprintf(extra, sizeof extra, ",\"jti\":\"t%d\"", i);
+        c = claims_with(extra);
+        accept_(jwt(hdr(algs[i % 2], kids[i % 2]), c, algs[i % 2], i % 2 ? ec256 : rsa));
+        assert_int_equal(hit, 0);
+        free(c);
+    }
+    b = stats();
+    assert_int_equal(b.fetches - a.fetches, 0);
+    assert_int_equal(b.refreshes - a.refreshes, 0);
+    assert_int_equal(b.sig_checks - a.sig_checks, 20);
+    assert_int_equal(b.json_parses - a.json_parses, 2 * 20);
+    assert_int_equal(b.b64_decodes - a.b64_decodes, 3 * 20);
+}
+
 static void verified_tokens_cached_until_exp(void **state)
 {
     char *c = fmt("{\"iss\":\"" ISS "\",\"aud\":\"registry\",\"exp\":%ld,"
@@ -1794,6 +1821,7 @@ int main(void)
         T(huge_token_refused_cheaply),
         T(malformed_shapes),
         T(tampered_payload_refused),
+        T(first_sight_parses_only_the_token),
         T(verified_tokens_cached_until_exp),
         T(cache_survives_many_tokens),
         T(jwks_key_checks),

@@ -301,6 +301,44 @@ static void redis_down_never_blocks_a_login(void **state)
     assert_int_equal(LOGIN(w, "10.0.5.1", "alice", "right-pw"), OG_ID_OK);
 }
 
+
+/* Commands Redis has processed so far (INFO itself counts as one). */
+static long long commands_processed(struct og_redis *r)
+{
+    redisReply *rep = og_redis_command(r, "INFO stats");
+    const char *p;
+    long long n = -1;
+
+    assert_non_null(rep);
+    assert_non_null(rep->str);
+    p = strstr(rep->str, "total_commands_processed:");
+    assert_non_null(p);
+    n = atoll(p + strlen("total_commands_processed:"));
+    og_redis_reply_free(rep);
+    return n;
+}
+
+static void a_known_credential_costs_no_round_trip(void **state)
+{
+    struct world *w = *state;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    long long before, after;
+    struct timespec t0, t1;
+
+    /* the first sight reads the counts (and verifies the password) */
+    assert_int_equal(LOGIN(w, "10.0.6.1", "alice", "right-pw"), OG_ID_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    before = commands_processed(w->redis);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(LOGIN(w, "10.0.6.1", "alice", "right-pw"), OG_ID_OK);
+    after = commands_processed(w->redis);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* one INFO, plus at most one read of the counts per second that passed */
+    assert_true(after - before <= 1 + 1 + (t1.tv_sec - t0.tv_sec));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +351,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(anonymous_and_right_passwords_never_count, setup_redis,
                                         teardown),
         cmocka_unit_test_setup_teardown(redis_down_never_blocks_a_login, setup_redis, teardown),
+        cmocka_unit_test_setup_teardown(a_known_credential_costs_no_round_trip, setup_redis,
+                                        teardown),
     };
     og_log_configure("error", "text");
     og_test_redis_start_or_exit(&server);

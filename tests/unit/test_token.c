@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jwt.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -480,6 +481,185 @@ static void oidc_claims_travel_in_the_token(void **state)
     assert_null(store.claims);
 }
 
+/* ------------------------------------- hand-made ES256 tokens (verification) */
+
+/* The kid in a token minted by f. */
+static void kid_of(struct fixture *f, char kid[17])
+{
+    char tok[4096], *k;
+    unsigned char h[512];
+    long n = mint(f, "alice", OG_AUTH_OPENID, time(NULL), tok, sizeof(tok));
+    long hl = og_base64_decode(tok, (size_t)(strchr(tok, '.') - tok), h, sizeof(h) - 1, true);
+
+    assert_true(n > 0 && hl > 0);
+    h[hl] = 0;
+    k = strstr((char *)h, "\"kid\":\"");
+    assert_non_null(k);
+    snprintf(kid, 17, "%.16s", k + 7);
+}
+
+/* HEADER.PAYLOAD signed ES256 by pk into out; der: the signature as DER
+   instead of JWS r||s; cut: bytes dropped from the end of r||s. */
+static void es256(EVP_PKEY *pk, const char *header, const char *payload, bool der, int cut,
+                  char *out, size_t cap)
+{
+    char hb[1024], pb[4096], sb[200];
+    unsigned char sig[128], rs[64];
+    size_t siglen = sizeof(sig);
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    const unsigned char *p = sig;
+    ECDSA_SIG *es;
+
+    og_base64_encode((const unsigned char *)header, strlen(header), hb, sizeof(hb), true);
+    og_base64_encode((const unsigned char *)payload, strlen(payload), pb, sizeof(pb), true);
+    snprintf(out, cap, "%s.%s", hb, pb);
+    assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, pk), 1);
+    assert_int_equal(EVP_DigestSign(m, sig, &siglen, (unsigned char *)out, strlen(out)), 1);
+    EVP_MD_CTX_free(m);
+    if (der) {
+        og_base64_encode(sig, siglen, sb, sizeof(sb), true);
+    } else {
+        es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
+        assert_non_null(es);
+        BN_bn2binpad(ECDSA_SIG_get0_r(es), rs, 32);
+        BN_bn2binpad(ECDSA_SIG_get0_s(es), rs + 32, 32);
+        ECDSA_SIG_free(es);
+        og_base64_encode(rs, 64 - (size_t)cut, sb, sizeof(sb), true);
+    }
+    strncat(out, ".", cap - strlen(out) - 1);
+    strncat(out, sb, cap - strlen(out) - 1);
+}
+
+static EVP_PKEY *our_key(struct fixture *f)
+{
+    FILE *fp = fopen(f->keyfile, "r");
+    EVP_PKEY *pk = fp ? PEM_read_PrivateKey(fp, NULL, NULL, NULL) : NULL;
+    if (fp)
+        fclose(fp);
+    assert_non_null(pk);
+    return pk;
+}
+
+static enum og_identify_result identify_str(struct fixture *f, const char *tok)
+{
+    struct og_identity id;
+    struct og_identity_store store;
+    const char *reason = "";
+    memset(&id, 0, sizeof(id));
+    return og_token_identify(f->tokens, tok, strlen(tok), &id, &store, &reason);
+}
+
+/* Every check of a token verified with libcrypto: the signature (our key
+   only, JWS r||s of 64 bytes only), the header, the payload's shape, exp,
+   nbf, iss and aud. The first token shows the hand-made ones are right. */
+static void hand_made_tokens_checked_claim_by_claim(void **state)
+{
+    struct fixture *f = *state;
+    EVP_PKEY *ours = our_key(f), *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char kid[17], header[256], tok[8192], payload[1024];
+    long now = (long)time(NULL);
+    const char *ext = "\"ocigate\":{\"auth\":\"htpasswd\",\"groups\":[\"dev\"]}";
+    /* iss, aud, a duplicate sub, exp (a format of now + exp_in), nbf_in, identity */
+    struct { const char *iss, *aud, *dup, *exp_q; long exp_in, nbf_in; bool ext; } bad[] = {
+        { "other", "svc", "", "", 600, 0, true },           /* wrong issuer */
+        { "reg", "other", "", "", 600, 0, true },           /* wrong audience */
+        { "reg", "svc", "", "", -1, 0, true },              /* expired */
+        { "reg", "svc", "", "\"", 600, 0, true },           /* exp as a string */
+        { "reg", "svc", "", "", 600, 300, true },           /* not yet valid */
+        { "reg", "svc", ",\"sub\":\"admin\"", "", 600, 0, true },  /* a duplicate name */
+        { "reg", "svc", "", "", 600, 0, false },            /* no identity */
+    };
+
+    assert_non_null(other);
+    kid_of(f, kid);
+    snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
+    snprintf(payload, sizeof(payload),
+             "{\"iss\":\"reg\",\"aud\":\"svc\",\"sub\":\"bob\",\"exp\":%ld,\"nbf\":%ld,%s}",
+             now + 600, now, ext);
+    es256(ours, header, payload, false, 0, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_OK);
+    assert_true(og_token_is_mine(f->tokens, tok, strlen(tok)));
+    /* the same header in another order: still ours (recognised by parsing) */
+    {
+        char reordered[256], tok2[8192];
+        snprintf(reordered, sizeof(reordered), "{\"typ\":\"JWT\",\"kid\":\"%s\",\"alg\":\"ES256\"}",
+                 kid);
+        es256(ours, reordered, payload, false, 0, tok2, sizeof(tok2));
+        assert_true(og_token_is_mine(f->tokens, tok2, strlen(tok2)));
+        assert_int_equal(identify_str(f, tok2), OG_ID_OK);
+        /* another kid: not ours */
+        snprintf(reordered, sizeof(reordered), "{\"alg\":\"ES256\",\"kid\":\"0000000000000000\"}");
+        es256(ours, reordered, payload, false, 0, tok2, sizeof(tok2));
+        assert_false(og_token_is_mine(f->tokens, tok2, strlen(tok2)));
+        assert_int_equal(identify_str(f, tok2), OG_ID_BAD_CREDENTIALS);
+    }
+
+    /* another P-256 key claiming our kid */
+    es256(other, header, payload, false, 0, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    /* our key, but a DER signature, a short one, or a fourth part */
+    es256(ours, header, payload, true, 0, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    es256(ours, header, payload, false, 1, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    es256(ours, header, payload, false, 0, tok, sizeof(tok));
+    strcat(tok, ".AAAA");
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    /* a header of another type or algorithm, signed by our key */
+    snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"at+jwt\"}", kid);
+    es256(ours, header, payload, false, 0, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    snprintf(header, sizeof(header), "{\"alg\":\"ES384\",\"kid\":\"%s\"}", kid);
+    es256(ours, header, payload, false, 0, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
+    /* a payload that is not an object */
+    es256(ours, header, "[1,2]", false, 0, tok, sizeof(tok));
+    assert_int_equal(identify_str(f, tok), OG_ID_BAD_CREDENTIALS);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(payload, sizeof(payload),
+                 "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"bob\"%s,\"exp\":%s%ld%s,\"nbf\":%ld%s%s}",
+                 bad[i].iss, bad[i].aud, bad[i].dup, bad[i].exp_q, now + bad[i].exp_in,
+                 bad[i].exp_q, now + bad[i].nbf_in, bad[i].ext ? "," : "", bad[i].ext ? ext : "");
+        es256(ours, header, payload, false, 0, tok, sizeof(tok));
+        if (identify_str(f, tok) != OG_ID_BAD_CREDENTIALS)
+            fail_msg("accepted: %s", payload);
+    }
+    EVP_PKEY_free(ours);
+    EVP_PKEY_free(other);
+}
+
+/* The per-worker cache keeps many tokens in turn: 100 tokens (256 slots), each
+   used again after all the others, are verified once each (a few more at most
+   where many share a neighbourhood: a cache of one slot per hash verified
+   about 60 of them again). */
+static void many_tokens_stay_cached(void **state)
+{
+    struct fixture *f = *state;
+    static char tok[100][2048];
+    long len[100];
+    unsigned long before;
+
+    for (int i = 0; i < 100; i++) {
+        char user[16];
+        snprintf(user, sizeof(user), "user%d", i);
+        len[i] = mint(f, user, OG_AUTH_HTPASSWD, time(NULL), tok[i], sizeof(tok[i]));
+        assert_true(len[i] > 0);
+    }
+    before = og_token_sig_checks(f->tokens);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 100; i++) {
+            struct og_identity id;
+            struct og_identity_store store;
+            const char *reason = "";
+            memset(&id, 0, sizeof(id));
+            assert_int_equal(og_token_identify(f->tokens, tok[i], (size_t)len[i], &id, &store,
+                                               &reason), OG_ID_OK);
+        }
+    assert_true(og_token_sig_checks(f->tokens) - before >= 100);
+    assert_true(og_token_sig_checks(f->tokens) - before <= 104);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +675,8 @@ int main(void)
         cmocka_unit_test(token_actions_map_to_policy_actions),
         cmocka_unit_test(malformed_access_refused),
         cmocka_unit_test(oidc_claims_travel_in_the_token),
+        cmocka_unit_test(hand_made_tokens_checked_claim_by_claim),
+        cmocka_unit_test(many_tokens_stay_cached),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
