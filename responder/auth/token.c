@@ -40,7 +40,7 @@
 #define TOKEN_MAX       8192
 #define HEADER_MAX      512
 #define CACHE_SLOTS     256
-#define CACHE_PROBE     8       /* slots a token may take from its home */
+#define CACHE_PROBE     16      /* slots a token may take from its home */
 #define MAX_SCOPES      32
 #define MAX_ACCESS      16      /* the token endpoint grants at most 16 scopes */
 #define CLAIMS_MAX      3072    /* OpenID claims carried in a token (JSON bytes): more are
