@@ -1,8 +1,10 @@
 /*
- * digest.c - the one-shot SHA-256 of digest.h, with EVP_Digest.
+ * digest.c - the one-shot SHA-256 of digest.h, with EVP_Digest; JWS ECDSA
+ * signatures turned into DER.
  */
 #include "digest.h"
 
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
 #include "hex.h"
@@ -22,4 +24,23 @@ bool og_sha256_hex(const void *data, size_t n, char out[OG_SHA256_HEX_LEN + 1])
         return false;
     og_hex_encode(md, sizeof md, out);
     return true;
+}
+
+unsigned char *og_ecdsa_jws_to_der(const unsigned char *sig, size_t coord, int *derlen)
+{
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL), *s = BN_bin2bn(sig + coord, (int)coord, NULL);
+    unsigned char *der = NULL;
+
+    if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1)
+        goto out;
+    r = s = NULL;                        /* owned by es now */
+    *derlen = i2d_ECDSA_SIG(es, &der);
+    if (*derlen <= 0)
+        der = NULL;
+out:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return der;
 }

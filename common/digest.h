@@ -1,5 +1,6 @@
 /*
- * digest.h - one-shot SHA-256 (libcrypto), as bytes or as lowercase hex.
+ * digest.h - one-shot SHA-256 (libcrypto), as bytes or as lowercase hex;
+ * and a JWS ECDSA signature (r||s) in the DER form libcrypto verifies.
  */
 #ifndef OCIGATE_DIGEST_H
 #define OCIGATE_DIGEST_H
@@ -15,5 +16,9 @@ bool og_sha256(const void *data, size_t n, unsigned char out[OG_SHA256_LEN]);
 
 /* The same as 64 lowercase hex digits and a NUL; on failure out is "". */
 bool og_sha256_hex(const void *data, size_t n, char out[OG_SHA256_HEX_LEN + 1]);
+
+/* A JWS ECDSA signature sig = r||s (2 * coord bytes) as DER, allocated by
+   libcrypto (free with OPENSSL_free); NULL on failure. */
+unsigned char *og_ecdsa_jws_to_der(const unsigned char *sig, size_t coord, int *derlen);
 
 #endif

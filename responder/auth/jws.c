@@ -11,6 +11,7 @@
  * headers are ignored. Decoding is bounded (base64url segments, JSON
  * documents). Fetching is oidc_discovery.c; claims and the cache oidc.c.
  */
+#include "digest.h"
 #include "oidc_state.h"
 
 #include <stdint.h>
@@ -304,26 +305,6 @@ const struct jwk *oidc_find_key(const struct oidc_issuer *o, const char *kid, in
 
 /* ---- signature ------------------------------------------------------------ */
 
-/* JWS ES signatures are r||s; OpenSSL wants DER. */
-static unsigned char *ecdsa_der(const unsigned char *sig, size_t coord, int *derlen)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, (int)coord, NULL), *s = BN_bin2bn(sig + coord, (int)coord, NULL);
-    unsigned char *der = NULL;
-
-    if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1)
-        goto fail;
-    r = s = NULL;   /* owned by es now */
-    *derlen = i2d_ECDSA_SIG(es, &der);
-    if (*derlen <= 0)
-        der = NULL;
-fail:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    return der;
-}
-
 bool oidc_verify_sig(struct og_oidc *o, const struct jwk *k, int alg, const char *msg,
                      size_t msglen, const unsigned char *sig, size_t siglen)
 {
@@ -337,7 +318,7 @@ bool oidc_verify_sig(struct og_oidc *o, const struct jwk *k, int alg, const char
     if (!mctx)
         return false;
     if (algs[alg].kind == K_EC) {
-        if (siglen != 2 * k->coord || !(der = ecdsa_der(sig, k->coord, &derlen)))
+        if (siglen != 2 * k->coord || !(der = og_ecdsa_jws_to_der(sig, k->coord, &derlen)))
             goto done;
         sig = der;
         siglen = (size_t)derlen;

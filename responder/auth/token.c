@@ -477,26 +477,6 @@ static void cache_store(struct og_tokens *t, const unsigned char hash[32], time_
     v->ngroups = id->ngroups;
 }
 
-/* JWS ES signatures are r||s; libcrypto wants DER. */
-static unsigned char *es256_der(const unsigned char sig[64], int *derlen)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(sig, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
-    unsigned char *der = NULL;
-
-    if (!es || !r || !s || ECDSA_SIG_set0(es, r, s) != 1)
-        goto out;
-    r = s = NULL;                        /* owned by es now */
-    *derlen = i2d_ECDSA_SIG(es, &der);
-    if (*derlen <= 0)
-        der = NULL;
-out:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(es);
-    return der;
-}
-
 /* The ES256 signature of header.payload under t's key, then the payload as one
    JSON object (a new reference); NULL when either is not right. The header was
    checked (alg ES256, our kid) by the caller. */
@@ -513,7 +493,7 @@ static json_t *verified_payload(struct og_tokens *t, const char *tok, size_t len
         return NULL;
     t->sig_checks++;
     n = og_base64_decode(d2 + 1, len - (size_t)(d2 + 1 - tok), sig, sizeof(sig), true);
-    if (n != 64 || !(der = es256_der(sig, &derlen)))
+    if (n != 64 || !(der = og_ecdsa_jws_to_der(sig, 32, &derlen)))
         goto out;
     if (!og_sha256(tok, (size_t)(d2 - tok), md) || EVP_PKEY_verify_init(t->verify) != 1 ||
         EVP_PKEY_verify(t->verify, der, (size_t)derlen, md, sizeof(md)) != 1)
