@@ -11,7 +11,6 @@
  * headers are ignored. Decoding is bounded (base64url segments, JSON
  * documents). Fetching is oidc_discovery.c; claims and the cache oidc.c.
  */
-#include "digest.h"
 #include "oidc_state.h"
 
 #include <stdint.h>
@@ -30,6 +29,7 @@
 #include <openssl/rsa.h>
 
 #include "base64.h"
+#include "digest.h"
 
 /* ---- algorithms ----------------------------------------------------------- */
 
