@@ -13,13 +13,18 @@
 #   og-htpasswd ... Basic ci:PASSWORD (htpasswd, bcrypt cost 5)
 #   og-apikey   ... Bearer API key (`ocigate key create`)
 #   og-token    ... Bearer ocigate token (from its token endpoint)
+#   og-oidc     ... Bearer OIDC JWT (RS256, the test IdP tests/idp; a fresh
+#               one each round, the IdP's last 300 s); only with node, and
+#               not with OIDC=0
 #   dr-htpasswd lighttpd -> a second docker-registry (same storage) with its
 #               own auth.htpasswd, Basic ci:PASSWORD
 # Columns: requests/s, wrk's p50/p99 latency, the authorizer's CPU per
 # request (utime+stime of its master and workers from /proc/PID/stat, over
 # all rounds), and ratios of requests/s to the ceiling, to the do-nothing
 # authorizer and to dr-htpasswd. RSS of the authorizers' workers before the
-# first and after the last round follow the table.
+# first and after the last round follow the table. A 1 s warm-up per row
+# comes first. The machine's other load shows in every row: compare rows of
+# one run, not runs.
 #
 # Usage: OCIGATE_BIN=... tests/bench/compare.sh [SECONDS [ROUNDS]]   (5 s, 3)
 # Environment: CONNS (4), THREADS (2), CC (cc).
@@ -46,9 +51,24 @@ make_htpasswd "$T/htpasswd" admin ci
     || bail "ocigate token-key generate failed: $(cat "$T/token-key.err")"
 secret_file "$T/token.key"
 OG_URL=http://127.0.0.1:$P_OG
+oidc=.
+if [ "${OIDC:-1}" = 1 ] && command -v node > /dev/null; then
+    start_idp
+    oidc=".auth.openid = {issuer: \"$ISSUER\", audiences: [\"registry\"],
+          claimMapping: {username: \"preferred_username\", groups: \"groups\"}}"
+    # jwt: a fresh access token for ci-bot (groups artifact-workloads)
+    jwt() {
+        local t
+        t=$(sh "$OCIGATE_SRCDIR/tests/idp/token.sh" "$ISSUER" ci-bot \
+            "$(jq -r '.clients["ci-bot"].secret' "$T/idp.json")") || bail "the IdP issued no token"
+        secret "$t"
+        echo "$t"
+    }
+fi
 test_config "$T/ocigate.json" "$REG_PORT" "$REDIS_PORT" "$T/htpasswd" \
     ".log.level = \"warn\" | .auth.apikey = {enabled: true}
-     | .token = {challenge: \"bearer\", realm: \"$OG_URL/ocigate/token\", keyFile: \"$T/token.key\"}"
+     | .token = {challenge: \"bearer\", realm: \"$OG_URL/ocigate/token\", keyFile: \"$T/token.key\",
+                 lifetimeSeconds: 86400} | $oidc"
 start_redis "$REDIS_PORT"
 start_registry "$REG_PORT"
 # the peer: the same registry with its own htpasswd auth, same storage
@@ -106,13 +126,18 @@ secret "$TOKEN"
 BASIC=$(printf 'ci:%s' "$PASS_ci" | base64 -w0)
 
 # rows: NAME PORT AUTH-HEADER-or-empty AUTHORIZER-PID-or-empty
-ROWS=(ceiling noop og-anon og-htpasswd og-apikey og-token dr-htpasswd)
+ROWS=(ceiling noop og-anon og-htpasswd og-apikey og-token)
 declare -A PORT=( [ceiling]=$P_CEIL [noop]=$P_NOOP [og-anon]=$P_OG [og-htpasswd]=$P_OG
-                  [og-apikey]=$P_OG [og-token]=$P_OG [dr-htpasswd]=$P_DR )
+                  [og-apikey]=$P_OG [og-token]=$P_OG [og-oidc]=$P_OG [dr-htpasswd]=$P_DR )
 declare -A AUTH=( [ceiling]= [noop]= [og-anon]= [og-htpasswd]="Basic $BASIC"
                   [og-apikey]="Bearer $KEY" [og-token]="Bearer $TOKEN" [dr-htpasswd]="Basic $BASIC" )
 declare -A APID=( [noop]=$NOOP_PID [og-anon]=$OG_PID [og-htpasswd]=$OG_PID
-                  [og-apikey]=$OG_PID [og-token]=$OG_PID )
+                  [og-apikey]=$OG_PID [og-token]=$OG_PID [og-oidc]=$OG_PID )
+if declare -F jwt > /dev/null; then
+    ROWS+=(og-oidc)
+    AUTH[og-oidc]="Bearer $(jwt)"
+fi
+ROWS+=(dr-htpasswd)
 PATH_M=/v2/bench/app/manifests/v1
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 
@@ -157,11 +182,18 @@ wrk_run() {
     echo "${rps:-0} ${p50:-0} ${p99:-0} ${n:-0}" >> "$T/res.$r"
 }
 
+# warm-up (not counted): 1 s per row, so that caches and connections are
+# in place before the first measured round
+for r in "${ROWS[@]}"; do
+    wrk -t"$threads" -c"$conns" -d1s -H "$ACCEPT" ${AUTH[$r]:+-H "Authorization: ${AUTH[$r]}"} \
+        "http://127.0.0.1:${PORT[$r]}$PATH_M" > /dev/null
+done
 RSS0_OG=$(rss "$OG_PID"); RSS0_NOOP=$(rss "$NOOP_PID")
 declare -A TICKS NREQ
 for r in "${ROWS[@]}"; do TICKS[$r]=0; NREQ[$r]=0; done
 echo "# $rounds rounds x ${#ROWS[@]} rows x ${secs}s, wrk -t$threads -c$conns, $(nproc) cores"
 for i in $(seq 1 "$rounds"); do
+    [ -n "${AUTH[og-oidc]:-}" ] && AUTH[og-oidc]="Bearer $(jwt)"
     for r in "${ROWS[@]}"; do
         t0=0
         [ -n "${APID[$r]:-}" ] && t0=$(ticks "${APID[$r]}")
