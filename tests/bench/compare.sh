@@ -20,7 +20,8 @@
 #               own auth.htpasswd, Basic ci:PASSWORD
 # Columns: requests/s, wrk's p50/p99 latency, the authorizer's CPU per
 # request (utime+stime of its master and workers from /proc/PID/stat, over
-# all rounds), and ratios of requests/s to the ceiling, to the do-nothing
+# all rounds), the same for the whole path (that row's lighttpd, authorizer
+# and registry), and ratios of requests/s to the ceiling, to the do-nothing
 # authorizer and to dr-htpasswd. RSS of the authorizers' workers before the
 # first and after the last round follow the table. A 1 s warm-up per row
 # comes first. The machine's other load shows in every row: compare rows of
@@ -95,6 +96,7 @@ wait_socket "$T/noop.sock" 10 "$NOOP_PID" || bail "noop_authorizer did not liste
 # lighttpd: ocigate's shipped config; the others minimal
 lighttpd_snippet "$DEPLOY/lighttpd/ocigate-external.conf" "$T/og.conf" regport="$REG_PORT"
 start_lighttpd lt-og "$P_OG" "$T/og.conf"
+LT_OG=$LIGHTTPD_PID
 proxy_conf() { # DEST PORT [AUTHORIZER-SOCKET]
     {
         if [ -n "${3:-}" ]; then
@@ -110,8 +112,11 @@ proxy_conf "$T/ceil.conf" "$REG_PORT"
 proxy_conf "$T/noop.conf" "$REG_PORT" "$T/noop.sock"
 proxy_conf "$T/dr.conf" "$REG2_PORT"
 start_lighttpd lt-ceil "$P_CEIL" "$T/ceil.conf"
+LT_CEIL=$LIGHTTPD_PID
 start_lighttpd lt-noop "$P_NOOP" "$T/noop.conf"
+LT_NOOP=$LIGHTTPD_PID
 start_lighttpd lt-dr "$P_DR" "$T/dr.conf"
+LT_DR=$LIGHTTPD_PID
 
 mkimage "$T/img" v1 > /dev/null
 skopeo_copy "oci:$T/img:v1" "docker://127.0.0.1:$P_OG/bench/app:v1" --dest-creds "admin:$PASS_admin" \
@@ -133,6 +138,10 @@ declare -A AUTH=( [ceiling]= [noop]= [og-anon]= [og-htpasswd]="Basic $BASIC"
                   [og-apikey]="Bearer $KEY" [og-token]="Bearer $TOKEN" [dr-htpasswd]="Basic $BASIC" )
 declare -A APID=( [noop]=$NOOP_PID [og-anon]=$OG_PID [og-htpasswd]=$OG_PID
                   [og-apikey]=$OG_PID [og-token]=$OG_PID [og-oidc]=$OG_PID )
+# every process a row's request goes through (wrk aside)
+declare -A PPIDS=( [ceiling]="$LT_CEIL $REGISTRY_PID" [noop]="$LT_NOOP $NOOP_PID $REGISTRY_PID"
+                   [dr-htpasswd]="$LT_DR $REG2_PID" )
+for r in og-anon og-htpasswd og-apikey og-token og-oidc; do PPIDS[$r]="$LT_OG $OG_PID $REGISTRY_PID"; done
 if declare -F jwt > /dev/null; then
     ROWS+=(og-oidc)
     AUTH[og-oidc]="Bearer $(jwt)"
@@ -189,15 +198,18 @@ for r in "${ROWS[@]}"; do
         "http://127.0.0.1:${PORT[$r]}$PATH_M" > /dev/null
 done
 RSS0_OG=$(rss "$OG_PID"); RSS0_NOOP=$(rss "$NOOP_PID")
-declare -A TICKS NREQ
-for r in "${ROWS[@]}"; do TICKS[$r]=0; NREQ[$r]=0; done
+declare -A TICKS PTICKS NREQ
+for r in "${ROWS[@]}"; do TICKS[$r]=0; PTICKS[$r]=0; NREQ[$r]=0; done
+path_ticks() { local p s=0; for p in ${PPIDS[$1]}; do s=$((s + $(ticks "$p"))); done; echo "$s"; }
 echo "# $rounds rounds x ${#ROWS[@]} rows x ${secs}s, wrk -t$threads -c$conns, $(nproc) cores"
 for i in $(seq 1 "$rounds"); do
     [ -n "${AUTH[og-oidc]:-}" ] && AUTH[og-oidc]="Bearer $(jwt)"
     for r in "${ROWS[@]}"; do
         t0=0
         [ -n "${APID[$r]:-}" ] && t0=$(ticks "${APID[$r]}")
+        p0=$(path_ticks "$r")
         wrk_run "$r"
+        PTICKS[$r]=$(( ${PTICKS[$r]} + $(path_ticks "$r") - p0 ))
         if [ -n "${APID[$r]:-}" ]; then
             TICKS[$r]=$(( ${TICKS[$r]} + $(ticks "${APID[$r]}") - t0 ))
         fi
@@ -212,17 +224,23 @@ median() { cut -d' ' -f"$1" "$T/res.$2" | sort -g | awk '{ v[NR] = $1 } END { pr
 declare -A RPS
 for r in "${ROWS[@]}"; do RPS[$r]=$(median 1 "$r"); done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
-printf '# %-12s %9s %8s %8s %9s %8s %8s %8s\n' row 'req/s' 'p50 us' 'p99 us' 'auth us' '/ceil' '/noop' '/dr-htp'
+per_req() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
+printf '# %-12s %9s %8s %8s %9s %9s %8s %8s %8s\n' row 'req/s' 'p50 us' 'p99 us' 'auth us' 'path us' \
+    '/ceil' '/noop' '/dr-htp'
 for r in "${ROWS[@]}"; do
     cpu=-
+    pcpu=-
+    [ "${NREQ[$r]}" -gt 0 ] && pcpu=$(per_req "${PTICKS[$r]}" "${NREQ[$r]}")
     if [ -n "${APID[$r]:-}" ] && [ "${NREQ[$r]}" -gt 0 ]; then
-        cpu=$(awk -v t="${TICKS[$r]}" -v hz="$HZ" -v n="${NREQ[$r]}" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+        cpu=$(per_req "${TICKS[$r]}" "${NREQ[$r]}")
     fi
-    printf '# %-12s %9.0f %8s %8s %9s %8s %8s %8s\n' "$r" "${RPS[$r]}" "$(median 2 "$r")" "$(median 3 "$r")" \
-        "$cpu" "$(ratio "${RPS[$r]}" "${RPS[ceiling]}")" "$(ratio "${RPS[$r]}" "${RPS[noop]}")" \
+    printf '# %-12s %9.0f %8s %8s %9s %9s %8s %8s %8s\n' "$r" "${RPS[$r]}" "$(median 2 "$r")" "$(median 3 "$r")" \
+        "$cpu" "$pcpu" "$(ratio "${RPS[$r]}" "${RPS[ceiling]}")" "$(ratio "${RPS[$r]}" "${RPS[noop]}")" \
         "$(ratio "${RPS[$r]}" "${RPS[dr-htpasswd]}")"
 done
-echo "# auth us: CPU (utime+stime, all processes of the authorizer) per request over all rounds"
+echo "# auth us: CPU (utime+stime, all processes of the authorizer) per request over all rounds;"
+echo "# path us: the same for everything the request goes through (lighttpd, authorizer, registry):"
+echo "# less sensitive to the machine's other load than requests/s"
 echo "# RSS KiB (master workers...): ocigate before $RSS0_OG, after $RSS1_OG"
 echo "#                              noop    before $RSS0_NOOP, after $RSS1_NOOP"
 done_testing
