@@ -29,6 +29,7 @@
 #
 # Usage: OCIGATE_BIN=... tests/bench/compare.sh [SECONDS [ROUNDS]]   (5 s, 3)
 # Environment: CONNS (4), THREADS (2), CC (cc).
+# shellcheck disable=SC2154  # PASS_<user> variables are set by make_htpasswd
 set -u
 . "$(dirname "$0")/../e2e/lib.sh"
 OCIGATE_E2E=1 e2e_init redis-server docker-registry lighttpd skopeo curl jq htpasswd wrk
@@ -134,7 +135,7 @@ BASIC=$(printf 'ci:%s' "$PASS_ci" | base64 -w0)
 ROWS=(ceiling noop og-anon og-htpasswd og-apikey og-token)
 declare -A PORT=( [ceiling]=$P_CEIL [noop]=$P_NOOP [og-anon]=$P_OG [og-htpasswd]=$P_OG
                   [og-apikey]=$P_OG [og-token]=$P_OG [og-oidc]=$P_OG [dr-htpasswd]=$P_DR )
-declare -A AUTH=( [ceiling]= [noop]= [og-anon]= [og-htpasswd]="Basic $BASIC"
+declare -A AUTH=( [ceiling]="" [noop]="" [og-anon]="" [og-htpasswd]="Basic $BASIC"
                   [og-apikey]="Bearer $KEY" [og-token]="Bearer $TOKEN" [dr-htpasswd]="Basic $BASIC" )
 declare -A APID=( [noop]=$NOOP_PID [og-anon]=$OG_PID [og-htpasswd]=$OG_PID
                   [og-apikey]=$OG_PID [og-token]=$OG_PID [og-oidc]=$OG_PID )
