@@ -18,6 +18,10 @@
 #               not with OIDC=0
 #   dr-htpasswd lighttpd -> a second docker-registry (same storage) with its
 #               own auth.htpasswd, Basic ci:PASSWORD
+# With STATIC=1, rows for the authorizer alone follow (lighttpd serves a
+# static copy of the manifest once the authorizer allowed the request, the
+# registry is out of the picture): noop-static, og-anon-static,
+# og-htpasswd-static, og-apikey-static, og-token-static (og-oidc-static).
 # Columns: requests/s, wrk's p50/p99 latency, the authorizer's CPU per
 # request (utime+stime of its master and workers from /proc/PID/stat, over
 # all rounds), the same for the whole path (that row's lighttpd, authorizer
@@ -47,7 +51,7 @@ ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Wshadow -Wformat=
     -o "$NOOP" "$E2E_DIR/../bench/noop_authorizer.c" -lfcgi 2> "$T/cc.log" \
     || bail "cannot build noop_authorizer: $(head -n 5 "$T/cc.log")"
 
-read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR <<<"$(free_ports 7)"
+read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR P_NOOPS P_OGS <<<"$(free_ports 9)"
 make_htpasswd "$T/htpasswd" admin ci
 "$OCIGATE_BIN" token-key generate > "$T/token.key" 2> "$T/token-key.err" \
     || bail "ocigate token-key generate failed: $(cat "$T/token-key.err")"
@@ -109,6 +113,13 @@ proxy_conf() { # DEST PORT [AUTHORIZER-SOCKET]
         echo "proxy.server += ( \"/v2/\" => (( \"host\" => \"127.0.0.1\", \"port\" => $2 )) )"
     } > "$1"
 }
+# authorizer_conf DEST SOCKET: the authorizer, then lighttpd's static files
+authorizer_conf() {
+    {
+        echo 'server.modules += ( "mod_fastcgi" )'
+        echo "fastcgi.server += ( \"/v2/\" => (( \"socket\" => \"$2\", \"mode\" => \"authorizer\", \"check-local\" => \"disable\" )) )"
+    } > "$1"
+}
 proxy_conf "$T/ceil.conf" "$REG_PORT"
 proxy_conf "$T/noop.conf" "$REG_PORT" "$T/noop.sock"
 proxy_conf "$T/dr.conf" "$REG2_PORT"
@@ -118,6 +129,15 @@ start_lighttpd lt-noop "$P_NOOP" "$T/noop.conf"
 LT_NOOP=$LIGHTTPD_PID
 start_lighttpd lt-dr "$P_DR" "$T/dr.conf"
 LT_DR=$LIGHTTPD_PID
+STATIC=${STATIC:-0}
+if [ "$STATIC" = 1 ]; then
+    authorizer_conf "$T/noop-static.conf" "$T/noop.sock"
+    authorizer_conf "$T/og-static.conf" "$T/ocigate.sock"
+    start_lighttpd lt-noop-static "$P_NOOPS" "$T/noop-static.conf"
+    LT_NOOPS=$LIGHTTPD_PID
+    start_lighttpd lt-og-static "$P_OGS" "$T/og-static.conf"
+    LT_OGS=$LIGHTTPD_PID
+fi
 
 mkimage "$T/img" v1 > /dev/null
 skopeo_copy "oci:$T/img:v1" "docker://127.0.0.1:$P_OG/bench/app:v1" --dest-creds "admin:$PASS_admin" \
@@ -128,6 +148,10 @@ secret "$KEY"
 [ "$(req tok -u "ci:$PASS_ci" "$OG_URL/ocigate/token?service=registry.example.org&scope=repository:bench/app:pull")" = 200 ] \
     || bail "no ocigate token: $(head -c 200 "$T/tok.body")"
 TOKEN=$(jq -r '.token' "$T/tok.body")
+# the static copy (STATIC=1 rows), under lighttpd's document root
+mkdir -p "$T/www/v2/bench/app/manifests"
+curl -s -H "Accept: application/vnd.oci.image.manifest.v1+json" -o "$T/www/v2/bench/app/manifests/v1" \
+    "http://127.0.0.1:$REG_PORT/v2/bench/app/manifests/v1"
 secret "$TOKEN"
 BASIC=$(printf 'ci:%s' "$PASS_ci" | base64 -w0)
 
@@ -148,6 +172,17 @@ if declare -F jwt > /dev/null; then
     AUTH[og-oidc]="Bearer $(jwt)"
 fi
 ROWS+=(dr-htpasswd)
+if [ "$STATIC" = 1 ]; then
+    ROWS+=(noop-static)
+    PORT[noop-static]=$P_NOOPS; AUTH[noop-static]=""; APID[noop-static]=$NOOP_PID
+    PPIDS[noop-static]="$LT_NOOPS $NOOP_PID"
+    for r in og-anon og-htpasswd og-apikey og-token og-oidc; do
+        [ "$r" = og-oidc ] && [ -z "${AUTH[og-oidc]:-}" ] && continue
+        ROWS+=("$r-static")
+        PORT[$r-static]=$P_OGS; AUTH[$r-static]=${AUTH[$r]}; APID[$r-static]=$OG_PID
+        PPIDS[$r-static]="$LT_OGS $OG_PID"
+    done
+fi
 PATH_M=/v2/bench/app/manifests/v1
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 
@@ -204,7 +239,10 @@ for r in "${ROWS[@]}"; do TICKS[$r]=0; PTICKS[$r]=0; NREQ[$r]=0; done
 path_ticks() { local p s=0; for p in ${PPIDS[$1]}; do s=$((s + $(ticks "$p"))); done; echo "$s"; }
 echo "# $rounds rounds x ${#ROWS[@]} rows x ${secs}s, wrk -t$threads -c$conns, $(nproc) cores"
 for i in $(seq 1 "$rounds"); do
-    [ -n "${AUTH[og-oidc]:-}" ] && AUTH[og-oidc]="Bearer $(jwt)"
+    if [ -n "${AUTH[og-oidc]:-}" ]; then
+        AUTH[og-oidc]="Bearer $(jwt)"
+        [ "$STATIC" = 1 ] && AUTH[og-oidc-static]=${AUTH[og-oidc]}
+    fi
     for r in "${ROWS[@]}"; do
         t0=0
         [ -n "${APID[$r]:-}" ] && t0=$(ticks "${APID[$r]}")
@@ -226,22 +264,29 @@ declare -A RPS
 for r in "${ROWS[@]}"; do RPS[$r]=$(median 1 "$r"); done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 per_req() { awk -v t="$1" -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }
-printf '# %-12s %9s %8s %8s %9s %9s %8s %8s %8s\n' row 'req/s' 'p50 us' 'p99 us' 'auth us' 'path us' \
+printf '# %-18s %9s %8s %8s %9s %9s %8s %8s %8s\n' row 'req/s' 'p50 us' 'p99 us' 'auth us' 'path us' \
     '/ceil' '/noop' '/dr-htp'
 for r in "${ROWS[@]}"; do
     cpu=-
     pcpu=-
     [ "${NREQ[$r]}" -gt 0 ] && pcpu=$(per_req "${PTICKS[$r]}" "${NREQ[$r]}")
+    # the authorizer alone compares with the do-nothing one alone only
+    if [[ $r == *-static ]]; then
+        cols="- $(ratio "${RPS[$r]}" "${RPS[noop-static]}") -"
+    else
+        cols="$(ratio "${RPS[$r]}" "${RPS[ceiling]}") $(ratio "${RPS[$r]}" "${RPS[noop]}") $(ratio "${RPS[$r]}" "${RPS[dr-htpasswd]}")"
+    fi
     if [ -n "${APID[$r]:-}" ] && [ "${NREQ[$r]}" -gt 0 ]; then
         cpu=$(per_req "${TICKS[$r]}" "${NREQ[$r]}")
     fi
-    printf '# %-12s %9.0f %8s %8s %9s %9s %8s %8s %8s\n' "$r" "${RPS[$r]}" "$(median 2 "$r")" "$(median 3 "$r")" \
-        "$cpu" "$pcpu" "$(ratio "${RPS[$r]}" "${RPS[ceiling]}")" "$(ratio "${RPS[$r]}" "${RPS[noop]}")" \
-        "$(ratio "${RPS[$r]}" "${RPS[dr-htpasswd]}")"
+    # shellcheck disable=SC2086  # cols: three words
+    printf '# %-18s %9.0f %8s %8s %9s %9s %8s %8s %8s\n' "$r" "${RPS[$r]}" "$(median 2 "$r")" "$(median 3 "$r")" \
+        "$cpu" "$pcpu" $cols
 done
 echo "# auth us: CPU (utime+stime, all processes of the authorizer) per request over all rounds;"
 echo "# path us: the same for everything the request goes through (lighttpd, authorizer, registry):"
-echo "# less sensitive to the machine's other load than requests/s"
+echo "# less sensitive to the machine's other load than requests/s. *-static rows: /noop is"
+echo "# against noop-static"
 echo "# RSS KiB (master workers...): ocigate before $RSS0_OG, after $RSS1_OG"
 echo "#                              noop    before $RSS0_NOOP, after $RSS1_NOOP"
 done_testing
