@@ -106,6 +106,7 @@ fi
 if [ "${COMPARE:-1}" = 1 ]; then
     echo "# 6. side by side: tests/bench/compare.sh (5 s x 3 interleaved rounds)"
     "$(dirname "$0")/compare.sh" | sed 's/^/#   /'
+    ok "${PIPESTATUS[0]}" "compare.sh ran (its rows all answered 200)"
 fi
 ok 0 "benchmark ran"
 done_testing
