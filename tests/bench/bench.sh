@@ -10,6 +10,9 @@
 #      Redis, HEAD again, PUT forwarded to the registry, claim released)
 #   5. the decision alone, in process, with and without accessControl
 #      conditions (tests/bench/decide_bench, if built)
+#   6. side by side (tests/bench/compare.sh, its own processes): no
+#      authorizer, a do-nothing one, ocigate per credential type and
+#      docker-registry's own htpasswd auth; COMPARE=0 skips it
 # and prints wrk's numbers plus ocigate's own time per request in each part
 # (from its Prometheus histogram: the mean of the requests of that part). Usage: OCIGATE_BIN=... tests/bench/bench.sh [SECONDS]
 set -u
@@ -99,6 +102,11 @@ if [ -x "$db" ]; then
     "$db" 1000000 | sed 's/^/#   /'
 else
     echo "# 5. skipped: build it with make tests/bench/decide_bench"
+fi
+if [ "${COMPARE:-1}" = 1 ]; then
+    echo "# 6. side by side: tests/bench/compare.sh (5 s x 3 interleaved rounds)"
+    "$(dirname "$0")/compare.sh" | sed 's/^/#   /'
+    ok "${PIPESTATUS[0]}" "compare.sh ran (its rows all answered 200)"
 fi
 ok 0 "benchmark ran"
 done_testing
