@@ -124,18 +124,25 @@ run_scenario() {
     # sends the body anyway after --expect100-timeout, 1 s by default: on a
     # busy machine the 401 can take longer than that)
     head -c $((8 * 1024 * 1024)) /dev/zero > "$T/scn-big.bin"
-    out=$(curl -s --max-time 20 --expect100-timeout 15 -o /dev/null -X PUT -T "$T/scn-big.bin" \
+    out=$(curl -s --max-time 20 --expect100-timeout 15 -o /dev/null -D "$T/scn-big.hdr" \
+          -X PUT -T "$T/scn-big.bin" \
           -H 'Expect: 100-continue' -H 'Content-Type: application/octet-stream' \
           -w '%{http_code} %{size_upload} %{time_total}' \
           "$u/v2/$p/anon/blobs/uploads/00000000-0000-0000-0000-000000000000?digest=sha256:$(printf %064d 0)" \
           2>/dev/null)
     read -r code sent took <<< "$out"
     is "$code" 401 "$n: unauthenticated 8 MiB blob PUT (Expect: 100-continue): 401"
-    # curl sends the body anyway once its 15 s wait for "100 Continue" is
-    # over: on a machine so loaded that the 401 took that long, the size says
-    # nothing. A door that let the body through at once fails here.
-    ok '[ "${sent%.*}" -lt 1048576 ] || [ "${took%.*}" -ge 15 ]' \
-        "$n: ... refused before the body was sent ($sent bytes uploaded in ${took}s)"
+    # The body may still travel in two cases that are not the door letting it
+    # through: curl sends it once its 15 s wait for "100 Continue" is over (a
+    # machine so loaded that the 401 took that long), and nginx, discarding
+    # the body of a request it refused, answers "100 Continue" itself along
+    # with its 401: whether curl pushes bytes before it reads the 401 is a
+    # race (lost now and then under load); the body goes to nginx's discard,
+    # never upstream. Any other upload fails here.
+    continued=0
+    grep -qi '^HTTP/[0-9.]* 100' "$T/scn-big.hdr" 2>/dev/null && continued=1
+    ok '[ "${sent%.*}" -lt 1048576 ] || [ "${took%.*}" -ge 15 ] || [ "$continued" = 1 ]' \
+        "$n: ... refused before the body was sent ($sent bytes uploaded in ${took}s$([ "$continued" = 1 ] && echo ', after the door'"'"'s own 100 Continue'))"
 
     # ------------------------------------------------ ci: no overwrite ---
     d_ci2=$(mkimage "$img" ci2) || bail "mkimage failed"
