@@ -648,8 +648,10 @@ start_idp() {
         > "$T/idp.out" 2>&1 &
     IDP_PID=$!
     register_pid "$IDP_PID"
-    WAIT_PID=$IDP_PID wait_until 20 test -s "$T/idp.json" ||
-        bail "the IdP did not start: $(tail -n 3 "$T/idp.out")"
+    # node loads oidc-provider and makes an RSA key first: give a loaded
+    # machine time (seen once: not ready after 20 s, with nothing in its log)
+    WAIT_PID=$IDP_PID wait_until 60 test -s "$T/idp.json" ||
+        bail "the IdP did not start within 60 s ($(pid_running "$IDP_PID" && echo 'still running' || echo 'exited')): $(grep -v 'Unsupported runtime' "$T/idp.out" | tail -n 5 | tr '\n' ' ') $(tail -n 3 "$T/idp.log" 2>/dev/null | tr '\n' ' ')"
     ISSUER=$(jq -r .issuer "$T/idp.json")
     while IFS= read -r s; do [ "${#s}" -ge 8 ] && secret "$s"; done < <(
         jq -r '(.clients[]?.secret, .web_client.secret, .accounts[]?.password) // empty' "$T/idp.json")

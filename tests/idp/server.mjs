@@ -302,8 +302,24 @@ const DEFAULT_RESOURCE = 'urn:ocigate:registry';
 
 // --- signing keys ----------------------------------------------------------
 
-function signingJwk(type, options, alg) {
-  const { privateKey } = crypto.generateKeyPairSync(type, options);
+// Key generation was seen to stall for over 30 s now and then (about one
+// start in 20 on the 2-core test machine, always at this step): each key is
+// made in the thread pool with a deadline, and made again when it passes.
+function generate(type, options) {
+  return new Promise((resolve, reject) => {
+    crypto.generateKeyPair(type, options, (err, _pub, priv) => (err ? reject(err) : resolve(priv)));
+  });
+}
+
+async function signingJwk(type, options, alg) {
+  let privateKey = null;
+  for (let attempt = 1; !privateKey; attempt++) {
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(() => resolve(null), 3000); });
+    privateKey = await Promise.race([generate(type, options), late]);
+    clearTimeout(timer);
+    if (!privateKey) log('key generation is slow: starting it again', { type, attempt });
+  }
   const jwk = privateKey.export({ format: 'jwk' });
   const pub = crypto.createPublicKey(privateKey).export({ format: 'jwk' });
   // RFC 7638 thumbprint as kid.
@@ -316,8 +332,8 @@ function signingJwk(type, options, alg) {
 
 const jwks = {
   keys: [
-    signingJwk('rsa', { modulusLength: 2048 }, 'RS256'),
-    signingJwk('ec', { namedCurve: 'P-256' }, 'ES256'),
+    await signingJwk('rsa', { modulusLength: 2048 }, 'RS256'),
+    await signingJwk('ec', { namedCurve: 'P-256' }, 'ES256'),
   ],
 };
 
