@@ -1038,9 +1038,11 @@ static void first_sight_parses_only_the_token(void **state)
 {
     struct og_oidc_stats a, b;
     const char *algs[] = { "RS256", "ES256" }, *kids[] = { "rsa1", "ec256" };
+    char *warm = claims_with(",\"jti\":\"warm\"");
     (void)state;
 
-    accept_(jwt(hdr("RS256", "rsa1"), claims_with(",\"jti\":\"warm\""), "RS256", rsa));
+    accept_(jwt(hdr("RS256", "rsa1"), warm, "RS256", rsa));
+    free(warm);
     a = stats();
     for (int i = 0; i < 20; i++) {
         char extra[64], *c;
