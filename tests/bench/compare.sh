@@ -22,6 +22,20 @@
 # static copy of the manifest once the authorizer allowed the request, the
 # registry is out of the picture): noop-static, og-anon-static,
 # og-htpasswd-static, og-apikey-static, og-token-static (og-oidc-static).
+# With SCALE=1, rows for the authorizer alone against the policy's and the
+# key store's size follow, each with its own ocigate (2 workers) and lighttpd:
+#   og-pat10-static, og-pat1k-static, og-pat10k-static: anonymous GET with
+#               10, 1,000 and 10,000 repository patterns (bench/app decided
+#               by "bench/*" among "**", "**/secret" and team<K>/... shapes)
+#   og-keys1k-static, og-keys1m-static: an API key with the worker's key
+#               cache off (auth.apikey.cacheSeconds 0: one HGETALL per
+#               request) with 1,000 and 1,000,000 key records in the Redis
+#               database it reads (copies of a real record, written by a Lua
+#               loop in batches as apikey_scale.sh does; the million take
+#               about half a minute and a few hundred MB of Redis memory)
+# ROWS="og-anon noop-static og-pat10k-static ..." runs only the rows named
+# (any of the above, in that order; the ratio columns need their reference
+# rows: ceiling, noop, dr-htpasswd, noop-static).
 # Columns: requests/s, wrk's p50/p99 latency, the authorizer's CPU per
 # request (utime+stime of its master and workers from /proc/PID/stat, over
 # all rounds), the same for the whole path (that row's lighttpd, authorizer
@@ -32,9 +46,11 @@
 # one run, not runs.
 #
 # Usage: OCIGATE_BIN=... tests/bench/compare.sh [SECONDS [ROUNDS]]   (5 s, 3)
-# Environment: CONNS (4), THREADS (2), CC (cc).
+# Environment: CONNS (4), THREADS (2), CC (cc), STATIC (0), SCALE (0), ROWS,
+# OIDC (1).
 # shellcheck disable=SC2154  # PASS_<user> variables are set by make_htpasswd
 set -u
+SEL=${ROWS:-}   # ROWS becomes the list of rows below
 . "$(dirname "$0")/../e2e/lib.sh"
 OCIGATE_E2E=1 e2e_init redis-server docker-registry lighttpd skopeo curl jq htpasswd wrk
 secs=${1:-5}
@@ -42,6 +58,23 @@ rounds=${2:-3}
 conns=${CONNS:-4}
 threads=${THREADS:-2}
 HZ=$(getconf CLK_TCK)
+STATIC=${STATIC:-0}
+SCALE=${SCALE:-0}
+ALL_ROWS=(ceiling noop og-anon og-htpasswd og-apikey og-token og-oidc dr-htpasswd
+          noop-static og-anon-static og-htpasswd-static og-apikey-static og-token-static og-oidc-static
+          og-pat10-static og-pat1k-static og-pat10k-static og-keys1k-static og-keys1m-static)
+if [ -n "$SEL" ]; then
+    read -ra WANT <<<"$SEL"
+    for r in "${WANT[@]}"; do
+        [[ " ${ALL_ROWS[*]} " == *" $r "* ]] || bail "unknown row $r (rows: ${ALL_ROWS[*]})"
+    done
+else
+    WANT=("${ALL_ROWS[@]:0:8}")
+    [ "$STATIC" = 1 ] && WANT+=("${ALL_ROWS[@]:8:6}")
+    [ "$SCALE" = 1 ] && WANT+=("${ALL_ROWS[@]:14:5}")
+fi
+want() { local r; for r in "${WANT[@]}"; do [[ $r == "$1" ]] && return 0; done; return 1; }
+want_any() { local r; for r in "$@"; do want "$r" && return 0; done; return 1; }
 
 # ---------------------------------------------------------------- setup ----
 NOOP=$T/noop_authorizer
@@ -51,14 +84,16 @@ ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Wshadow -Wformat=
     -o "$NOOP" "$E2E_DIR/../bench/noop_authorizer.c" -lfcgi 2> "$T/cc.log" \
     || bail "cannot build noop_authorizer: $(head -n 5 "$T/cc.log")"
 
-read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR P_NOOPS P_OGS <<<"$(free_ports 9)"
+read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR P_NOOPS P_OGS \
+    P_PAT10 P_PAT1K P_PAT10K P_K1K P_K1M <<<"$(free_ports 14)"
+declare -A SPORT=([pat10]=$P_PAT10 [pat1k]=$P_PAT1K [pat10k]=$P_PAT10K [keys1k]=$P_K1K [keys1m]=$P_K1M)
 make_htpasswd "$T/htpasswd" admin ci
 "$OCIGATE_BIN" token-key generate > "$T/token.key" 2> "$T/token-key.err" \
     || bail "ocigate token-key generate failed: $(cat "$T/token-key.err")"
 secret_file "$T/token.key"
 OG_URL=http://127.0.0.1:$P_OG
 oidc=.
-if [ "${OIDC:-1}" = 1 ] && command -v node > /dev/null; then
+if [ "${OIDC:-1}" = 1 ] && want_any og-oidc og-oidc-static && command -v node > /dev/null; then
     start_idp
     oidc=".auth.openid = {issuer: \"$ISSUER\", audiences: [\"registry\"],
           claimMapping: {username: \"preferred_username\", groups: \"groups\"}}"
@@ -129,15 +164,45 @@ start_lighttpd lt-noop "$P_NOOP" "$T/noop.conf"
 LT_NOOP=$LIGHTTPD_PID
 start_lighttpd lt-dr "$P_DR" "$T/dr.conf"
 LT_DR=$LIGHTTPD_PID
-STATIC=${STATIC:-0}
-if [ "$STATIC" = 1 ]; then
-    authorizer_conf "$T/noop-static.conf" "$T/noop.sock"
-    authorizer_conf "$T/og-static.conf" "$T/ocigate.sock"
+authorizer_conf "$T/noop-static.conf" "$T/noop.sock"
+authorizer_conf "$T/og-static.conf" "$T/ocigate.sock"
+if want noop-static; then
     start_lighttpd lt-noop-static "$P_NOOPS" "$T/noop-static.conf"
     LT_NOOPS=$LIGHTTPD_PID
+fi
+if want_any og-anon-static og-htpasswd-static og-apikey-static og-token-static og-oidc-static; then
     start_lighttpd lt-og-static "$P_OGS" "$T/og-static.conf"
     LT_OGS=$LIGHTTPD_PID
 fi
+# the authorizers whose RSS is shown: NAME=PID
+AUTHZ=("ocigate=$OG_PID" "noop=$NOOP_PID")
+# scale_ocigate NAME PORT CONFIG: an ocigate of its own (2 workers) behind its
+# own lighttpd serving static files; sets SC_OG, SC_LT
+scale_ocigate() {
+    start_ocigate "$T/$1.sock" 2 "$3"
+    SC_OG=$OCIGATE_PID
+    authorizer_conf "$T/$1-static.conf" "$T/$1.sock"
+    start_lighttpd "lt-$1" "$2" "$T/$1-static.conf"
+    SC_LT=$LIGHTTPD_PID
+    AUTHZ+=("$1=$SC_OG")
+}
+declare -A SCALE_OG SCALE_LT SCALE_PORT
+# the policy's size: N repository patterns, every entry three-tier's "**"
+for n in 10 1k 10k; do
+    want "og-pat$n-static" || continue
+    num=${n/k/000}
+    jq --argjson n "$num" '.accessControl.repositories["**"] as $e
+        | .accessControl.repositories = ({"**": $e, "**/secret": $e, "bench/*": $e}
+            + ([range(0; $n - 3)] | map({key: (["team", "team", "team", "team", "org"][. % 5]
+                   + ((. / 5 | floor) | tostring)
+                   + ["/**", "/app-*", "/{dev,stage}/**", "/svc?/[a-z]*", "/**"][. % 5]),
+                 value: $e}) | from_entries))' "$T/ocigate.json" > "$T/pat$n.json" \
+        || bail "jq failed on the $n-pattern config"
+    [ "$(jq '.accessControl.repositories | length' "$T/pat$n.json")" = "$num" ] \
+        || bail "pat$n.json: not $num patterns"
+    scale_ocigate "pat$n" "${SPORT[pat$n]}" "$T/pat$n.json"
+    SCALE_OG[og-pat$n-static]=$SC_OG; SCALE_LT[og-pat$n-static]=$SC_LT; SCALE_PORT[og-pat$n-static]=${SPORT[pat$n]}
+done
 
 mkimage "$T/img" v1 > /dev/null
 skopeo_copy "oci:$T/img:v1" "docker://127.0.0.1:$P_OG/bench/app:v1" --dest-creds "admin:$PASS_admin" \
@@ -155,8 +220,41 @@ curl -s -H "Accept: application/vnd.oci.image.manifest.v1+json" -o "$T/www/v2/be
 secret "$TOKEN"
 BASIC=$(printf 'ci:%s' "$PASS_ci" | base64 -w0)
 
+# the key store's size: an API key looked up in a Redis database (1 and 2
+# of the same redis-server) holding 1,000 or 1,000,000 key records
+R() { redis-cli -p "$REDIS_PORT" "$@"; }
+# fill DB FROM TO: key records FROM..TO in DB, copies of the record SRC
+fill() {
+    R -n "$1" EVAL "local f = redis.call('HGETALL', KEYS[1])
+            for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do
+              redis.call('HSET', 'ocigate:key:' .. redis.sha1hex(tostring(i)) ..
+                         redis.sha1hex('pad'):sub(1, 24), unpack(f))
+            end return 1" 1 "$SRC" "$2" "$3" > /dev/null
+}
+declare -A KEYROW
+for n in 1k 1m; do
+    want "og-keys$n-static" || continue
+    db=1; total=1000
+    [ "$n" = 1m ] && { db=2; total=1000000; }
+    jq --arg redis "redis://127.0.0.1:$REDIS_PORT/$db" \
+        '.redis.url = $redis | .auth.apikey.cacheSeconds = 0' "$T/ocigate.json" > "$T/keys$n.json"
+    k=$("$OCIGATE_BIN" key create -c "$T/keys$n.json" --user ci --group artifact-workloads 2> "$T/key$n.err") \
+        || bail "ocigate key create ($n) failed: $(cat "$T/key$n.err")"
+    secret "$k"
+    KEYROW[og-keys$n-static]=$k
+    SRC=$(R -n "$db" --scan --pattern 'ocigate:key:*' | head -n 1)
+    t0=$(date +%s)
+    for s in $(seq 1 100000 $((total - 1))); do
+        e=$((s + 99999)); [ "$e" -gt $((total - 1)) ] && e=$((total - 1))
+        fill "$db" "$s" "$e"
+    done
+    diag "og-keys$n-static: $(R -n "$db" DBSIZE) keys in Redis db $db (filled in $(( $(date +%s) - t0 )) s)"
+    scale_ocigate "keys$n" "${SPORT[keys$n]}" "$T/keys$n.json"
+    SCALE_OG[og-keys$n-static]=$SC_OG; SCALE_LT[og-keys$n-static]=$SC_LT; SCALE_PORT[og-keys$n-static]=${SPORT[keys$n]}
+done
+diag "Redis memory: $(R INFO memory | awk -F: '/^used_memory_human/ { print $2 }' | tr -d '\r')"
+
 # rows: NAME PORT AUTH-HEADER-or-empty AUTHORIZER-PID-or-empty
-ROWS=(ceiling noop og-anon og-htpasswd og-apikey og-token)
 declare -A PORT=( [ceiling]=$P_CEIL [noop]=$P_NOOP [og-anon]=$P_OG [og-htpasswd]=$P_OG
                   [og-apikey]=$P_OG [og-token]=$P_OG [og-oidc]=$P_OG [dr-htpasswd]=$P_DR )
 declare -A AUTH=( [ceiling]="" [noop]="" [og-anon]="" [og-htpasswd]="Basic $BASIC"
@@ -167,22 +265,24 @@ declare -A APID=( [noop]=$NOOP_PID [og-anon]=$OG_PID [og-htpasswd]=$OG_PID
 declare -A PPIDS=( [ceiling]="$LT_CEIL $REGISTRY_PID" [noop]="$LT_NOOP $NOOP_PID $REGISTRY_PID"
                    [dr-htpasswd]="$LT_DR $REG2_PID" )
 for r in og-anon og-htpasswd og-apikey og-token og-oidc; do PPIDS[$r]="$LT_OG $OG_PID $REGISTRY_PID"; done
-if declare -F jwt > /dev/null; then
-    ROWS+=(og-oidc)
-    AUTH[og-oidc]="Bearer $(jwt)"
-fi
-ROWS+=(dr-htpasswd)
-if [ "$STATIC" = 1 ]; then
-    ROWS+=(noop-static)
-    PORT[noop-static]=$P_NOOPS; AUTH[noop-static]=""; APID[noop-static]=$NOOP_PID
-    PPIDS[noop-static]="$LT_NOOPS $NOOP_PID"
-    for r in og-anon og-htpasswd og-apikey og-token og-oidc; do
-        [ "$r" = og-oidc ] && [ -z "${AUTH[og-oidc]:-}" ] && continue
-        ROWS+=("$r-static")
-        PORT[$r-static]=$P_OGS; AUTH[$r-static]=${AUTH[$r]}; APID[$r-static]=$OG_PID
-        PPIDS[$r-static]="$LT_OGS $OG_PID"
-    done
-fi
+declare -F jwt > /dev/null && AUTH[og-oidc]="Bearer $(jwt)"
+PORT[noop-static]=$P_NOOPS; AUTH[noop-static]=""; APID[noop-static]=$NOOP_PID
+PPIDS[noop-static]="${LT_NOOPS:-} $NOOP_PID"
+for r in og-anon og-htpasswd og-apikey og-token og-oidc; do
+    PORT[$r-static]=$P_OGS; AUTH[$r-static]=${AUTH[$r]:-}; APID[$r-static]=$OG_PID
+    PPIDS[$r-static]="${LT_OGS:-} $OG_PID"
+done
+for r in "${!SCALE_OG[@]}"; do
+    PORT[$r]=${SCALE_PORT[$r]}; APID[$r]=${SCALE_OG[$r]}; PPIDS[$r]="${SCALE_LT[$r]} ${SCALE_OG[$r]}"
+    AUTH[$r]=""
+    [ -n "${KEYROW[$r]:-}" ] && AUTH[$r]="Bearer ${KEYROW[$r]}"
+done
+ROWS=()
+for r in "${WANT[@]}"; do
+    # no OIDC rows without the IdP
+    [[ $r == og-oidc* ]] && [ -z "${AUTH[og-oidc]:-}" ] && continue
+    ROWS+=("$r")
+done
 PATH_M=/v2/bench/app/manifests/v1
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 
@@ -233,7 +333,8 @@ for r in "${ROWS[@]}"; do
     wrk -t"$threads" -c"$conns" -d1s -H "$ACCEPT" ${AUTH[$r]:+-H "Authorization: ${AUTH[$r]}"} \
         "http://127.0.0.1:${PORT[$r]}$PATH_M" > /dev/null
 done
-RSS0_OG=$(rss "$OG_PID"); RSS0_NOOP=$(rss "$NOOP_PID")
+declare -A RSS0 RSS1
+for a in "${AUTHZ[@]}"; do RSS0[${a%%=*}]=$(rss "${a#*=}"); done
 declare -A TICKS PTICKS NREQ
 for r in "${ROWS[@]}"; do TICKS[$r]=0; PTICKS[$r]=0; NREQ[$r]=0; done
 path_ticks() { local p s=0; for p in ${PPIDS[$1]}; do s=$((s + $(ticks "$p"))); done; echo "$s"; }
@@ -241,7 +342,7 @@ echo "# $rounds rounds x ${#ROWS[@]} rows x ${secs}s, wrk -t$threads -c$conns, $
 for i in $(seq 1 "$rounds"); do
     if [ -n "${AUTH[og-oidc]:-}" ]; then
         AUTH[og-oidc]="Bearer $(jwt)"
-        [ "$STATIC" = 1 ] && AUTH[og-oidc-static]=${AUTH[og-oidc]}
+        AUTH[og-oidc-static]=${AUTH[og-oidc]}
     fi
     for r in "${ROWS[@]}"; do
         t0=0
@@ -256,7 +357,7 @@ for i in $(seq 1 "$rounds"); do
     done
     echo "#   round $i done"
 done
-RSS1_OG=$(rss "$OG_PID"); RSS1_NOOP=$(rss "$NOOP_PID")
+for a in "${AUTHZ[@]}"; do RSS1[${a%%=*}]=$(rss "${a#*=}"); done
 
 # median COLUMN ROW
 median() { cut -d' ' -f"$1" "$T/res.$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -272,9 +373,9 @@ for r in "${ROWS[@]}"; do
     [ "${NREQ[$r]}" -gt 0 ] && pcpu=$(per_req "${PTICKS[$r]}" "${NREQ[$r]}")
     # the authorizer alone compares with the do-nothing one alone only
     if [[ $r == *-static ]]; then
-        cols="- $(ratio "${RPS[$r]}" "${RPS[noop-static]}") -"
+        cols="- $(ratio "${RPS[$r]}" "${RPS[noop-static]:-0}") -"
     else
-        cols="$(ratio "${RPS[$r]}" "${RPS[ceiling]}") $(ratio "${RPS[$r]}" "${RPS[noop]}") $(ratio "${RPS[$r]}" "${RPS[dr-htpasswd]}")"
+        cols="$(ratio "${RPS[$r]}" "${RPS[ceiling]:-0}") $(ratio "${RPS[$r]}" "${RPS[noop]:-0}") $(ratio "${RPS[$r]}" "${RPS[dr-htpasswd]:-0}")"
     fi
     if [ -n "${APID[$r]:-}" ] && [ "${NREQ[$r]}" -gt 0 ]; then
         cpu=$(per_req "${TICKS[$r]}" "${NREQ[$r]}")
@@ -287,6 +388,15 @@ echo "# auth us: CPU (utime+stime, all processes of the authorizer) per request 
 echo "# path us: the same for everything the request goes through (lighttpd, authorizer, registry):"
 echo "# less sensitive to the machine's other load than requests/s. *-static rows: /noop is"
 echo "# against noop-static"
-echo "# RSS KiB (master workers...): ocigate before $RSS0_OG, after $RSS1_OG"
-echo "#                              noop    before $RSS0_NOOP, after $RSS1_NOOP"
+# the scale rows against their smallest sibling: requests/s and CPU per request
+for pair in og-pat1k-static:og-pat10-static og-pat10k-static:og-pat10-static og-keys1m-static:og-keys1k-static; do
+    a=${pair%%:*}; b=${pair#*:}
+    if [ -z "${RPS[$a]:-}" ] || [ -z "${RPS[$b]:-}" ]; then continue; fi
+    echo "# $a / $b: requests/s $(ratio "${RPS[$a]}" "${RPS[$b]}"), auth CPU per request" \
+        "$(ratio "$(per_req "${TICKS[$a]}" "${NREQ[$a]}")" "$(per_req "${TICKS[$b]}" "${NREQ[$b]}")")"
+done
+echo "# RSS KiB (master workers...), before the first round -> after the last:"
+for a in "${AUTHZ[@]}"; do
+    printf '#   %-10s %s -> %s\n' "${a%%=*}" "${RSS0[${a%%=*}]}" "${RSS1[${a%%=*}]}"
+done
 done_testing
