@@ -1317,7 +1317,7 @@ static bool read_access_control(struct parser *p, json_t *v, void *t)
             if (cfg->rules[i].policies[j].nconditions)
                 cfg->has_conditions = true;
     cfg->open_to_anonymous = og_open_to_anonymous(cfg);   /* the ping's answer, once */
-    return true;
+    return og_policy_prepare(cfg) ? true : fail_out_of_memory(p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1870,6 +1870,8 @@ void og_config_free(struct og_config *cfg)
     }
     free(cfg->rules);
     og_glob_index_free(cfg->rule_index);
+    free(cfg->catalog_reps);
+    free(cfg->rules_by_pattern);
     policy_entry_free(&cfg->admin);
     for (size_t i = 0; i < cfg->ngroups; i++) {
         free(cfg->groups[i].name);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct og_glob;
 struct og_glob_index;
@@ -152,6 +153,15 @@ struct og_config {
     bool has_conditions;           /* some entry carries conditions */
     const char *open_to_anonymous; /* og_open_to_anonymous(), computed at load: a pattern
                                       (points into rules) or "adminPolicy", or NULL */
+    /* og_policy_prepare() (policy/decide.c), at load, so that the catalog's
+       and the key page's checks do not scan every rule per request */
+    bool rules_prepared;           /* false: the fields below are unset, scan the rules */
+    bool has_everything_rule;      /* a "**" pattern exists */
+    uint32_t *catalog_reps;        /* one rule per distinct catalog view (entries' actions,
+                                      users, groups, whether conditioned; default and
+                                      anonymous actions), positions in rules */
+    size_t ncatalog_reps;
+    uint32_t *rules_by_pattern;    /* positions in rules, sorted by pattern bytes */
     struct og_group *groups;
     size_t ngroups;
     bool has_metrics;

@@ -5,9 +5,11 @@
  *
  * Pure: reads the compiled config, the classified route, the identity and the
  * facts; allocates nothing and does no I/O. Every reason is a static string.
+ * (og_policy_prepare, run once at load, allocates the tables it keeps.)
  */
 #include "decide.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "condition.h"
@@ -895,11 +897,20 @@ static void decide_catalog(const struct og_config *cfg, const struct og_identity
     }
     static const struct check_ctx no_request = { NULL, NULL };
     struct verdict v = { 0 };
-    for (size_t i = 0; i < cfg->nrules; i++) {
-        if (strcmp(cfg->rules[i].pattern, "**") == 0)
-            has_everything_rule = true;
-        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ, "", 0, &no_request, &v) == SRC_NONE)
-            every_rule_grants = false;
+    if (cfg->rules_prepared) {
+        /* rules with the same catalog view grant alike: one of each */
+        has_everything_rule = cfg->has_everything_rule;
+        for (size_t k = 0; has_everything_rule && every_rule_grants && k < cfg->ncatalog_reps; k++)
+            if (rule_grants(cfg, &cfg->rules[cfg->catalog_reps[k]], id, OG_ACT_READ, "", 0,
+                            &no_request, &v) == SRC_NONE)
+                every_rule_grants = false;
+    } else {
+        for (size_t i = 0; i < cfg->nrules; i++) {
+            if (strcmp(cfg->rules[i].pattern, "**") == 0)
+                has_everything_rule = true;
+            if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ, "", 0, &no_request, &v) == SRC_NONE)
+                every_rule_grants = false;
+        }
     }
     if (has_everything_rule && every_rule_grants)
         allow(out, OG_ACT_READ, "**", "every rule grants read");
@@ -1057,6 +1068,9 @@ static bool pattern_covers(const struct og_repo_rule *rule, const char *glob, si
     return len >= plen && memcmp(pat, glob, plen) == 0 && (len == plen || glob[plen] == '/');
 }
 
+static const struct og_repo_rule *rule_by_pattern(const struct og_config *cfg, const char *a,
+                                                  size_t alen, const char *b, size_t blen);
+
 bool og_scope_within_reach(const struct og_config *cfg, const struct og_identity *id,
                            const char *glob, size_t len)
 {
@@ -1067,9 +1081,158 @@ bool og_scope_within_reach(const struct og_config *cfg, const struct og_identity
     if (!has_glob_meta(glob, len))
         return og_can(cfg, id, OG_ACT_READ, glob, len, NULL);
     struct verdict v = { 0 };   /* no request here: conditions count as holding, as in og_can */
-    for (size_t i = 0; i < cfg->nrules; i++)
-        if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ, glob, len, NULL, &v) != SRC_NONE &&
-            pattern_covers(&cfg->rules[i], glob, len))
+    if (!cfg->rules_prepared) {
+        for (size_t i = 0; i < cfg->nrules; i++)
+            if (rule_grants(cfg, &cfg->rules[i], id, OG_ACT_READ, glob, len, NULL, &v) != SRC_NONE &&
+                pattern_covers(&cfg->rules[i], glob, len))
+                return true;
+        return false;
+    }
+    /* Only these patterns can cover the glob: itself, "**", and P + "/" + two
+       stars for every P that is the glob up to a '/' (P without glob
+       characters: none past the first one the glob has). */
+    const struct og_repo_rule *cand[2];
+    cand[0] = rule_by_pattern(cfg, glob, len, "", 0);
+    cand[1] = rule_by_pattern(cfg, "**", 2, "", 0);
+    for (size_t c = 0; c < 2; c++)
+        if (cand[c] && rule_grants(cfg, cand[c], id, OG_ACT_READ, glob, len, NULL, &v) != SRC_NONE &&
+            pattern_covers(cand[c], glob, len))
             return true;
+    for (size_t k = 1; k <= len && !has_glob_meta(glob, k); k++) {
+        if (k < len && glob[k] != '/')
+            continue;
+        const struct og_repo_rule *r = rule_by_pattern(cfg, glob, k, "/**", 3);
+        if (r && rule_grants(cfg, r, id, OG_ACT_READ, glob, len, NULL, &v) != SRC_NONE &&
+            pattern_covers(r, glob, len))
+            return true;
+    }
     return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* At load: tables that spare the catalog and the key page a scan.          */
+
+static int strlist_cmp(const struct og_strlist *a, const struct og_strlist *b)
+{
+    if (a->n != b->n)
+        return a->n < b->n ? -1 : 1;
+    for (size_t i = 0; i < a->n; i++) {
+        int c = strcmp(a->v[i], b->v[i]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+struct rule_slot {
+    const struct og_repo_rule *rule;
+    uint32_t pos;
+};
+
+/* What the catalog's rule_grants (read, no request) looks at: entries'
+   actions, users, groups and whether they carry conditions (never evaluated
+   without a request: they count as false, or as holding when the identity
+   carries no request), default and anonymous actions. Equal views grant
+   alike for every identity. */
+static int by_catalog_view(const void *pa, const void *pb)
+{
+    const struct og_repo_rule *a = ((const struct rule_slot *)pa)->rule;
+    const struct og_repo_rule *b = ((const struct rule_slot *)pb)->rule;
+    int c;
+
+    if (a->default_actions != b->default_actions)
+        return a->default_actions < b->default_actions ? -1 : 1;
+    if (a->anonymous_actions != b->anonymous_actions)
+        return a->anonymous_actions < b->anonymous_actions ? -1 : 1;
+    if (a->npolicies != b->npolicies)
+        return a->npolicies < b->npolicies ? -1 : 1;
+    for (size_t i = 0; i < a->npolicies; i++) {
+        const struct og_policy_entry *x = &a->policies[i], *y = &b->policies[i];
+        if (x->actions != y->actions)
+            return x->actions < y->actions ? -1 : 1;
+        if ((x->nconditions > 0) != (y->nconditions > 0))
+            return x->nconditions > 0 ? 1 : -1;
+        if ((c = strlist_cmp(&x->users, &y->users)) || (c = strlist_cmp(&x->groups, &y->groups)))
+            return c;
+    }
+    return 0;
+}
+
+/* pattern bytes against a[0..alen) + b[0..blen): bytewise, then shorter first */
+static int pattern_cmp(const char *p, size_t plen, const char *a, size_t alen, const char *b,
+                       size_t blen)
+{
+    for (size_t i = 0; i < plen && i < alen + blen; i++) {
+        unsigned char x = (unsigned char)p[i];
+        unsigned char y = (unsigned char)(i < alen ? a[i] : b[i - alen]);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return plen == alen + blen ? 0 : plen < alen + blen ? -1 : 1;
+}
+
+static int by_pattern(const void *pa, const void *pb)
+{
+    const struct og_repo_rule *a = ((const struct rule_slot *)pa)->rule;
+    const struct og_repo_rule *b = ((const struct rule_slot *)pb)->rule;
+
+    return pattern_cmp(a->pattern, a->pattern_len, b->pattern, b->pattern_len, "", 0);
+}
+
+/* The rule whose pattern is a[0..alen) + b[0..blen), or NULL: a binary
+   search of rules_by_pattern. */
+static const struct og_repo_rule *rule_by_pattern(const struct og_config *cfg, const char *a,
+                                                  size_t alen, const char *b, size_t blen)
+{
+    size_t lo = 0, hi = cfg->nrules;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct og_repo_rule *r = &cfg->rules[cfg->rules_by_pattern[mid]];
+        int c = pattern_cmp(r->pattern, r->pattern_len, a, alen, b, blen);
+        if (c == 0)
+            return r;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+bool og_policy_prepare(struct og_config *cfg)
+{
+    size_t n = cfg->nrules;
+    struct rule_slot *s = calloc(n ? n : 1, sizeof *s);
+    uint32_t *reps = calloc(n ? n : 1, sizeof *reps), *bypat = calloc(n ? n : 1, sizeof *bypat);
+    size_t nreps = 0;
+    bool ok = s && reps && bypat && n < UINT32_MAX;
+
+    cfg->has_everything_rule = false;
+    for (size_t i = 0; ok && i < n; i++) {
+        s[i].rule = &cfg->rules[i];
+        s[i].pos = (uint32_t)i;
+        if (strcmp(cfg->rules[i].pattern, "**") == 0)
+            cfg->has_everything_rule = true;
+    }
+    if (ok) {
+        qsort(s, n, sizeof *s, by_catalog_view);
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || by_catalog_view(&s[i - 1], &s[i]) != 0)
+                reps[nreps++] = s[i].pos;
+        qsort(s, n, sizeof *s, by_pattern);
+        for (size_t i = 0; i < n; i++)
+            bypat[i] = s[i].pos;
+        free(cfg->catalog_reps);
+        free(cfg->rules_by_pattern);
+        cfg->catalog_reps = reps;
+        cfg->ncatalog_reps = nreps;
+        cfg->rules_by_pattern = bypat;
+        cfg->rules_prepared = true;
+        reps = bypat = NULL;
+    }
+    free(s);
+    free(reps);
+    free(bypat);
+    return ok;
 }

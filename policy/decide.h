@@ -165,6 +165,11 @@ const struct og_repo_rule *og_rule_for(const struct og_config *cfg, const char *
    rule; the config keeps its answer at load (og_config.open_to_anonymous). */
 const char *og_open_to_anonymous(const struct og_config *cfg);
 
+/* At load: what the catalog's check and og_scope_within_reach need to know
+   of the rules without scanning them per request (og_config.rules_prepared
+   and the fields after it). false when out of memory. */
+bool og_policy_prepare(struct og_config *cfg);
+
 /* Does any immutableTags rule cover this repository (for some tag)? */
 bool og_repo_has_immutable_rules(const struct og_config *cfg, const char *repo, size_t repo_len);
 

@@ -178,6 +178,68 @@ static double median(double *v, int n)
 
 enum { SIZES = 6, MAX_ROUNDS = 15 };
 
+/* The checks that look at the whole policy rather than one repository's
+   rule: the catalog (may the identity read every repository?) and an API
+   key scope asked for on the key page (og_scope_within_reach), with the
+   tables og_policy_prepare builds at load and, rules_prepared cleared, the
+   scan of every rule they replaced. ci is allowed the catalog (every rule
+   grants read: the scan's worst case) and "team1/x-*" is covered by "**"
+   only (the shortest pattern, the last one scanned). */
+static double whole_ns(struct og_config *cfg, bool prepared, bool catalog, long iters)
+{
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_route r;
+    struct og_decision out;
+    bool was = cfg->rules_prepared;
+
+    og_route_classify("GET", 3, "/v2/_catalog", 12, NULL, 0, &r);
+    cfg->rules_prepared = prepared;
+    double t0 = now_ns();
+    for (long i = 0; i < iters; i++) {
+        if (catalog) {
+            og_decide(cfg, &r, &ci, NULL, &out);
+            sink += out.status;
+        } else {
+            sink += og_scope_within_reach(cfg, &ci, "team1/x-*", 9);
+        }
+    }
+    double t = (now_ns() - t0) / (double)iters;
+    cfg->rules_prepared = was;
+    return t;
+}
+
+static void by_size_whole_policy(struct og_config *const *cfg, long iters, int rounds)
+{
+    static const int rows[] = { 0, 1, 2 };   /* 10, 1,000, 10,000 patterns */
+    double v[3][4][MAX_ROUNDS];
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_route r;
+    struct og_decision out;
+
+    og_route_classify("GET", 3, "/v2/_catalog", 12, NULL, 0, &r);
+    for (int k = 0; k < rounds; k++)
+        for (int s = 0; s < 3; s++) {
+            long n = iters / 20 + 1, scan_n = iters * 10 / (long)cfg[rows[s]]->nrules / 20 + 1;
+            v[s][0][k] = whole_ns(cfg[rows[s]], true, true, n);
+            v[s][1][k] = whole_ns(cfg[rows[s]], false, true, scan_n);
+            v[s][2][k] = whole_ns(cfg[rows[s]], true, false, n);
+            v[s][3][k] = whole_ns(cfg[rows[s]], false, false, scan_n);
+        }
+    printf("\n%-24s %5s %14s %14s %7s %14s %14s %7s\n", "whole-policy checks (ci)", "code",
+           "catalog ns", "catalog scan", "ratio", "key scope ns", "scope scan", "ratio");
+    for (int s = 0; s < 3; s++) {
+        double m[4];
+        for (int c = 0; c < 4; c++)
+            m[c] = median(v[s][c], rounds);
+        og_decide(cfg[rows[s]], &r, &ci, NULL, &out);
+        printf("%-24zu %5d %14.1f %14.1f %6.0fx %14.1f %14.1f %6.0fx\n", cfg[rows[s]]->nrules,
+               out.status, m[0], m[1], m[1] / m[0], m[2], m[3], m[3] / m[2]);
+    }
+    printf("(patterns in the policy; \"scan\": the same check with rules_prepared cleared,\n"
+           " every rule scanned as before og_policy_prepare; key scope: og_scope_within_reach\n"
+           " of \"team1/x-*\", which only \"**\" covers; medians of %d rounds)\n", rounds);
+}
+
 static int by_size(long iters, int rounds, const struct og_request_env *env)
 {
     /* The same name in every size isolates the policy's size; one longer
@@ -222,6 +284,7 @@ static int by_size(long iters, int rounds, const struct og_request_env *env)
     printf("(medians of %d interleaved rounds of %ld decisions; ratios to the 10-pattern policy\n"
            " of the same kind; \"linear scan\" is the rule lookup alone done the way it was\n"
            " before the index: every pattern in order until one matches)\n", rounds, iters);
+    by_size_whole_policy(cfg, iters, rounds);
     for (int s = 0; s < SIZES; s++)
         og_config_free(cfg[s]);
     return 0;
