@@ -3,9 +3,13 @@
  *
  * The token endpoint hands these out (doc/http.md); clients present them as
  * "Bearer" on every registry request. They are ES256 JWTs signed with the
- * EC P-256 key in token.keyFile. They are made with libjwt 1.10 and checked
- * here with libcrypto directly, against the key parsed once at start (libjwt
- * parses its PEM key again for every token, about 1.5 ms):
+ * EC P-256 key in token.keyFile. They are made and checked here with
+ * libcrypto directly, with the key parsed once at start (libjwt, which made
+ * them before, parsed its PEM key again for every token, about 1-2 ms). A
+ * token is written as libjwt 1.10 wrote it: the header {"alg","kid","typ"}
+ * and the claims as compact JSON with sorted keys, base64url without
+ * padding, the signature as JOSE r||s (tests/unit/test_token_mint.c checks
+ * both against libjwt). Checking:
  *   - the algorithm is bound to the key: the header must say alg ES256 and
  *     our key id (typ, if present, "JWT"), else the token is refused before
  *     its signature is looked at; the signature is then checked as ES256
@@ -24,8 +28,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <jwt.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -67,10 +71,11 @@ struct verified {
 };
 
 struct og_tokens {
-    unsigned char *priv_pem;  /* for libjwt signing */
-    int priv_len;
-    EVP_PKEY *key;            /* parsed once: what signatures are checked against */
+    EVP_PKEY *key;            /* parsed once: what tokens are signed and checked with */
     EVP_PKEY_CTX *verify;     /* made once from key */
+    EVP_PKEY_CTX *sign;       /* made once from key */
+    char mint_header64[HEADER_MAX]; /* base64url of the header every minted token has */
+    size_t mint_header64_len;
     char header64[HEADER_MAX];  /* the header part of the first token verified: a
                                    token that starts with it is ours without parsing
                                    JSON (every request with a token asks, twice) */
@@ -87,23 +92,6 @@ struct og_tokens {
 };
 
 /* ----------------------------------------------------------- key handling */
-
-static unsigned char *bio_to_buffer(BIO *b, int *len)
-{
-    char *data;
-    long n = BIO_get_mem_data(b, &data);
-    unsigned char *copy;
-
-    if (n <= 0)
-        return NULL;
-    copy = malloc((size_t)n + 1);
-    if (!copy)
-        return NULL;
-    memcpy(copy, data, (size_t)n);
-    copy[n] = '\0';
-    *len = (int)n;
-    return copy;
-}
 
 static bool is_p256(EVP_PKEY *pk)
 {
@@ -147,11 +135,8 @@ void og_tokens_free(struct og_tokens *t)
     for (size_t i = 0; i < CACHE_SLOTS; i++)
         free_scopes(&t->cache[i]);
     json_decref(t->held);
-    if (t->priv_pem) {
-        OPENSSL_cleanse(t->priv_pem, (size_t)t->priv_len);
-        free(t->priv_pem);
-    }
     EVP_PKEY_CTX_free(t->verify);
+    EVP_PKEY_CTX_free(t->sign);
     EVP_PKEY_free(t->key);
     free(t->issuer);
     free(t->audience);
@@ -162,7 +147,10 @@ struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t 
 {
     struct og_tokens *t = NULL;
     EVP_PKEY *pk = NULL;
-    BIO *in = NULL, *priv = NULL;
+    BIO *in = NULL;
+    json_t *header = NULL;
+    char *header_s = NULL;
+    long h64;
 
     if (errlen)
         err[0] = '\0';
@@ -181,30 +169,35 @@ struct og_tokens *og_tokens_load(const struct og_config *cfg, char *err, size_t 
         goto fail;
     }
     t = calloc(1, sizeof(*t));
-    priv = BIO_new(BIO_s_mem());
-    if (!t || !priv || !PEM_write_bio_PrivateKey(priv, pk, NULL, NULL, 0, NULL, NULL) ||
-        !compute_kid(pk, t->kid))
+    if (!t || !compute_kid(pk, t->kid))
         goto oom;
-    t->priv_pem = bio_to_buffer(priv, &t->priv_len);
     t->key = pk;
     pk = NULL;                          /* owned by t now */
     t->verify = EVP_PKEY_CTX_new_from_pkey(NULL, t->key, NULL);
+    t->sign = EVP_PKEY_CTX_new_from_pkey(NULL, t->key, NULL);
+    /* every token's header, as libjwt wrote it: sorted keys, compact */
+    header = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "kid", t->kid, "typ", "JWT");
+    header_s = header ? json_dumps(header, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    h64 = header_s ? og_base64_encode((const unsigned char *)header_s, strlen(header_s),
+                                      t->mint_header64, sizeof(t->mint_header64), true) : -1;
+    if (h64 <= 0)
+        goto oom;
+    t->mint_header64_len = (size_t)h64;
     t->issuer = strdup(cfg->realm ? cfg->realm : "ocigate");
     t->audience = strdup(cfg->token_service ? cfg->token_service
                                             : (cfg->realm ? cfg->realm : "ocigate"));
     t->lifetime_s = cfg->token_lifetime_s > 0 ? cfg->token_lifetime_s : 300;
-    if (!t->priv_pem || !t->key || !t->verify || !t->issuer || !t->audience)
+    if (!t->key || !t->verify || !t->sign || !t->issuer || !t->audience)
         goto oom;
     BIO_free(in);
-    BIO_free(priv);
-    EVP_PKEY_free(pk);
+    free(header_s);
+    json_decref(header);
     return t;
 oom:
     snprintf(err, errlen, "%s: token.keyFile: cannot prepare the key", cfg->token_key_file);
 fail:
-    if (priv) {
-        BIO_free(priv);
-    }
+    free(header_s);
+    json_decref(header);
     BIO_free(in);
     EVP_PKEY_free(pk);
     og_tokens_free(t);
@@ -664,15 +657,37 @@ long og_token_mint(struct og_tokens *t, const struct og_identity *id, const char
     return og_token_mint_claims(t, id, key_id, access_json, NULL, now, out, cap);
 }
 
+/* An ES256 signature of in[0..len) as JOSE r||s (64 bytes). */
+static bool sign_es256(struct og_tokens *t, const char *in, size_t len, unsigned char rs[64])
+{
+    unsigned char md[OG_SHA256_LEN], der[80];
+    const unsigned char *p = der;
+    size_t derlen = sizeof(der);
+    const BIGNUM *r, *s;
+    ECDSA_SIG *sig = NULL;
+    bool ok = false;
+
+    if (!og_sha256(in, len, md) || EVP_PKEY_sign_init(t->sign) != 1 ||
+        EVP_PKEY_sign(t->sign, der, &derlen, md, sizeof(md)) != 1 ||
+        !(sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen)))
+        goto out;
+    ECDSA_SIG_get0(sig, &r, &s);
+    ok = BN_bn2binpad(r, rs, 32) == 32 && BN_bn2binpad(s, rs + 32, 32) == 32;
+out:
+    ECDSA_SIG_free(sig);
+    OPENSSL_cleanse(md, sizeof(md));
+    return ok;
+}
+
 long og_token_mint_claims(struct og_tokens *t, const struct og_identity *id, const char *key_id,
                           const char *access_json, const struct json_t *oidc_claims,
                           time_t now, char *out, size_t cap)
 {
-    jwt_t *jwt = NULL;
-    json_t *ext = NULL, *groups = NULL, *access = NULL, *repos = NULL;
-    char *ext_s = NULL, *tok = NULL, jti[33];
-    unsigned char rnd[16];
-    long n = -1;
+    json_t *payload = NULL, *groups = NULL, *access = NULL, *repos = NULL;
+    char *payload_s = NULL, jti[33], sig64[96];
+    unsigned char rnd[16], rs[64];
+    size_t pos;
+    long n = -1, m;
 
     if (!t || !out)
         return -1;
@@ -698,41 +713,44 @@ long og_token_mint_claims(struct og_tokens *t, const struct og_identity *id, con
         if (!scope || json_array_append_new(repos, scope) != 0)
             goto out;
     }
-    ext = json_pack("{s:O,s:{s:O,s:s,s:s,s:O}}", "access", access, "ocigate", "groups", groups,
-                    "auth", og_auth_name(id->auth), "key_id", key_id ? key_id : "",
-                    "repos", repos);
-    if (ext && oidc_claims && json_is_object((json_t *)oidc_claims) &&
+    /* the claims libjwt wrote: iss aud sub jti iat nbf exp, then access and ocigate */
+    payload = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O, s:{s:O, s:s, s:s, s:O}}",
+                        "iss", t->issuer, "aud", t->audience, "sub", id->user ? id->user : "",
+                        "jti", jti, "iat", (json_int_t)now, "nbf", (json_int_t)now,
+                        "exp", (json_int_t)now + t->lifetime_s, "access", access,
+                        "ocigate", "groups", groups, "auth", og_auth_name(id->auth),
+                        "key_id", key_id ? key_id : "", "repos", repos);
+    if (payload && oidc_claims && json_is_object((json_t *)oidc_claims) &&
         json_dumpb((json_t *)oidc_claims, NULL, 0, JSON_COMPACT) <= CLAIMS_MAX &&
-        json_object_set(json_object_get(ext, "ocigate"), "claims", (json_t *)oidc_claims) != 0)
+        json_object_set(json_object_get(payload, "ocigate"), "claims", (json_t *)oidc_claims) != 0)
         goto out;
-    ext_s = ext ? json_dumps(ext, JSON_COMPACT) : NULL;
-    if (!ext_s || jwt_new(&jwt) != 0)
+    payload_s = payload ? json_dumps(payload, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    /* HEADER64 "." PAYLOAD64 is what is signed; "." SIGNATURE64 follows (86
+       characters); all of it and a NUL must fit, as before */
+    if (!payload_s || t->mint_header64_len + 1 + (strlen(payload_s) * 4 + 2) / 3 + 1 + 86 >= cap)
         goto out;
-    if (jwt_set_alg(jwt, JWT_ALG_ES256, t->priv_pem, t->priv_len) != 0 ||
-        jwt_add_header(jwt, "kid", t->kid) != 0 ||
-        jwt_add_grant(jwt, "iss", t->issuer) != 0 ||
-        jwt_add_grant(jwt, "aud", t->audience) != 0 ||
-        jwt_add_grant(jwt, "sub", id->user ? id->user : "") != 0 ||
-        jwt_add_grant(jwt, "jti", jti) != 0 ||
-        jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
-        jwt_add_grant_int(jwt, "nbf", (long)now) != 0 ||
-        jwt_add_grant_int(jwt, "exp", (long)now + t->lifetime_s) != 0 ||
-        jwt_add_grants_json(jwt, ext_s) != 0)
+    memcpy(out, t->mint_header64, t->mint_header64_len);
+    pos = t->mint_header64_len;
+    out[pos++] = '.';
+    m = og_base64_encode((const unsigned char *)payload_s, strlen(payload_s), out + pos,
+                         cap - pos, true);
+    if (m <= 0)
         goto out;
-    tok = jwt_encode_str(jwt);
-    if (tok && strlen(tok) < cap) {
-        n = (long)strlen(tok);
-        memcpy(out, tok, (size_t)n + 1);
-    }
+    pos += (size_t)m;
+    if (!sign_es256(t, out, pos, rs) ||
+        og_base64_encode(rs, sizeof(rs), sig64, sizeof(sig64), true) != 86)
+        goto out;
+    out[pos++] = '.';
+    memcpy(out + pos, sig64, 87);
+    n = (long)(pos + 86);
 out:
-    free(tok);
-    free(ext_s);
-    json_decref(ext);
+    if (n < 0 && cap)
+        out[0] = '\0';
+    free(payload_s);
+    json_decref(payload);
     json_decref(groups);
     json_decref(repos);
     json_decref(access);
-    if (jwt)
-        jwt_free(jwt);
     return n;
 }
 

@@ -1,7 +1,7 @@
 /*
  * auth_bench.c - what a credential costs ocigate the first time and when
  * cached, in process (measures, never passes or fails):
- *   auth_bench tokens              ocigate's own tokens (ES256): first sight, cached
+ *   auth_bench tokens              ocigate's own tokens (ES256): mint, first sight, cached
  *   auth_bench oidc                OpenID JWTs (RS256 2048, ES256): first sight
  *   auth_bench apikey CONFIG KEY   one API key lookup in Redis (auth.apikey.cacheSeconds
  *                                  0 in CONFIG, so every lookup asks Redis), and unknown keys
@@ -87,12 +87,15 @@ static int tokens(void)
         snprintf(user, sizeof(user), "user%d", i);
         struct og_identity id = { .user = user, .auth = OG_AUTH_HTPASSWD, .groups = groups,
                                   .ngroups = 2 };
+        double a = now_us();
         len[i] = og_token_mint(t, &id, "", "[{\"type\":\"repository\",\"name\":\"a/b\","
                                "\"actions\":[\"pull\",\"push\"]}]", time(NULL), tok[i],
                                sizeof(tok[i]));
+        d[i] = now_us() - a;
         if (len[i] <= 0)
             goto out;
     }
+    report("ocigate token, mint", d, N);
     /* first sight of each, then 100 of them in turn (the per-worker cache) */
     for (int pass = 0; pass < 2; pass++) {
         size_t n = pass ? 20000 : N;
