@@ -3,7 +3,8 @@
  * JSON config. A config that loads is then used the way a worker uses it:
  * a few fixed requests are decided against it (policy/decide.c), so the
  * compiled globs, sorted rules, groups and immutability rules are exercised,
- * and the rule index is checked against a scan of the rules in order.
+ * and the rule index is checked against a scan of the rules in order, the
+ * catalog's check and og_scope_within_reach against their scans of every rule.
  *
  * The config may name files (redis.passwordFile, auth.openid.clientSecretFile):
  * run with stdin from /dev/null (run.sh does) so that "/dev/stdin" cannot block.
@@ -126,6 +127,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_ASSERT(d.rule != NULL && d.reason != NULL);
             FZ_ASSERT(d.status == 200 || d.status == 400 || d.status == 401 ||
                       d.status == 403 || d.status == 404 || d.status == 405 || d.status == 503);
+        }
+        /* the tables og_policy_prepare keeps (the catalog's rule views, the
+           rules by pattern) answer what the scans of every rule answer */
+        {
+            static const char *const globs[] = { "**", "app/*", "a/b/**", "team-a/*",
+                                                  "a/{b,c}/*", "blumeops/*" };
+            bool prepared = cfg->rules_prepared;
+            struct og_decision a, b;
+            og_decide(cfg, &routes[4], &id, NULL, &a);
+            cfg->rules_prepared = false;
+            og_decide(cfg, &routes[4], &id, NULL, &b);
+            cfg->rules_prepared = prepared;
+            FZ_ASSERT(a.status == b.status && strcmp(a.rule, b.rule) == 0 &&
+                      strcmp(a.reason, b.reason) == 0);
+            for (size_t k = 0; k < sizeof globs / sizeof globs[0] + cfg->nrules && k < 40; k++) {
+                const char *g = k < sizeof globs / sizeof globs[0] ? globs[k]
+                                : cfg->rules[k - sizeof globs / sizeof globs[0]].pattern;
+                bool x = og_scope_within_reach(cfg, &id, g, strlen(g));
+                cfg->rules_prepared = false;
+                bool y = og_scope_within_reach(cfg, &id, g, strlen(g));
+                cfg->rules_prepared = prepared;
+                FZ_ASSERT(x == y);
+            }
         }
         (void)og_config_group_has_user(cfg, "admins", users[u]);
         (void)og_can(cfg, &id, OG_ACT_READ, "app", 3, NULL);
