@@ -25,14 +25,14 @@ struct og_listen_unix {
     char group[OG_LISTEN_GROUP_MAX]; /* when group_given && !group_is_gid */
 };
 
-/* og_listen_unix_parse: SPEC (LEN bytes, the text after "unix:") into OUT.
+/* og_listen_unix_parse: TEXT (LEN bytes, the text after "unix:") into OUT.
    PATH runs to the first comma; then comma-separated options in any order,
    each at most once: mode=OCTAL (1 to 4 octal digits, at most 0777) and
    group=NAME (printable ASCII but for space , : / and \, not starting
    with '-', at most 63 bytes) or group=GID (only digits: a numeric gid,
    below 4294967295, never looked up). Returns 0, or -1 with a message in
    ERR (ERRCAP bytes) that names the option at fault. */
-int og_listen_unix_parse(const char *spec, size_t len, struct og_listen_unix *out,
+int og_listen_unix_parse(const char *text, size_t len, struct og_listen_unix *out,
                          char *err, size_t errcap);
 
 #endif

@@ -23,7 +23,7 @@ static int parse(const char *spec, struct og_listen_unix *u)
     return og_listen_unix_parse(spec, strlen(spec), u, err, sizeof(err));
 }
 
-/* refused SPEC ERRPART: refused, and the message holds ERRPART */
+/* refused TEXT ERRPART: refused, and the message holds ERRPART */
 static void refused(const char *spec, const char *errpart)
 {
     struct og_listen_unix u;
