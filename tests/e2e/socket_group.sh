@@ -6,7 +6,9 @@
 #   nginx started by root with "user www-data;" (its workers run as
 #   www-data), deploy/nginx/ocigate.conf (auth_request) with its install
 #   paths replaced, docker-registry, redis-server, ocigate serve:
-#     (a) --listen unix:$T/og.sock,mode=0660,group=www-data
+#     (a) --listen unix:$T/og.sock,mode=0660,group=www-data (the options
+#         deploy/nginx/ocigate.conf documents; ocigate.socket's SocketMode/
+#         SocketGroup say the same)
 #         the socket is root:www-data 0660; an anonymous pull through nginx
 #         gets 200, an anonymous push 401; www-data can connect, nobody else
 #     (b) --listen unix:$T/og.sock,mode=0660 (what is left is root's group)
@@ -105,7 +107,7 @@ except OSError as e:
 # registry_saw ERE: the registry's access-log lines matching ERE.
 registry_saw() { grep -cE -- "$1" "$T/registry.log" || true; }
 
-plan 21
+plan 23
 
 deploy_copy "$DEPLOY/nginx/ocigate.conf" "$T/nginx-site.conf" \
     sock="$SOCK" regport="$REG_PORT" port="$NGX_PORT"
@@ -113,9 +115,18 @@ U=http://127.0.0.1:$NGX_PORT
 PULL=$U/v2/sg-$RUN/app/manifests/v1
 PUSH=$U/v2/sg-$RUN/new/blobs/uploads/
 
+# The --listen line the shipped nginx config documents, and systemd's
+# equivalent in ocigate.socket: (a) runs exactly the documented options.
+NGX_OPTS=$(sed -n 's#^\#.*--listen unix:/run/ocigate/ocigate\.sock\(,[^ ]*\)$#\1#p' \
+    "$DEPLOY/nginx/ocigate.conf" | head -n 1)
+is "$NGX_OPTS" ",mode=0660,group=www-data" \
+    "deploy/nginx/ocigate.conf documents --listen unix:/run/ocigate/ocigate.sock,mode=0660,group=www-data"
+is "$(sed -n 's/^SocketMode=//p' "$DEPLOY/systemd/ocigate.socket"),$(sed -n 's/^SocketGroup=//p' "$DEPLOY/systemd/ocigate.socket")" \
+    "0660,www-data" "deploy/systemd/ocigate.socket: SocketMode=0660, SocketGroup=www-data (the same)"
+
 # ----------------------------------------------- (a) group=www-data -------
 
-og og-group "unix:$SOCK,mode=0660,group=www-data"
+og og-group "unix:$SOCK${NGX_OPTS:-,mode=0660,group=www-data}"
 start_nginx_as_www nginx "$NGX_PORT" "$T/nginx-site.conf"
 is "$(ps -o user= --ppid "$SERVER_PID" | sort -u | tr -d ' ' | paste -sd,)" www-data \
     "nginx's worker runs as www-data (user www-data;)"
