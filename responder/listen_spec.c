@@ -33,7 +33,7 @@ static int parse_mode(const char *v, size_t n, mode_t *out)
 {
     unsigned m = 0;
 
-    if (n < 1 || n > 4)
+    if (n < 1 || n > 6)                /* 0660, 660, 00660: leading zeros as strtol took them */
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (v[i] < '0' || v[i] > '7')

@@ -27,7 +27,7 @@ struct og_listen_unix {
 
 /* og_listen_unix_parse: TEXT (LEN bytes, the text after "unix:") into OUT.
    PATH runs to the first comma; then comma-separated options in any order,
-   each at most once: mode=OCTAL (1 to 4 octal digits, at most 0777) and
+   each at most once: mode=OCTAL (1 to 6 octal digits, at most 0777) and
    group=NAME (printable ASCII but for space , : / and \, not starting
    with '-', at most 63 bytes) or group=GID (only digits: a numeric gid,
    below 4294967295, never looked up). Returns 0, or -1 with a message in

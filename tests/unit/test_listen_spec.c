@@ -63,6 +63,8 @@ static void mode_alone_as_today(void **state)
     assert_int_equal(u.mode, 0);
     assert_int_equal(parse("og.sock,mode=0777", &u), 0);
     assert_int_equal(u.mode, 0777);
+    assert_int_equal(parse("og.sock,mode=00660", &u), 0);   /* as strtol read it before */
+    assert_int_equal(u.mode, 0660);
 }
 
 static void group_by_name(void **state)
@@ -149,6 +151,7 @@ static void bad_values(void **state)
     refused("/s,mode=0860", "mode=0860");
     refused("/s,mode=1777", "mode=1777");     /* no sticky/setgid bits */
     refused("/s,mode=01000", "mode=01000");
+    refused("/s,mode=0000660", "mode=0000660");           /* 7 digits: too long */
     refused("/s,mode= 0660", "mode= 0660");
     refused("/s,mode=+660", "mode=+660");
     refused("/s,mode=-0", "mode=-0");
