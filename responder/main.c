@@ -19,7 +19,8 @@ static void usage(FILE *f)
             "ocigate %s - a FastCGI authorizer for OCI container registries\n"
             "\n"
             "usage:\n"
-            "  ocigate serve   [-c FILE] [--listen unix:PATH[,mode=0660]|tcp:HOST:PORT] [--workers N]\n"
+            "  ocigate serve   [-c FILE] [--listen unix:PATH[,mode=0660][,group=NAME]|tcp:HOST:PORT]\n"
+            "                  [--workers N]\n"
             "  ocigate check   [-c FILE]\n"
             "  ocigate explain [-c FILE] [--user U] [--group G]... [--existing-tag T]... METHOD URI\n"
             "  ocigate key create [-c FILE] --user U [--group G]... [--repo GLOB]... [--expires 90d|RFC3339] [--label TEXT]\n"
@@ -64,10 +65,14 @@ static int cmd_serve(int argc, char **argv)
             break;
         }
         case 'h':
-            printf("usage: ocigate serve [-c FILE] [--listen unix:PATH[,mode=0660]|tcp:HOST:PORT] "
-                   "[--workers N]\n"
+            printf("usage: ocigate serve [-c FILE] [--listen unix:PATH[,mode=0660][,group=NAME]|"
+                   "tcp:HOST:PORT] [--workers N]\n"
                    "  Socket: --listen, else systemd (LISTEN_FDS), else launchd, else fd 0 when it\n"
-                   "  is a listening socket. SIGHUP reloads, SIGTERM drains and exits.\n");
+                   "  is a listening socket. SIGHUP reloads, SIGTERM drains and exits.\n"
+                   "  unix: options, comma-separated, any order, each once: mode=OCTAL (default\n"
+                   "  0660, also with group= alone), group=NAME or a numeric gid (default: the\n"
+                   "  group of the user ocigate runs as). A web server running as www-data needs\n"
+                   "  e.g. --listen unix:/run/ocigate/ocigate.sock,mode=0660,group=www-data\n");
             return 0;
         default:
             fprintf(stderr, "usage: ocigate serve [-c FILE] [--listen ...] [--workers N]\n");

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "decide.h"
 #include "handle.h"
 #include "htpasswd.h"
+#include "listen_spec.h"
 #include "log.h"
 #include "metrics.h"
 #include "redis.h"
@@ -48,62 +50,123 @@
 
 /* ------------------------------------------------------------ the socket */
 
+/* The gid group= names: a number as it is, a name through the group
+   database (getgrnam_r, here at startup, before the socket exists). */
+static int resolve_group(const char *spec, const struct og_listen_unix *u, gid_t *gid)
+{
+    struct group gr, *found = NULL;
+    size_t cap = 4096;
+    char *buf = NULL;
+    int rc;
+
+    if (u->group_is_gid) {
+        *gid = u->gid;
+        return 0;
+    }
+    for (;;) {                        /* a group with many members needs a big buffer */
+        char *nb = realloc(buf, cap);
+        if (!nb) {
+            rc = ENOMEM;
+            break;
+        }
+        buf = nb;
+        rc = getgrnam_r(u->group, &gr, buf, cap, &found);
+        if (rc != ERANGE || cap >= (1u << 20))
+            break;
+        cap *= 4;
+    }
+    if (rc == 0 && found)
+        *gid = gr.gr_gid;
+    free(buf);
+    if (rc != 0) {
+        fprintf(stderr, "ocigate: --listen unix:%s: group=%s: cannot look the group up: %s\n",
+                spec, u->group, strerror(rc));
+        return -1;
+    }
+    if (!found) {
+        fprintf(stderr, "ocigate: --listen unix:%s: group=%s: no such group\n", spec, u->group);
+        return -1;
+    }
+    return 0;
+}
+
+/* unix:PATH[,mode=OCTAL][,group=NAME|GID]. The socket is bound with no
+   permission bits at all (umask 0777), then given its group, then its mode,
+   checked, and only then listen()s: no client can connect before it has
+   its final owner and mode, and it never has wider permissions than those.
+   Any failure removes the socket again and ocigate stops. */
 static int listen_unix(const char *spec, char *owned_path, size_t owned_cap)
 {
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    const char *comma = strchr(spec, ',');
-    size_t plen = comma ? (size_t)(comma - spec) : strlen(spec);
-    mode_t mode = 0660;
+    struct og_listen_unix u;
+    char err[200], what[OG_LISTEN_GROUP_MAX + 96];
     struct sockaddr_un sa;
     struct stat st;
     mode_t old_umask;
-    int fd;
+    gid_t gid = (gid_t)-1;
+    bool bound = false;
+    int fd = -1, e;
 
-    if (plen == 0 || plen >= sizeof(path)) {
-        fprintf(stderr, "ocigate: --listen unix:%s: path empty or too long\n", spec);
+    if (og_listen_unix_parse(spec, strlen(spec), &u, err, sizeof(err)) != 0) {
+        fprintf(stderr, "ocigate: --listen unix:%s: %s\n", spec, err);
         return -1;
     }
-    memcpy(path, spec, plen);
-    path[plen] = '\0';
-    if (comma) {
-        char *end;
-        long m;
-        if (strncmp(comma + 1, "mode=", 5) != 0) {
-            fprintf(stderr, "ocigate: --listen unix:%s: expected \",mode=0660\"\n", spec);
-            return -1;
-        }
-        m = strtol(comma + 6, &end, 8);
-        if (*end || end == comma + 6 || m < 0 || m > 0777) {
-            fprintf(stderr, "ocigate: --listen unix:%s: bad octal mode\n", spec);
-            return -1;
-        }
-        mode = (mode_t)m;
-    }
-    if (lstat(path, &st) == 0) {
+    if (u.group_given && resolve_group(spec, &u, &gid) != 0)
+        return -1;
+    if (lstat(u.path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            fprintf(stderr, "ocigate: %s exists and is not a socket\n", path);
+            fprintf(stderr, "ocigate: %s exists and is not a socket\n", u.path);
             return -1;
         }
-        unlink(path);
+        unlink(u.path);
     }
+    snprintf(what, sizeof(what), "cannot listen");
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         goto fail;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, plen + 1);
-    old_umask = umask(0177);          /* never world-accessible, even for an instant */
+    memcpy(sa.sun_path, u.path, strlen(u.path) + 1);
+    old_umask = umask(0777);          /* created with no permission bits, even for an instant */
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        e = errno;
         umask(old_umask);
+        errno = e;
         goto fail;
     }
     umask(old_umask);
-    if (chmod(path, mode) != 0 || listen(fd, BACKLOG) != 0)
+    bound = true;
+    if (u.group_given) {
+        if (u.group_is_gid)
+            snprintf(what, sizeof(what), "group=%lu: cannot give the socket this group",
+                     (unsigned long)gid);
+        else
+            snprintf(what, sizeof(what), "group=%s (gid %lu): cannot give the socket this group",
+                     u.group, (unsigned long)gid);
+        if (lchown(u.path, (uid_t)-1, gid) != 0)   /* never through a symlink */
+            goto fail;
+    }
+    snprintf(what, sizeof(what), "mode=%04o: cannot set the socket's mode", (unsigned)u.mode);
+    if (chmod(u.path, u.mode) != 0)
         goto fail;
-    snprintf(owned_path, owned_cap, "%s", path);
+    /* still our socket, with the owner and mode asked for */
+    snprintf(what, sizeof(what), "the socket changed under ocigate before it listened");
+    if (lstat(u.path, &st) != 0)
+        goto fail;
+    if (!S_ISSOCK(st.st_mode) || (st.st_mode & 07777) != u.mode ||
+        (u.group_given && st.st_gid != gid)) {
+        errno = EPERM;
+        goto fail;
+    }
+    snprintf(what, sizeof(what), "cannot listen");
+    if (listen(fd, BACKLOG) != 0)
+        goto fail;
+    snprintf(owned_path, owned_cap, "%s", u.path);
     return fd;
 fail:
-    fprintf(stderr, "ocigate: cannot listen on unix:%s: %s\n", path, strerror(errno));
+    e = errno;
+    fprintf(stderr, "ocigate: --listen unix:%s: %s: %s\n", spec, what, strerror(e));
+    if (bound && lstat(u.path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(u.path);           /* no socket left behind */
     if (fd >= 0)
         close(fd);
     return -1;
@@ -216,7 +279,8 @@ static int open_listener(const char *listen, char *owned_path, size_t owned_cap)
             return listen_unix(listen + 5, owned_path, owned_cap);
         if (strncmp(listen, "tcp:", 4) == 0)
             return listen_tcp(listen + 4);
-        fprintf(stderr, "ocigate: --listen %s: expected unix:PATH[,mode=0660] or tcp:HOST:PORT\n",
+        fprintf(stderr, "ocigate: --listen %s: expected unix:PATH[,mode=0660][,group=NAME] "
+                        "or tcp:HOST:PORT\n",
                 listen);
         return -1;
     }

@@ -8,7 +8,8 @@
 
 struct og_serve_options {
     const char *config_path;
-    const char *listen;     /* "unix:PATH[,mode=0660]" or "tcp:HOST:PORT"; NULL = inherited */
+    const char *listen;     /* "unix:PATH[,mode=0660][,group=NAME]" (listen_spec.h)
+                               or "tcp:HOST:PORT"; NULL = inherited */
     int workers;            /* 0 = config, then number of CPUs */
 };
 
