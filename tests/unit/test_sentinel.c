@@ -4,7 +4,8 @@
  * get-master-addr-by-name and to ROLE as hiredis reads them off the wire
  * (responder/store/sentinel.c), how `ocigate check` shows the sentinel form
  * (never a password), and that a sentinel set nobody answers for fails
- * closed, fast, and at most once per second.
+ * closed, fast, and at most once per second; failovers and Redis errors in
+ * the metrics.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include "config.h"
 #include "hostport.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "sentinel.h"
 
@@ -287,6 +289,40 @@ static void sentinels_down_fail_closed_once_per_second(void **state)
     og_config_free(cfg);
 }
 
+/* A new master address counts once across workers (shared page); the first
+   master is not a failover; errors by kind; the answering worker's master. */
+static void failovers_and_errors_in_metrics(void **state)
+{
+    static char text[65536];
+    size_t n;
+
+    (void)state;
+    assert_int_equal(og_metrics_init(), 0);
+    og_metrics_redis_master("127.0.0.1:6379");
+    og_metrics_redis_master("127.0.0.1:6379");
+    assert_int_equal(og_metrics_redis_failovers(), 0);
+    og_metrics_redis_master("[::1]:6380");
+    og_metrics_redis_master("[::1]:6380");             /* another worker seeing the same */
+    assert_int_equal(og_metrics_redis_failovers(), 1);
+    og_metrics_redis_error(OG_REDIS_ERR_READONLY);
+    og_metrics_redis_error(OG_REDIS_ERR_REPLICATION);
+    og_metrics_redis_error(OG_REDIS_ERR_REPLICATION);
+    og_metrics_redis_error(OG_REDIS_ERR_N);            /* ignored */
+    n = og_metrics_render(text, sizeof text);
+    assert_true(n > 0);
+    assert_non_null(strstr(text, "\nocigate_redis_failovers_total 1\n"));
+    assert_non_null(strstr(text, "\nocigate_redis_errors_total{kind=\"readonly\"} 1\n"));
+    assert_non_null(strstr(text, "\nocigate_redis_errors_total{kind=\"replication\"} 2\n"));
+    assert_non_null(strstr(text, "\nocigate_redis_errors_total{kind=\"connect\"} 0\n"));
+    assert_non_null(strstr(text, "\nocigate_redis_master{address=\"[::1]:6380\"} 1\n"));
+    og_metrics_redis_master("unix:/run/a\"b");         /* a label value stays one */
+    n = og_metrics_render(text, sizeof text);
+    assert_non_null(strstr(text, "\nocigate_redis_master{address=\"unix:/run/a?b\"} 1\n"));
+    og_metrics_redis_master(NULL);                      /* none now: no line */
+    n = og_metrics_render(text, sizeof text);
+    assert_null(strstr(text, "ocigate_redis_master{"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +331,7 @@ int main(void)
         cmocka_unit_test(role_answers),
         cmocka_unit_test(check_shows_the_sentinel_form_without_secrets),
         cmocka_unit_test(sentinels_down_fail_closed_once_per_second),
+        cmocka_unit_test(failovers_and_errors_in_metrics),
     };
     og_log_configure("error", "text");
     return cmocka_run_group_tests(tests, NULL, NULL);
