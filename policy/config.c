@@ -19,6 +19,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "action.h"
 #include "cel.h"
@@ -1903,6 +1906,13 @@ void og_config_free(struct og_config *cfg)
     free(cfg->log_level);
     free(cfg->log_format);
     free(cfg);
+}
+
+void og_config_release_garbage(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 static bool strlist_has(const struct og_strlist *l, const char *s)

@@ -218,6 +218,12 @@ struct og_config *og_config_parse(const char *json, size_t len, const char *fnam
 
 void og_config_free(struct og_config *cfg);
 
+/* Give back to the system the heap pages a parse used and freed (the JSON
+   tree), where the C library can (glibc's malloc_trim): the master calls it
+   once a config is loaded, before workers fork, so that they do not carry
+   those pages in their RSS. */
+void og_config_release_garbage(void);
+
 /* Is user a member of config group `group` (accessControl.groups)? Never
    for "" (the anonymous identity belongs to no group, as in zot). */
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user);
