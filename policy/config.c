@@ -1222,11 +1222,10 @@ static bool read_repositories(struct parser *p, json_t *v, void *t)
         size_t saved = path_push_quoted(p, pattern);
 
         rule->pattern_len = strlen(pattern);
-        rule->pattern = strdup(pattern);
-        if (!rule->pattern)
-            return fail_out_of_memory(p);
+        rule->pattern = "";
         if (!compile_glob(p, pattern, rule->pattern_len, &rule->glob))
             return false;
+        rule->pattern = og_glob_source(rule->glob);
         if (!parse_object(p, pg, policy_group_fields, NFIELDS(policy_group_fields), rule))
             return false;
         path_pop(p, saved);
@@ -1864,7 +1863,6 @@ void og_config_free(struct og_config *cfg)
     for (size_t i = 0; i < cfg->nrules; i++) {
         struct og_repo_rule *r = &cfg->rules[i];
 
-        free(r->pattern);
         if (r->glob)
             og_glob_free(r->glob);
         for (size_t j = 0; j < r->npolicies; j++)

@@ -44,7 +44,8 @@ struct og_policy_entry {
 
 /* One key of accessControl.repositories. */
 struct og_repo_rule {
-    char *pattern;              /* as written (case kept: zot lower-cases) */
+    const char *pattern;        /* as written (case kept: zot lower-cases); the glob's
+                                   source text (og_glob_source), not a copy */
     size_t pattern_len;
     struct og_glob *glob;
     struct og_policy_entry *policies;

@@ -48,13 +48,23 @@ struct tok {
 };
 
 struct alt {
-    size_t first;  /* index of the first token in og_glob.toks */
-    size_t ntok;
-    size_t ztail;  /* trailing tokens allowed to match nothing at the end (zero-length rest) */
+    uint32_t first;  /* index of the first token in og_glob.toks */
+    uint32_t ntok;
+    uint32_t ztail;  /* trailing tokens allowed to match nothing at the end (zero-length rest) */
 };
 
+/* One allocation per pattern: this header, then its alternatives, tokens,
+   classes and source text, each array exactly as long as it needs. */
 struct og_glob {
-    char *src;
+    const struct alt *alts;
+    const struct tok *toks;
+    const unsigned char (*cls)[32];
+    const char *src;
+    uint32_t nalts, ntoks, ncls;
+};
+
+/* A glob while it is compiled: growable arrays, copied into one og_glob. */
+struct build {
     struct alt *alts;
     size_t nalts;
     struct tok *toks;
@@ -279,7 +289,7 @@ static void emit_alt(const char *p, size_t b, size_t e, size_t k,
 
 /* ---- tokenizing one expanded alternative ------------------------------ */
 
-static bool push_tok(struct og_glob *g, const struct tok *t)
+static bool push_tok(struct build *g, const struct tok *t)
 {
     struct tok *nt;
     size_t cap;
@@ -299,7 +309,7 @@ static bool push_tok(struct og_glob *g, const struct tok *t)
 }
 
 /* Index of an identical class, or a new one; -1 on failure. */
-static long intern_class(struct og_glob *g, const unsigned char set[32])
+static long intern_class(struct build *g, const unsigned char set[32])
 {
     unsigned char (*nc)[32];
     size_t i, cap;
@@ -371,7 +381,7 @@ static void parse_class(const unsigned char *t, size_t *i, unsigned char set[32]
  * alternative began; and followed by '/' or the end -- but not by a '{'
  * (marks[]), which doublestar sees before expanding it.
  */
-static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
+static bool tokenize(struct build *g, const unsigned char *t, size_t n,
                      const bool *marks, struct alt *a)
 {
     size_t i = 0, r, after;
@@ -380,7 +390,7 @@ static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
     unsigned char set[32];
     long ci;
 
-    a->first = g->ntoks;
+    a->first = (uint32_t)g->ntoks;
     while (i < n) {
         memset(&tk, 0, sizeof tk);
         if (marks[i]) {
@@ -430,7 +440,7 @@ static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
         if (!push_tok(g, &tk))
             return false;
     }
-    a->ntok = g->ntoks - a->first;
+    a->ntok = (uint32_t)(g->ntoks - a->first);
 
     /*
      * doublestar accepts when the name is used up and the rest of the
@@ -455,13 +465,55 @@ static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
 
 /* ---- compile ----------------------------------------------------------- */
 
+static void build_free(struct build *b)
+{
+    free(b->alts);
+    free(b->toks);
+    free(b->cls);
+}
+
+/* The compiled glob in one block (see struct og_glob). */
+static struct og_glob *pack(const struct build *b, const char *pattern, size_t len)
+{
+    size_t alts_b = b->nalts * sizeof(struct alt), toks_b = b->ntoks * sizeof(struct tok);
+    size_t cls_b = b->ncls * 32;
+    struct og_glob *g = malloc(sizeof *g + alts_b + toks_b + cls_b + len + 1);
+    unsigned char *at;
+
+    if (g == NULL)
+        return NULL;
+    at = (unsigned char *)(g + 1);
+    if (alts_b)
+        memcpy(at, b->alts, alts_b);
+    g->alts = (const struct alt *)at;
+    at += alts_b;
+    if (toks_b)
+        memcpy(at, b->toks, toks_b);
+    g->toks = (const struct tok *)at;
+    at += toks_b;
+    if (cls_b)
+        memcpy(at, b->cls, cls_b);
+    g->cls = (const unsigned char (*)[32])at;
+    at += cls_b;
+    if (len)
+        memcpy(at, pattern, len);
+    at[len] = '\0';
+    g->src = (const char *)at;
+    g->nalts = (uint32_t)b->nalts;
+    g->ntoks = (uint32_t)b->ntoks;
+    g->ncls = (uint32_t)b->ncls;
+    return g;
+}
+
 struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size_t errlen)
 {
     struct og_glob *g = NULL;
+    struct build b;
     char *text = NULL;
     bool *marks = NULL;
     size_t nalts, k, o;
 
+    memset(&b, 0, sizeof b);
     og_set_err(err, errlen, "%s", "");
     if (pattern == NULL && len != 0) {
         og_set_err(err, errlen, "no pattern");
@@ -480,31 +532,28 @@ struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size
         return NULL;
     }
 
-    g = calloc(1, sizeof *g);
     text = malloc(len + 1);
     marks = malloc(len + 1);
-    if (g == NULL || text == NULL || marks == NULL)
+    b.alts = calloc(nalts, sizeof *b.alts);
+    if (text == NULL || marks == NULL || b.alts == NULL)
         goto oom;
-    g->src = malloc(len + 1);
-    g->alts = calloc(nalts, sizeof *g->alts);
-    if (g->src == NULL || g->alts == NULL)
-        goto oom;
-    if (len)
-        memcpy(g->src, pattern, len);
-    g->src[len] = '\0';
 
     for (k = 0; k < nalts; k++) {
         memset(marks, 0, len + 1);
         o = 0;
         emit_seq(pattern, 0, len, k, text, &o, marks);
-        if (!tokenize(g, (const unsigned char *)text, o, marks, &g->alts[k])) {
+        if (!tokenize(&b, (const unsigned char *)text, o, marks, &b.alts[k])) {
             og_set_err(err, errlen, "pattern too complex");
             goto fail;
         }
-        g->nalts++;
+        b.nalts++;
     }
+    g = pack(&b, pattern, len);
+    if (g == NULL)
+        goto oom;
     free(text);
     free(marks);
+    build_free(&b);
     return g;
 
 oom:
@@ -512,7 +561,7 @@ oom:
 fail:
     free(text);
     free(marks);
-    og_glob_free(g);
+    build_free(&b);
     return NULL;
 }
 
@@ -546,12 +595,6 @@ size_t og_glob_alt_prefix(const struct og_glob *g, size_t k, char *buf, size_t c
 
 void og_glob_free(struct og_glob *g)
 {
-    if (g == NULL)
-        return;
-    free(g->src);
-    free(g->alts);
-    free(g->toks);
-    free(g->cls);
     free(g);
 }
 

@@ -10,7 +10,7 @@
  *   config   bytes og_config_parse keeps (rules, their entries, globs, the
  *            rule index, og_policy_prepare's tables, ...)
  *   rules    the part of config in the rules' own fields (the rules array,
- *            pattern text, entries and their user and group lists)
+ *            entries and their user and group lists)
  *   heap     growth of malloc's heap over the parse (what the JSON tree
  *            used and freed stays there unless it is given back)
  *   rss      growth of the resident set over the parse, and after
@@ -98,8 +98,6 @@ static size_t rules_bytes(const struct og_config *cfg, size_t *text)
     *text = 0;
     for (size_t i = 0; i < cfg->nrules; i++) {
         const struct og_repo_rule *r = &cfg->rules[i];
-        if (r->pattern != og_glob_source(r->glob))
-            *text += malloc_usable_size(r->pattern);
         if (r->policies)
             b += malloc_usable_size(r->policies);
         for (size_t j = 0; j < r->npolicies; j++)
@@ -176,7 +174,7 @@ int main(int argc, char **argv)
     }
     printf("(bytes per pattern: globs, index: the compiled patterns and a trie over them,\n"
            " alone; config: what og_config_parse keeps, rules: the part of it in the\n"
-           " rules' own fields (array, pattern text, entries, their lists); heap: malloc's heap growth over the\n"
+           " rules' own fields (array, entries, their lists); heap: malloc's heap growth over the\n"
            " parse; rss: resident growth over the parse, then after\n"
            " og_config_release_garbage(); the last columns: the process's RSS in KiB)\n");
     return 0;
