@@ -1251,6 +1251,59 @@ static const struct field group_fields[] = {
     { "users", read_group_users, NULL },
 };
 
+/* qsort contexts cannot carry the groups: names are compared through this. */
+static const struct og_group *sorting_groups;
+
+static int group_name_order(const void *a, const void *b)
+{
+    return strcmp(sorting_groups[*(const uint32_t *)a].name,
+                  sorting_groups[*(const uint32_t *)b].name);
+}
+
+static int member_order(const void *a, const void *b)
+{
+    const struct og_group_member *x = a, *y = b;
+    int c = strcmp(x->user, y->user);
+
+    if (c)
+        return c;
+    return x->group < y->group ? -1 : x->group > y->group;
+}
+
+/* The membership tables (config.h): groups by name, (user, group) pairs. */
+static bool index_groups(struct parser *p, struct og_config *cfg)
+{
+    size_t n = 0, k = 0;
+
+    if (cfg->ngroups >= UINT32_MAX)
+        return fail_out_of_memory(p);
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        n += cfg->groups[i].users.n;
+    cfg->groups_by_name = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *cfg->groups_by_name);
+    cfg->members = calloc(n ? n : 1, sizeof *cfg->members);
+    if (!cfg->groups_by_name || !cfg->members)
+        return fail_out_of_memory(p);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        cfg->groups_by_name[i] = (uint32_t)i;
+        for (size_t j = 0; j < cfg->groups[i].users.n; j++)
+            if (cfg->groups[i].users.v[j][0]) {   /* "" makes no one a member */
+                cfg->members[k].user = cfg->groups[i].users.v[j];
+                cfg->members[k].group = (uint32_t)i;
+                k++;
+            }
+    }
+    sorting_groups = cfg->groups;
+    qsort(cfg->groups_by_name, cfg->ngroups, sizeof *cfg->groups_by_name, group_name_order);
+    sorting_groups = NULL;
+    qsort(cfg->members, k, sizeof *cfg->members, member_order);
+    n = 0;
+    for (size_t i = 0; i < k; i++)   /* a user listed twice in one group */
+        if (n == 0 || member_order(&cfg->members[n - 1], &cfg->members[i]) != 0)
+            cfg->members[n++] = cfg->members[i];
+    cfg->nmembers = n;
+    return true;
+}
+
 static bool read_groups(struct parser *p, json_t *v, void *t)
 {
     struct og_config *cfg = CFG(t);
@@ -1275,7 +1328,7 @@ static bool read_groups(struct parser *p, json_t *v, void *t)
             return false;
         path_pop(p, saved);
     }
-    return true;
+    return index_groups(p, cfg);
 }
 
 /* "" = the anonymous identity, as in zot: "users": [""] lets anonymous clients scrape. */
@@ -1879,6 +1932,8 @@ void og_config_free(struct og_config *cfg)
         strlist_free(&cfg->groups[i].users);
     }
     free(cfg->groups);
+    free(cfg->groups_by_name);
+    free(cfg->members);
     strlist_free(&cfg->metrics_users);
 
     for (size_t i = 0; i < cfg->nimmutable; i++) {
@@ -1913,20 +1968,74 @@ void og_config_release_garbage(void)
 #endif
 }
 
-static bool strlist_has(const struct og_strlist *l, const char *s)
+/* Position of the group named name, or -1. */
+static long find_group(const struct og_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return true;
-    return false;
+    size_t lo = 0, hi = cfg->groups_by_name ? cfg->ngroups : 0;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t g = cfg->groups_by_name[mid];
+        int c = strcmp(cfg->groups[g].name, name);
+
+        if (c == 0)
+            return (long)g;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The first member entry not before (user, group). */
+static size_t lower_member(const struct og_config *cfg, const char *user, uint32_t group)
+{
+    size_t lo = 0, hi = cfg->nmembers;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct og_group_member *m = &cfg->members[mid];
+        int c = strcmp(m->user, user);
+
+        if (c < 0 || (c == 0 && m->group < group))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool og_config_has_group(const struct og_config *cfg, const char *group)
+{
+    return cfg && group && find_group(cfg, group) >= 0;
 }
 
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user)
 {
+    long g;
+    size_t i;
+
     if (!cfg || !group || !user || !user[0])   /* anonymous belongs to no group */
         return false;
-    for (size_t i = 0; i < cfg->ngroups; i++)
-        if (strcmp(cfg->groups[i].name, group) == 0 && strlist_has(&cfg->groups[i].users, user))
-            return true;
-    return false;
+    if ((g = find_group(cfg, group)) < 0)
+        return false;
+    i = lower_member(cfg, user, (uint32_t)g);
+    return i < cfg->nmembers && cfg->members[i].group == (uint32_t)g &&
+           strcmp(cfg->members[i].user, user) == 0;
+}
+
+size_t og_config_user_groups(const struct og_config *cfg, const char *user,
+                             const struct og_group_member **first)
+{
+    size_t i, j;
+
+    *first = NULL;
+    if (!cfg || !user || !user[0] || cfg->nmembers == 0)
+        return 0;
+    i = lower_member(cfg, user, 0);
+    for (j = i; j < cfg->nmembers && strcmp(cfg->members[j].user, user) == 0; j++)
+        ;
+    *first = cfg->members + i;
+    return j - i;
 }
