@@ -44,6 +44,10 @@
 /* The parser: where we are in the document, and where errors go.            */
 
 struct parser {
+    struct og_config *cfg;      /* being built (owns the interned names) */
+    uint32_t *name_slots;       /* hash set of cfg->names: position + 1, 0 = empty */
+    size_t name_cap;            /* a power of two, or 0 */
+    size_t names_room;          /* cfg->names.v's capacity */
     const char *fname;
     char *err;
     size_t errlen;
@@ -367,6 +371,103 @@ static bool strlist_add(struct parser *p, struct og_strlist *l, const char *s, s
     if (!l->v[l->n])
         return fail_out_of_memory(p);
     l->n++;
+    return true;
+}
+
+/* A list whose strings are interned (owned by cfg->names): only its array is
+   its own. */
+static void strlist_drop(struct og_strlist *l)
+{
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static bool names_grow(struct parser *p)
+{
+    size_t cap = p->name_cap ? p->name_cap * 2 : 64;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    const struct og_strlist *names = &p->cfg->names;
+
+    if (!slots || names->n >= UINT32_MAX - 1) {
+        free(slots);
+        return false;
+    }
+    for (size_t i = 0; i < names->n; i++) {
+        size_t k = name_hash(names->v[i], strlen(names->v[i])) & (cap - 1);
+        while (slots[k])
+            k = (k + 1) & (cap - 1);
+        slots[k] = (uint32_t)(i + 1);
+    }
+    free(p->name_slots);
+    p->name_slots = slots;
+    p->name_cap = cap;
+    return true;
+}
+
+/* The one copy of s[0..len) kept by the config (user and group names repeat
+   across thousands of entries); NULL when out of memory. */
+static char *intern(struct parser *p, const char *s, size_t len)
+{
+    struct og_strlist *names = &p->cfg->names;
+    size_t k;
+
+    if ((names->n + 1) * 2 > p->name_cap && !names_grow(p))
+        return NULL;
+    for (k = name_hash(s, len) & (p->name_cap - 1); p->name_slots[k];
+         k = (k + 1) & (p->name_cap - 1)) {
+        const char *c = names->v[p->name_slots[k] - 1];
+        if (strncmp(c, s, len) == 0 && c[len] == '\0')
+            return (char *)c;
+    }
+    if (names->n == p->names_room) {   /* cfg->names grows by doubling */
+        size_t room = p->names_room ? p->names_room * 2 : 64;
+        char **v = realloc(names->v, room * sizeof *v);
+        if (!v)
+            return NULL;
+        names->v = v;
+        p->names_room = room;
+    }
+    if (!(names->v[names->n] = strndup(s, len)))
+        return NULL;
+    p->name_slots[k] = (uint32_t)++names->n;
+    return names->v[names->n - 1];
+}
+
+/* Array of names (users, groups), interned: see strlist_drop. */
+static bool read_names(struct parser *p, json_t *v, struct og_strlist *dst,
+                       bool allow_empty_strings)
+{
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    strlist_drop(dst);
+    dst->v = calloc(json_array_size(v) ? json_array_size(v) : 1, sizeof *dst->v);
+    if (!dst->v)
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+
+        if (!json_is_string(e))
+            return fail(p, "must be a string, not %s", json_type_name(e));
+        if (!allow_empty_strings && json_string_length(e) == 0)
+            return fail(p, "must not be empty");
+        if (!(dst->v[dst->n] = intern(p, json_string_value(e), json_string_length(e))))
+            return fail_out_of_memory(p);
+        dst->n++;
+        path_pop(p, saved);
+    }
     return true;
 }
 
@@ -1044,12 +1145,12 @@ static bool read_auth(struct parser *p, json_t *v, void *t)
 
 static bool read_policy_users(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_policy_entry *)t)->users, true);
+    return read_names(p, v, &((struct og_policy_entry *)t)->users, true);
 }
 
 static bool read_policy_groups(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_policy_entry *)t)->groups, false);
+    return read_names(p, v, &((struct og_policy_entry *)t)->groups, false);
 }
 
 static bool read_policy_actions(struct parser *p, json_t *v, void *t)
@@ -1248,7 +1349,7 @@ static bool read_admin_policy(struct parser *p, json_t *v, void *t)
    belongs to no group, so it makes no one a member (doc/decisions.md). */
 static bool read_group_users(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_group *)t)->users, true);
+    return read_names(p, v, &((struct og_group *)t)->users, true);
 }
 
 static const struct field group_fields[] = {
@@ -1900,6 +2001,7 @@ static struct og_config *parse_tree(const char *json, size_t len, const char *fn
         fail_out_of_memory(&p);
         goto fail;
     }
+    p.cfg = cfg;
     if (!(cfg->path = strdup(p.fname)) || !set_defaults(&p, cfg)) {
         fail_out_of_memory(&p);
         goto fail;
@@ -1909,10 +2011,12 @@ static struct og_config *parse_tree(const char *json, size_t len, const char *fn
     if (!set_derived_defaults(&p, cfg))
         goto fail;
     json_decref(root);
+    free(p.name_slots);
     return cfg;
 
 fail:
     json_decref(root);
+    free(p.name_slots);
     og_config_free(cfg);
     return NULL;
 }
@@ -1962,8 +2066,8 @@ done:
 
 static void policy_entry_free(struct og_policy_entry *e)
 {
-    strlist_free(&e->users);
-    strlist_free(&e->groups);
+    strlist_drop(&e->users);
+    strlist_drop(&e->groups);
     for (size_t i = 0; i < e->nconditions; i++) {
         free(e->conditions[i].expression);
         free(e->conditions[i].message);
@@ -2044,11 +2148,12 @@ void og_config_free(struct og_config *cfg)
     policy_entry_free(&cfg->admin);
     for (size_t i = 0; i < cfg->ngroups; i++) {
         free(cfg->groups[i].name);
-        strlist_free(&cfg->groups[i].users);
+        strlist_drop(&cfg->groups[i].users);
     }
     free(cfg->groups);
     free(cfg->groups_by_name);
     free(cfg->members);
+    strlist_free(&cfg->names);
     strlist_free(&cfg->metrics_users);
 
     for (size_t i = 0; i < cfg->nimmutable; i++) {

@@ -177,6 +177,8 @@ struct og_config {
     struct og_group_member *members; /* every (user, group) but "", sorted by user then
                                       group position, no repeats */
     size_t nmembers;
+    struct og_strlist names;       /* the one copy of every user and group name the
+                                      entries and groups list (their lists point here) */
     bool has_metrics;
     struct og_strlist metrics_users;   /* "" = the anonymous identity (zot) */
     unsigned metrics_anonymous_actions;

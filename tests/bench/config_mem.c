@@ -80,13 +80,10 @@ static long rss_kib(void)
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* The list's array (its names are the config's, kept once in cfg->names). */
 static size_t strlist_bytes(const struct og_strlist *l)
 {
-    size_t b = l->v ? malloc_usable_size(l->v) : 0;
-
-    for (size_t i = 0; i < l->n; i++)
-        b += malloc_usable_size(l->v[i]);
-    return b;
+    return l->v ? malloc_usable_size(l->v) : 0;
 }
 
 /* Bytes of the rules' own fields (the rules array, pattern text, entries and
