@@ -2234,15 +2234,28 @@ bool og_config_has_group(const struct og_config *cfg, const char *group)
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user)
 {
     long g;
-    size_t i;
 
     if (!cfg || !group || !user || !user[0])   /* anonymous belongs to no group */
         return false;
     if ((g = find_group(cfg, group)) < 0)
         return false;
-    i = lower_member(cfg, user, (uint32_t)g);
-    return i < cfg->nmembers && cfg->members[i].group == (uint32_t)g &&
-           strcmp(cfg->members[i].user, user) == 0;
+    size_t lo = 0, hi = cfg->nmembers;   /* (user, g) itself: one strcmp a step */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct og_group_member *m = &cfg->members[mid];
+        int c = strcmp(m->user, user);
+
+        if (c == 0) {
+            if (m->group == (uint32_t)g)
+                return true;
+            c = m->group < (uint32_t)g ? -1 : 1;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 size_t og_config_user_groups(const struct og_config *cfg, const char *user,
