@@ -40,12 +40,23 @@ enum tok_kind {
 #define F_DBL  0x02  /* T_STAR written as exactly "**" */
 #define F_MARK 0x04  /* token begins where a {} alternative began */
 
+/* A token of a compiled glob (four bytes). */
 struct tok {
     unsigned char kind;
     unsigned char ch;     /* T_LIT: the byte */
-    unsigned char flags;
-    uint16_t cls;         /* T_CLASS: index into og_glob.cls */
+    uint16_t cls;         /* T_CLASS: index into the glob's classes */
 };
+
+/* A token while it is compiled: with how it was written (F_*), which only
+   compiling needs. */
+struct btok {
+    unsigned char kind;
+    unsigned char ch;
+    unsigned char flags;
+    uint16_t cls;
+};
+
+_Static_assert(sizeof(struct tok) == 4, "a token is four bytes");
 
 struct alt {
     uint32_t first;  /* index of the first token in og_glob.toks */
@@ -54,20 +65,38 @@ struct alt {
 };
 
 /* One allocation per pattern: this header, then its alternatives, tokens,
-   classes and source text, each array exactly as long as it needs. */
+   classes and NUL-terminated source text, each array exactly as long as it
+   needs (alts_of, toks_of, cls_of, src_of find them). */
 struct og_glob {
-    const struct alt *alts;
-    const struct tok *toks;
-    const unsigned char (*cls)[32];
-    const char *src;
-    uint32_t nalts, ntoks, ncls;
+    uint32_t nalts;
+    uint32_t toks_at, cls_at, src_at;   /* byte offsets from the header */
 };
+
+static const struct alt *alts_of(const struct og_glob *g)
+{
+    return (const struct alt *)(const void *)(g + 1);
+}
+
+static const struct tok *toks_of(const struct og_glob *g)
+{
+    return (const struct tok *)(const void *)((const char *)g + g->toks_at);
+}
+
+static const unsigned char (*cls_of(const struct og_glob *g))[32]
+{
+    return (const unsigned char (*)[32])(const void *)((const char *)g + g->cls_at);
+}
+
+static const char *src_of(const struct og_glob *g)
+{
+    return (const char *)g + g->src_at;
+}
 
 /* A glob while it is compiled: growable arrays, copied into one og_glob. */
 struct build {
     struct alt *alts;
     size_t nalts;
-    struct tok *toks;
+    struct btok *toks;
     size_t ntoks, captoks;
     unsigned char (*cls)[32];
     size_t ncls, capcls;
@@ -289,9 +318,9 @@ static void emit_alt(const char *p, size_t b, size_t e, size_t k,
 
 /* ---- tokenizing one expanded alternative ------------------------------ */
 
-static bool push_tok(struct build *g, const struct tok *t)
+static bool push_tok(struct build *g, const struct btok *t)
 {
-    struct tok *nt;
+    struct btok *nt;
     size_t cap;
 
     if (g->ntoks == g->captoks) {
@@ -386,7 +415,7 @@ static bool tokenize(struct build *g, const unsigned char *t, size_t n,
 {
     size_t i = 0, r, after;
     bool seg = true;
-    struct tok tk;
+    struct btok tk;
     unsigned char set[32];
     long ci;
 
@@ -450,7 +479,7 @@ static bool tokenize(struct build *g, const unsigned char *t, size_t n,
      */
     a->ztail = 0;
     if (a->ntok >= 2 && !marks[n]) {
-        const struct tok *x = &g->toks[g->ntoks - 2], *y = &g->toks[g->ntoks - 1];
+        const struct btok *x = &g->toks[g->ntoks - 2], *y = &g->toks[g->ntoks - 1];
         if (!(y->flags & F_MARK)) {
             if (x->kind == T_LIT && x->ch == '/' && !(x->flags & F_ESC) &&
                 (y->kind == T_DS_END || y->kind == T_DS_SLASH))
@@ -482,26 +511,25 @@ static struct og_glob *pack(const struct build *b, const char *pattern, size_t l
 
     if (g == NULL)
         return NULL;
+    g->nalts = (uint32_t)b->nalts;
+    g->toks_at = (uint32_t)(sizeof *g + alts_b);
+    g->cls_at = (uint32_t)(g->toks_at + toks_b);
+    g->src_at = (uint32_t)(g->cls_at + cls_b);
     at = (unsigned char *)(g + 1);
     if (alts_b)
         memcpy(at, b->alts, alts_b);
-    g->alts = (const struct alt *)at;
     at += alts_b;
-    if (toks_b)
-        memcpy(at, b->toks, toks_b);
-    g->toks = (const struct tok *)at;
+    for (size_t i = 0; i < b->ntoks; i++) {
+        struct tok t = { .kind = b->toks[i].kind, .ch = b->toks[i].ch, .cls = b->toks[i].cls };
+        memcpy(at + i * sizeof t, &t, sizeof t);
+    }
     at += toks_b;
     if (cls_b)
         memcpy(at, b->cls, cls_b);
-    g->cls = (const unsigned char (*)[32])at;
     at += cls_b;
     if (len)
         memcpy(at, pattern, len);
     at[len] = '\0';
-    g->src = (const char *)at;
-    g->nalts = (uint32_t)b->nalts;
-    g->ntoks = (uint32_t)b->ntoks;
-    g->ncls = (uint32_t)b->ncls;
     return g;
 }
 
@@ -567,7 +595,7 @@ fail:
 
 const char *og_glob_source(const struct og_glob *g)
 {
-    return g ? g->src : "";
+    return g ? src_of(g) : "";
 }
 
 size_t og_glob_nalts(const struct og_glob *g)
@@ -583,11 +611,11 @@ size_t og_glob_alt_prefix(const struct og_glob *g, size_t k, char *buf, size_t c
 
     if (g == NULL || k >= g->nalts)
         return 0;
-    a = &g->alts[k];
+    a = &alts_of(g)[k];
     n = a->ntok - a->ztail;     /* match_seq may run without the zero-length tail */
     if (n == 0)
         return 0;
-    t = g->toks + a->first;
+    t = toks_of(g) + a->first;
     for (i = 0; i < n && i < cap && t[i].kind == T_LIT; i++)
         buf[i] = (char)t[i].ch;
     return i;
@@ -608,7 +636,7 @@ static bool tok_byte(const struct og_glob *g, const struct tok *t, unsigned char
     case T_ONE:
         return c != '/';
     default:
-        return (g->cls[t->cls][c >> 3] >> (c & 7)) & 1;
+        return (cls_of(g)[t->cls][c >> 3] >> (c & 7)) & 1;
     }
 }
 
@@ -727,8 +755,8 @@ bool og_glob_match(const struct og_glob *g, const char *s, size_t len)
     if (g == NULL || (s == NULL && len != 0))
         return false;
     for (k = 0; k < g->nalts; k++) {
-        a = &g->alts[k];
-        t = a->ntok ? g->toks + a->first : NULL;
+        a = &alts_of(g)[k];
+        t = a->ntok ? toks_of(g) + a->first : NULL;
         if (match_seq(g, t, a->ntok, u, len))
             return true;
         if (a->ztail && match_seq(g, t, a->ntok - a->ztail, u, len))
