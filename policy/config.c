@@ -19,6 +19,13 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#define MAP_ANONYMOUS MAP_ANON
+#endif
 
 #include "action.h"
 #include "cel.h"
@@ -38,6 +45,10 @@
 /* The parser: where we are in the document, and where errors go.            */
 
 struct parser {
+    struct og_config *cfg;      /* being built (owns the interned names) */
+    uint32_t *name_slots;       /* hash set of cfg->names: position + 1, 0 = empty */
+    size_t name_cap;            /* a power of two, or 0 */
+    size_t names_room;          /* cfg->names.v's capacity */
     const char *fname;
     char *err;
     size_t errlen;
@@ -361,6 +372,103 @@ static bool strlist_add(struct parser *p, struct og_strlist *l, const char *s, s
     if (!l->v[l->n])
         return fail_out_of_memory(p);
     l->n++;
+    return true;
+}
+
+/* A list whose strings are interned (owned by cfg->names): only its array is
+   its own. */
+static void strlist_drop(struct og_strlist *l)
+{
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static bool names_grow(struct parser *p)
+{
+    size_t cap = p->name_cap ? p->name_cap * 2 : 64;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    const struct og_strlist *names = &p->cfg->names;
+
+    if (!slots || names->n >= UINT32_MAX - 1) {
+        free(slots);
+        return false;
+    }
+    for (size_t i = 0; i < names->n; i++) {
+        size_t k = name_hash(names->v[i], strlen(names->v[i])) & (cap - 1);
+        while (slots[k])
+            k = (k + 1) & (cap - 1);
+        slots[k] = (uint32_t)(i + 1);
+    }
+    free(p->name_slots);
+    p->name_slots = slots;
+    p->name_cap = cap;
+    return true;
+}
+
+/* The one copy of s[0..len) kept by the config (user and group names repeat
+   across thousands of entries); NULL when out of memory. */
+static char *intern(struct parser *p, const char *s, size_t len)
+{
+    struct og_strlist *names = &p->cfg->names;
+    size_t k;
+
+    if ((names->n + 1) * 2 > p->name_cap && !names_grow(p))
+        return NULL;
+    for (k = name_hash(s, len) & (p->name_cap - 1); p->name_slots[k];
+         k = (k + 1) & (p->name_cap - 1)) {
+        const char *c = names->v[p->name_slots[k] - 1];
+        if (strncmp(c, s, len) == 0 && c[len] == '\0')
+            return (char *)c;
+    }
+    if (names->n == p->names_room) {   /* cfg->names grows by doubling */
+        size_t room = p->names_room ? p->names_room * 2 : 64;
+        char **v = realloc(names->v, room * sizeof *v);
+        if (!v)
+            return NULL;
+        names->v = v;
+        p->names_room = room;
+    }
+    if (!(names->v[names->n] = strndup(s, len)))
+        return NULL;
+    p->name_slots[k] = (uint32_t)++names->n;
+    return names->v[names->n - 1];
+}
+
+/* Array of names (users, groups), interned: see strlist_drop. */
+static bool read_names(struct parser *p, json_t *v, struct og_strlist *dst,
+                       bool allow_empty_strings)
+{
+    size_t i;
+    json_t *e;
+
+    if (!must_be_array(p, v))
+        return false;
+    strlist_drop(dst);
+    dst->v = calloc(json_array_size(v) ? json_array_size(v) : 1, sizeof *dst->v);
+    if (!dst->v)
+        return fail_out_of_memory(p);
+    json_array_foreach(v, i, e) {
+        size_t saved = path_push_index(p, i);
+
+        if (!json_is_string(e))
+            return fail(p, "must be a string, not %s", json_type_name(e));
+        if (!allow_empty_strings && json_string_length(e) == 0)
+            return fail(p, "must not be empty");
+        if (!(dst->v[dst->n] = intern(p, json_string_value(e), json_string_length(e))))
+            return fail_out_of_memory(p);
+        dst->n++;
+        path_pop(p, saved);
+    }
     return true;
 }
 
@@ -1141,12 +1249,12 @@ static bool read_auth(struct parser *p, json_t *v, void *t)
 
 static bool read_policy_users(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_policy_entry *)t)->users, true);
+    return read_names(p, v, &((struct og_policy_entry *)t)->users, true);
 }
 
 static bool read_policy_groups(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_policy_entry *)t)->groups, false);
+    return read_names(p, v, &((struct og_policy_entry *)t)->groups, false);
 }
 
 static bool read_policy_actions(struct parser *p, json_t *v, void *t)
@@ -1323,11 +1431,10 @@ static bool read_repositories(struct parser *p, json_t *v, void *t)
         size_t saved = path_push_quoted(p, pattern);
 
         rule->pattern_len = strlen(pattern);
-        rule->pattern = strdup(pattern);
-        if (!rule->pattern)
-            return fail_out_of_memory(p);
+        rule->pattern = "";
         if (!compile_glob(p, pattern, rule->pattern_len, &rule->glob))
             return false;
+        rule->pattern = og_glob_source(rule->glob);
         if (!parse_object(p, pg, policy_group_fields, NFIELDS(policy_group_fields), rule))
             return false;
         path_pop(p, saved);
@@ -1346,12 +1453,65 @@ static bool read_admin_policy(struct parser *p, json_t *v, void *t)
    belongs to no group, so it makes no one a member (doc/decisions.md). */
 static bool read_group_users(struct parser *p, json_t *v, void *t)
 {
-    return read_strlist(p, v, &((struct og_group *)t)->users, true);
+    return read_names(p, v, &((struct og_group *)t)->users, true);
 }
 
 static const struct field group_fields[] = {
     { "users", read_group_users, NULL },
 };
+
+/* qsort contexts cannot carry the groups: names are compared through this. */
+static const struct og_group *sorting_groups;
+
+static int group_name_order(const void *a, const void *b)
+{
+    return strcmp(sorting_groups[*(const uint32_t *)a].name,
+                  sorting_groups[*(const uint32_t *)b].name);
+}
+
+static int member_order(const void *a, const void *b)
+{
+    const struct og_group_member *x = a, *y = b;
+    int c = strcmp(x->user, y->user);
+
+    if (c)
+        return c;
+    return x->group < y->group ? -1 : x->group > y->group;
+}
+
+/* The membership tables (config.h): groups by name, (user, group) pairs. */
+static bool index_groups(struct parser *p, struct og_config *cfg)
+{
+    size_t n = 0, k = 0;
+
+    if (cfg->ngroups >= UINT32_MAX)
+        return fail_out_of_memory(p);
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        n += cfg->groups[i].users.n;
+    cfg->groups_by_name = calloc(cfg->ngroups ? cfg->ngroups : 1, sizeof *cfg->groups_by_name);
+    cfg->members = calloc(n ? n : 1, sizeof *cfg->members);
+    if (!cfg->groups_by_name || !cfg->members)
+        return fail_out_of_memory(p);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        cfg->groups_by_name[i] = (uint32_t)i;
+        for (size_t j = 0; j < cfg->groups[i].users.n; j++)
+            if (cfg->groups[i].users.v[j][0]) {   /* "" makes no one a member */
+                cfg->members[k].user = cfg->groups[i].users.v[j];
+                cfg->members[k].group = (uint32_t)i;
+                k++;
+            }
+    }
+    sorting_groups = cfg->groups;
+    qsort(cfg->groups_by_name, cfg->ngroups, sizeof *cfg->groups_by_name, group_name_order);
+    sorting_groups = NULL;
+    qsort(cfg->members, k, sizeof *cfg->members, member_order);
+    n = 0;
+    for (size_t i = 0; i < k; i++)   /* a user listed twice in one group */
+        if (n == 0 || member_order(&cfg->members[n - 1], &cfg->members[i]) != 0)
+            cfg->members[n++] = cfg->members[i];
+    cfg->nmembers = n;
+    return true;
+}
 
 static bool read_groups(struct parser *p, json_t *v, void *t)
 {
@@ -1377,7 +1537,7 @@ static bool read_groups(struct parser *p, json_t *v, void *t)
             return false;
         path_pop(p, saved);
     }
-    return true;
+    return index_groups(p, cfg);
 }
 
 /* "" = the anonymous identity, as in zot: "users": [""] lets anonymous clients scrape. */
@@ -1824,8 +1984,108 @@ static bool set_derived_defaults(struct parser *p, struct og_config *cfg)
     return true;
 }
 
-struct og_config *og_config_parse(const char *json, size_t len, const char *fname,
-                                  char *err, size_t errlen)
+/* ------------------------------------------------------------------------ */
+/* Where the JSON tree lives.                                                */
+
+/*
+ * The tree exists only during og_config_parse (every json_t made there is
+ * released there too), but jansson's many small allocations, freed at the
+ * end, would sit in the heap between the config's own: pages a forked
+ * worker keeps in its RSS. So, while a parse runs, jansson allocates from
+ * a few private mappings (bump allocation, free does nothing) that are
+ * unmapped at once when it ends, and the config's allocations lie together
+ * in the heap. Parses run one at a time (the master and the commands are
+ * single-threaded). Under AddressSanitizer jansson keeps malloc, so that
+ * misuse of the tree is still caught.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TREE_IN_HEAP 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || !defined(MAP_ANONYMOUS)
+#define TREE_IN_HEAP 1
+#endif
+
+#ifndef TREE_IN_HEAP
+struct tree_chunk {
+    struct tree_chunk *next;
+    size_t size, used;
+};
+
+#define TREE_CHUNK_MIN  (64u << 10)
+#define TREE_CHUNK_MAX  (4u << 20)
+#define TREE_ALIGN      16u
+#define TREE_HEADER     ((sizeof(struct tree_chunk) + TREE_ALIGN - 1) & ~(size_t)(TREE_ALIGN - 1))
+
+static struct tree_chunk *tree_chunks;
+static size_t tree_next_size = TREE_CHUNK_MIN;
+
+static void *tree_malloc(size_t n)
+{
+    struct tree_chunk *c = tree_chunks;
+    void *m;
+
+    if (n > SIZE_MAX / 2)
+        return NULL;
+    n = (n + TREE_ALIGN - 1) & ~(size_t)(TREE_ALIGN - 1);
+    if (!c || c->size - c->used < n) {
+        size_t size = tree_next_size;
+
+        if (size < n + TREE_HEADER)
+            size = (n + TREE_HEADER + 4095) & ~(size_t)4095;
+        m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return NULL;
+        c = m;
+        c->size = size;
+        c->used = TREE_HEADER;
+        c->next = tree_chunks;
+        tree_chunks = c;
+        if (tree_next_size < TREE_CHUNK_MAX)
+            tree_next_size *= 2;
+    }
+    m = (char *)c + c->used;
+    c->used += n;
+    return m;
+}
+
+static void tree_free(void *ptr)
+{
+    (void)ptr;
+}
+
+static json_malloc_t saved_malloc;
+static json_free_t saved_free;
+
+static void tree_begin(void)
+{
+    json_get_alloc_funcs(&saved_malloc, &saved_free);
+    json_set_alloc_funcs(tree_malloc, tree_free);
+}
+
+static void tree_end(void)
+{
+    json_set_alloc_funcs(saved_malloc, saved_free);
+    while (tree_chunks) {
+        struct tree_chunk *next = tree_chunks->next;
+        munmap(tree_chunks, tree_chunks->size);
+        tree_chunks = next;
+    }
+    tree_next_size = TREE_CHUNK_MIN;
+}
+#else
+static void tree_begin(void)
+{
+}
+
+static void tree_end(void)
+{
+}
+#endif
+
+static struct og_config *parse_tree(const char *json, size_t len, const char *fname,
+                                    char *err, size_t errlen)
 {
     struct parser p = { .fname = fname ? fname : "config", .err = err, .errlen = errlen };
     struct og_config *cfg = NULL;
@@ -1845,6 +2105,7 @@ struct og_config *og_config_parse(const char *json, size_t len, const char *fnam
         fail_out_of_memory(&p);
         goto fail;
     }
+    p.cfg = cfg;
     if (!(cfg->path = strdup(p.fname)) || !set_defaults(&p, cfg)) {
         fail_out_of_memory(&p);
         goto fail;
@@ -1854,12 +2115,25 @@ struct og_config *og_config_parse(const char *json, size_t len, const char *fnam
     if (!set_derived_defaults(&p, cfg))
         goto fail;
     json_decref(root);
+    free(p.name_slots);
     return cfg;
 
 fail:
     json_decref(root);
+    free(p.name_slots);
     og_config_free(cfg);
     return NULL;
+}
+
+struct og_config *og_config_parse(const char *json, size_t len, const char *fname,
+                                  char *err, size_t errlen)
+{
+    struct og_config *cfg;
+
+    tree_begin();
+    cfg = parse_tree(json, len, fname, err, errlen);
+    tree_end();
+    return cfg;
 }
 
 struct og_config *og_config_load(const char *path, char *err, size_t errlen)
@@ -1896,8 +2170,8 @@ done:
 
 static void policy_entry_free(struct og_policy_entry *e)
 {
-    strlist_free(&e->users);
-    strlist_free(&e->groups);
+    strlist_drop(&e->users);
+    strlist_drop(&e->groups);
     for (size_t i = 0; i < e->nconditions; i++) {
         free(e->conditions[i].expression);
         free(e->conditions[i].message);
@@ -1970,7 +2244,6 @@ void og_config_free(struct og_config *cfg)
     for (size_t i = 0; i < cfg->nrules; i++) {
         struct og_repo_rule *r = &cfg->rules[i];
 
-        free(r->pattern);
         if (r->glob)
             og_glob_free(r->glob);
         for (size_t j = 0; j < r->npolicies; j++)
@@ -1984,9 +2257,12 @@ void og_config_free(struct og_config *cfg)
     policy_entry_free(&cfg->admin);
     for (size_t i = 0; i < cfg->ngroups; i++) {
         free(cfg->groups[i].name);
-        strlist_free(&cfg->groups[i].users);
+        strlist_drop(&cfg->groups[i].users);
     }
     free(cfg->groups);
+    free(cfg->groups_by_name);
+    free(cfg->members);
+    strlist_free(&cfg->names);
     strlist_free(&cfg->metrics_users);
 
     for (size_t i = 0; i < cfg->nimmutable; i++) {
@@ -2014,20 +2290,94 @@ void og_config_free(struct og_config *cfg)
     free(cfg);
 }
 
-static bool strlist_has(const struct og_strlist *l, const char *s)
+void og_config_release_garbage(void)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i], s) == 0)
-            return true;
-    return false;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+/* Position of the group named name, or -1. */
+static long find_group(const struct og_config *cfg, const char *name)
+{
+    size_t lo = 0, hi = cfg->groups_by_name ? cfg->ngroups : 0;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t g = cfg->groups_by_name[mid];
+        int c = strcmp(cfg->groups[g].name, name);
+
+        if (c == 0)
+            return (long)g;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The first member entry not before (user, group). */
+static size_t lower_member(const struct og_config *cfg, const char *user, uint32_t group)
+{
+    size_t lo = 0, hi = cfg->nmembers;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct og_group_member *m = &cfg->members[mid];
+        int c = strcmp(m->user, user);
+
+        if (c < 0 || (c == 0 && m->group < group))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool og_config_has_group(const struct og_config *cfg, const char *group)
+{
+    return cfg && group && find_group(cfg, group) >= 0;
 }
 
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user)
 {
+    long g;
+
     if (!cfg || !group || !user || !user[0])   /* anonymous belongs to no group */
         return false;
-    for (size_t i = 0; i < cfg->ngroups; i++)
-        if (strcmp(cfg->groups[i].name, group) == 0 && strlist_has(&cfg->groups[i].users, user))
-            return true;
+    if ((g = find_group(cfg, group)) < 0)
+        return false;
+    size_t lo = 0, hi = cfg->nmembers;   /* (user, g) itself: one strcmp a step */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct og_group_member *m = &cfg->members[mid];
+        int c = strcmp(m->user, user);
+
+        if (c == 0) {
+            if (m->group == (uint32_t)g)
+                return true;
+            c = m->group < (uint32_t)g ? -1 : 1;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return false;
+}
+
+size_t og_config_user_groups(const struct og_config *cfg, const char *user,
+                             const struct og_group_member **first)
+{
+    size_t i, j;
+
+    *first = NULL;
+    if (!cfg || !user || !user[0] || cfg->nmembers == 0)
+        return 0;
+    i = lower_member(cfg, user, 0);
+    for (j = i; j < cfg->nmembers && strcmp(cfg->members[j].user, user) == 0; j++)
+        ;
+    *first = cfg->members + i;
+    return j - i;
 }

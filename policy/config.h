@@ -44,7 +44,8 @@ struct og_policy_entry {
 
 /* One key of accessControl.repositories. */
 struct og_repo_rule {
-    char *pattern;              /* as written (case kept: zot lower-cases) */
+    const char *pattern;        /* as written (case kept: zot lower-cases); the glob's
+                                   source text (og_glob_source), not a copy */
     size_t pattern_len;
     struct og_glob *glob;
     struct og_policy_entry *policies;
@@ -56,6 +57,12 @@ struct og_repo_rule {
 struct og_group {
     char *name;
     struct og_strlist users;
+};
+
+/* One (user, config group) membership: groups[group] lists user. */
+struct og_group_member {
+    const char *user;           /* points into groups[group].users */
+    uint32_t group;             /* position in og_config.groups */
 };
 
 /* One immutableTags rule: repositories x tags. */
@@ -175,6 +182,14 @@ struct og_config {
     uint32_t *rules_by_pattern;    /* positions in rules, sorted by pattern bytes */
     struct og_group *groups;
     size_t ngroups;
+    /* built at load so that membership checks do not scan every group and its
+       users (og_config_group_has_user, og_config_user_groups, og_config_has_group) */
+    uint32_t *groups_by_name;      /* positions in groups, sorted by name */
+    struct og_group_member *members; /* every (user, group) but "", sorted by user then
+                                      group position, no repeats */
+    size_t nmembers;
+    struct og_strlist names;       /* the one copy of every user and group name the
+                                      entries and groups list (their lists point here) */
     bool has_metrics;
     struct og_strlist metrics_users;   /* "" = the anonymous identity (zot) */
     unsigned metrics_anonymous_actions;
@@ -229,8 +244,22 @@ struct og_config *og_config_parse(const char *json, size_t len, const char *fnam
 
 void og_config_free(struct og_config *cfg);
 
+/* Give back to the system the heap pages a parse used and freed (the JSON
+   tree), where the C library can (glibc's malloc_trim): the master calls it
+   once a config is loaded, before workers fork, so that they do not carry
+   those pages in their RSS. */
+void og_config_release_garbage(void);
+
 /* Is user a member of config group `group` (accessControl.groups)? Never
    for "" (the anonymous identity belongs to no group, as in zot). */
 bool og_config_group_has_user(const struct og_config *cfg, const char *group, const char *user);
+
+/* The config groups that list user, in their order in the file: sets *first
+   and returns how many (0 for "" or NULL). Allocates nothing. */
+size_t og_config_user_groups(const struct og_config *cfg, const char *user,
+                             const struct og_group_member **first);
+
+/* Does accessControl.groups define a group of this name? */
+bool og_config_has_group(const struct og_config *cfg, const char *group);
 
 #endif

@@ -131,12 +131,16 @@ size_t og_effective_groups(const struct og_config *cfg, const struct og_identity
         if (id->groups[i] && !dup)
             out[n++] = id->groups[i];
     }
-    for (size_t i = 0; i < cfg->ngroups && n < max; i++) {
+    /* the config groups listing the user, in file order (config.h's table) */
+    const struct og_group_member *m;
+    size_t nm = og_config_user_groups(cfg, id->user, &m);
+    for (size_t i = 0; i < nm && n < max; i++) {
+        const char *name = cfg->groups[m[i].group].name;
         bool dup = false;
         for (size_t j = 0; j < n && !dup; j++)
-            dup = strcmp(out[j], cfg->groups[i].name) == 0;
-        if (!dup && og_config_group_has_user(cfg, cfg->groups[i].name, id->user))
-            out[n++] = cfg->groups[i].name;
+            dup = strcmp(out[j], name) == 0;
+        if (!dup)
+            out[n++] = name;
     }
     return n;
 }

@@ -40,24 +40,63 @@ enum tok_kind {
 #define F_DBL  0x02  /* T_STAR written as exactly "**" */
 #define F_MARK 0x04  /* token begins where a {} alternative began */
 
+/* A token of a compiled glob (four bytes). */
 struct tok {
     unsigned char kind;
     unsigned char ch;     /* T_LIT: the byte */
-    unsigned char flags;
-    uint16_t cls;         /* T_CLASS: index into og_glob.cls */
+    uint16_t cls;         /* T_CLASS: index into the glob's classes */
 };
+
+/* A token while it is compiled: with how it was written (F_*), which only
+   compiling needs. */
+struct btok {
+    unsigned char kind;
+    unsigned char ch;
+    unsigned char flags;
+    uint16_t cls;
+};
+
+_Static_assert(sizeof(struct tok) == 4, "a token is four bytes");
 
 struct alt {
-    size_t first;  /* index of the first token in og_glob.toks */
-    size_t ntok;
-    size_t ztail;  /* trailing tokens allowed to match nothing at the end (zero-length rest) */
+    uint32_t first;  /* index of the first token in og_glob.toks */
+    uint32_t ntok;
+    uint32_t ztail;  /* trailing tokens allowed to match nothing at the end (zero-length rest) */
 };
 
+/* One allocation per pattern: this header, then its alternatives, tokens,
+   classes and NUL-terminated source text, each array exactly as long as it
+   needs (alts_of, toks_of, cls_of, src_of find them). */
 struct og_glob {
-    char *src;
+    uint32_t nalts;
+    uint32_t toks_at, cls_at, src_at;   /* byte offsets from the header */
+};
+
+static const struct alt *alts_of(const struct og_glob *g)
+{
+    return (const struct alt *)(const void *)(g + 1);
+}
+
+static const struct tok *toks_of(const struct og_glob *g)
+{
+    return (const struct tok *)(const void *)((const char *)g + g->toks_at);
+}
+
+static const unsigned char (*cls_of(const struct og_glob *g))[32]
+{
+    return (const unsigned char (*)[32])(const void *)((const char *)g + g->cls_at);
+}
+
+static const char *src_of(const struct og_glob *g)
+{
+    return (const char *)g + g->src_at;
+}
+
+/* A glob while it is compiled: growable arrays, copied into one og_glob. */
+struct build {
     struct alt *alts;
     size_t nalts;
-    struct tok *toks;
+    struct btok *toks;
     size_t ntoks, captoks;
     unsigned char (*cls)[32];
     size_t ncls, capcls;
@@ -279,9 +318,9 @@ static void emit_alt(const char *p, size_t b, size_t e, size_t k,
 
 /* ---- tokenizing one expanded alternative ------------------------------ */
 
-static bool push_tok(struct og_glob *g, const struct tok *t)
+static bool push_tok(struct build *g, const struct btok *t)
 {
-    struct tok *nt;
+    struct btok *nt;
     size_t cap;
 
     if (g->ntoks == g->captoks) {
@@ -299,7 +338,7 @@ static bool push_tok(struct og_glob *g, const struct tok *t)
 }
 
 /* Index of an identical class, or a new one; -1 on failure. */
-static long intern_class(struct og_glob *g, const unsigned char set[32])
+static long intern_class(struct build *g, const unsigned char set[32])
 {
     unsigned char (*nc)[32];
     size_t i, cap;
@@ -371,16 +410,16 @@ static void parse_class(const unsigned char *t, size_t *i, unsigned char set[32]
  * alternative began; and followed by '/' or the end -- but not by a '{'
  * (marks[]), which doublestar sees before expanding it.
  */
-static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
+static bool tokenize(struct build *g, const unsigned char *t, size_t n,
                      const bool *marks, struct alt *a)
 {
     size_t i = 0, r, after;
     bool seg = true;
-    struct tok tk;
+    struct btok tk;
     unsigned char set[32];
     long ci;
 
-    a->first = g->ntoks;
+    a->first = (uint32_t)g->ntoks;
     while (i < n) {
         memset(&tk, 0, sizeof tk);
         if (marks[i]) {
@@ -430,7 +469,7 @@ static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
         if (!push_tok(g, &tk))
             return false;
     }
-    a->ntok = g->ntoks - a->first;
+    a->ntok = (uint32_t)(g->ntoks - a->first);
 
     /*
      * doublestar accepts when the name is used up and the rest of the
@@ -440,7 +479,7 @@ static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
      */
     a->ztail = 0;
     if (a->ntok >= 2 && !marks[n]) {
-        const struct tok *x = &g->toks[g->ntoks - 2], *y = &g->toks[g->ntoks - 1];
+        const struct btok *x = &g->toks[g->ntoks - 2], *y = &g->toks[g->ntoks - 1];
         if (!(y->flags & F_MARK)) {
             if (x->kind == T_LIT && x->ch == '/' && !(x->flags & F_ESC) &&
                 (y->kind == T_DS_END || y->kind == T_DS_SLASH))
@@ -455,13 +494,54 @@ static bool tokenize(struct og_glob *g, const unsigned char *t, size_t n,
 
 /* ---- compile ----------------------------------------------------------- */
 
+static void build_free(struct build *b)
+{
+    free(b->alts);
+    free(b->toks);
+    free(b->cls);
+}
+
+/* The compiled glob in one block (see struct og_glob). */
+static struct og_glob *pack(const struct build *b, const char *pattern, size_t len)
+{
+    size_t alts_b = b->nalts * sizeof(struct alt), toks_b = b->ntoks * sizeof(struct tok);
+    size_t cls_b = b->ncls * 32;
+    struct og_glob *g = malloc(sizeof *g + alts_b + toks_b + cls_b + len + 1);
+    unsigned char *at;
+
+    if (g == NULL)
+        return NULL;
+    g->nalts = (uint32_t)b->nalts;
+    g->toks_at = (uint32_t)(sizeof *g + alts_b);
+    g->cls_at = (uint32_t)(g->toks_at + toks_b);
+    g->src_at = (uint32_t)(g->cls_at + cls_b);
+    at = (unsigned char *)(g + 1);
+    if (alts_b)
+        memcpy(at, b->alts, alts_b);
+    at += alts_b;
+    for (size_t i = 0; i < b->ntoks; i++) {
+        struct tok t = { .kind = b->toks[i].kind, .ch = b->toks[i].ch, .cls = b->toks[i].cls };
+        memcpy(at + i * sizeof t, &t, sizeof t);
+    }
+    at += toks_b;
+    if (cls_b)
+        memcpy(at, b->cls, cls_b);
+    at += cls_b;
+    if (len)
+        memcpy(at, pattern, len);
+    at[len] = '\0';
+    return g;
+}
+
 struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size_t errlen)
 {
     struct og_glob *g = NULL;
+    struct build b;
     char *text = NULL;
     bool *marks = NULL;
     size_t nalts, k, o;
 
+    memset(&b, 0, sizeof b);
     og_set_err(err, errlen, "%s", "");
     if (pattern == NULL && len != 0) {
         og_set_err(err, errlen, "no pattern");
@@ -480,31 +560,28 @@ struct og_glob *og_glob_compile(const char *pattern, size_t len, char *err, size
         return NULL;
     }
 
-    g = calloc(1, sizeof *g);
     text = malloc(len + 1);
     marks = malloc(len + 1);
-    if (g == NULL || text == NULL || marks == NULL)
+    b.alts = calloc(nalts, sizeof *b.alts);
+    if (text == NULL || marks == NULL || b.alts == NULL)
         goto oom;
-    g->src = malloc(len + 1);
-    g->alts = calloc(nalts, sizeof *g->alts);
-    if (g->src == NULL || g->alts == NULL)
-        goto oom;
-    if (len)
-        memcpy(g->src, pattern, len);
-    g->src[len] = '\0';
 
     for (k = 0; k < nalts; k++) {
         memset(marks, 0, len + 1);
         o = 0;
         emit_seq(pattern, 0, len, k, text, &o, marks);
-        if (!tokenize(g, (const unsigned char *)text, o, marks, &g->alts[k])) {
+        if (!tokenize(&b, (const unsigned char *)text, o, marks, &b.alts[k])) {
             og_set_err(err, errlen, "pattern too complex");
             goto fail;
         }
-        g->nalts++;
+        b.nalts++;
     }
+    g = pack(&b, pattern, len);
+    if (g == NULL)
+        goto oom;
     free(text);
     free(marks);
+    build_free(&b);
     return g;
 
 oom:
@@ -512,13 +589,13 @@ oom:
 fail:
     free(text);
     free(marks);
-    og_glob_free(g);
+    build_free(&b);
     return NULL;
 }
 
 const char *og_glob_source(const struct og_glob *g)
 {
-    return g ? g->src : "";
+    return g ? src_of(g) : "";
 }
 
 size_t og_glob_nalts(const struct og_glob *g)
@@ -534,11 +611,11 @@ size_t og_glob_alt_prefix(const struct og_glob *g, size_t k, char *buf, size_t c
 
     if (g == NULL || k >= g->nalts)
         return 0;
-    a = &g->alts[k];
+    a = &alts_of(g)[k];
     n = a->ntok - a->ztail;     /* match_seq may run without the zero-length tail */
     if (n == 0)
         return 0;
-    t = g->toks + a->first;
+    t = toks_of(g) + a->first;
     for (i = 0; i < n && i < cap && t[i].kind == T_LIT; i++)
         buf[i] = (char)t[i].ch;
     return i;
@@ -546,12 +623,6 @@ size_t og_glob_alt_prefix(const struct og_glob *g, size_t k, char *buf, size_t c
 
 void og_glob_free(struct og_glob *g)
 {
-    if (g == NULL)
-        return;
-    free(g->src);
-    free(g->alts);
-    free(g->toks);
-    free(g->cls);
     free(g);
 }
 
@@ -565,7 +636,7 @@ static bool tok_byte(const struct og_glob *g, const struct tok *t, unsigned char
     case T_ONE:
         return c != '/';
     default:
-        return (g->cls[t->cls][c >> 3] >> (c & 7)) & 1;
+        return (cls_of(g)[t->cls][c >> 3] >> (c & 7)) & 1;
     }
 }
 
@@ -684,8 +755,8 @@ bool og_glob_match(const struct og_glob *g, const char *s, size_t len)
     if (g == NULL || (s == NULL && len != 0))
         return false;
     for (k = 0; k < g->nalts; k++) {
-        a = &g->alts[k];
-        t = a->ntok ? g->toks + a->first : NULL;
+        a = &alts_of(g)[k];
+        t = a->ntok ? toks_of(g) + a->first : NULL;
         if (match_seq(g, t, a->ntok, u, len))
             return true;
         if (a->ztail && match_seq(g, t, a->ntok - a->ztail, u, len))

@@ -377,6 +377,10 @@ static pid_t spawn_worker(struct pool *p)
 
 static void spawn_missing(struct pool *p)
 {
+    /* the pages freed since the last fork (a config parse's JSON tree, the
+       config a reload replaced) go back to the system first: a worker would
+       otherwise carry them in its RSS */
+    og_config_release_garbage();
     for (int i = 0; i < p->nworkers; i++) {
         if (p->pids[i] != 0)
             continue;

@@ -87,10 +87,7 @@ static enum og_identify_result check_key_origin(const struct og_identify_ctx *ct
     if (store->key_origin != OG_KEY_LEGACY || !ctx->cfg)
         return OG_ID_OK;
     for (size_t i = 0; i < id->ngroups && n < OG_ID_MAX_GROUPS; i++) {
-        bool defined = false;
-        for (size_t j = 0; j < ctx->cfg->ngroups && !defined; j++)
-            defined = strcmp(ctx->cfg->groups[j].name, id->groups[i]) == 0;
-        if (!defined)
+        if (!og_config_has_group(ctx->cfg, id->groups[i]))
             store->group_ptrs[n++] = id->groups[i];
     }
     id->groups = store->group_ptrs;

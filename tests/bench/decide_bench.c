@@ -11,7 +11,9 @@
  * 1,000 whose entries all carry a condition, in interleaved rounds (medians
  * printed, with the ratios to the 10-pattern policy), next to what a scan of
  * every pattern in order (the lookup before the index) costs for the same
- * name. Measures, never fails on time.
+ * name. Then what 1,000 config groups of 100 users cost: a membership
+ * check, the effective groups of a user, a decision granted through a
+ * group. Measures, never fails on time.
  * Usage: tests/bench/decide_bench [ITERATIONS [ROUNDS]]
  */
 #include <stdbool.h>
@@ -290,6 +292,81 @@ static int by_size(long iters, int rounds, const struct og_request_env *env)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Cost against the number of config groups and their users.                */
+
+/* 1,000 groups of 100 users each (user<K>, each in several groups); "ci" is
+   in g500 and g999 only; the rule "**" grants create to g999. */
+static struct og_config *groups_config(void)
+{
+    json_t *groups = json_object();
+    char name[32], err[512];
+
+    for (int i = 0; i < 1000; i++) {
+        json_t *users = json_array();
+        for (int j = 0; j < 100; j++) {
+            snprintf(name, sizeof name, "user%d", (i * 37 + j * 11) % 20000);
+            json_array_append_new(users, json_string(name));
+        }
+        if (i == 500 || i == 999)
+            json_array_append_new(users, json_string("ci"));
+        snprintf(name, sizeof name, "g%d", i);
+        json_object_set_new(groups, name, json_pack("{s:o}", "users", users));
+    }
+    json_t *root = json_pack("{s:{s:{s:{s:[s], s:[{s:[s], s:[s,s]}]}}, s:o}}", "accessControl",
+                             "repositories", "**", "defaultPolicy", "read", "policies",
+                             "groups", "g999", "actions", "read", "create", "groups", groups);
+    char *text = json_dumps(root, 0);
+    json_decref(root);
+    struct og_config *cfg = text ? og_config_parse(text, strlen(text), "groups", err, sizeof err) : NULL;
+    free(text);
+    if (!cfg)
+        fprintf(stderr, "decide_bench: %s\n", err);
+    return cfg;
+}
+
+/* What the config's groups cost per request: the membership check a group
+   entry makes, the effective groups (og_identity_groups_csv, conditions'
+   req.user.groups) and a decision granted through the last group. */
+static int by_groups(long iters)
+{
+    struct og_config *cfg = groups_config();
+    struct og_identity ci = { .user = "ci", .auth = OG_AUTH_HTPASSWD };
+    struct og_identity nobody = { .user = "nobody", .auth = OG_AUTH_HTPASSWD };
+    const char *out[64];
+    struct og_route r;
+    struct og_decision d;
+    double t0;
+
+    if (!cfg)
+        return 1;
+    printf("\n%-58s %s\n", "1,000 groups x 100 users", "cost");
+    t0 = now_ns();
+    for (long i = 0; i < iters; i++)
+        sink += og_config_group_has_user(cfg, "g999", "ci");
+    printf("%-58s %10.1f ns\n", "og_config_group_has_user(g999, ci)", (now_ns() - t0) / (double)iters);
+    t0 = now_ns();
+    for (long i = 0; i < iters / 100 + 1; i++)
+        sink += (int)og_effective_groups(cfg, &ci, out, 64);
+    printf("%-58s %10.1f ns (%zu groups)\n", "og_effective_groups(ci)",
+           (now_ns() - t0) / (double)(iters / 100 + 1), og_effective_groups(cfg, &ci, out, 64));
+    t0 = now_ns();
+    for (long i = 0; i < iters / 100 + 1; i++)
+        sink += (int)og_effective_groups(cfg, &nobody, out, 64);
+    printf("%-58s %10.1f ns\n", "og_effective_groups(nobody, in no group)",
+           (now_ns() - t0) / (double)(iters / 100 + 1));
+    og_route_classify("PUT", 3, "/v2/team/app/blobs/uploads/x", 28, NULL, 0, &r);
+    t0 = now_ns();
+    for (long i = 0; i < iters / 10 + 1; i++) {
+        og_decide(cfg, &r, &ci, NULL, &d);
+        sink += d.status;
+    }
+    printf("%-58s %10.1f ns (%d)\n", "og_decide: ci uploads, granted through g999",
+           (now_ns() - t0) / (double)(iters / 10 + 1), d.status);
+    og_config_free(cfg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     long iters = argc > 1 ? atol(argv[1]) : 1000000;
@@ -342,6 +419,8 @@ int main(int argc, char **argv)
     if (rounds < 1 || rounds > MAX_ROUNDS)
         rounds = 5;
     int rc = by_size(iters / 4 + 1, rounds, &env);
+    if (rc == 0)
+        rc = by_groups(iters / 4 + 1);
     og_config_free(plain);
     og_config_free(cond);
     og_config_free(stripped);

@@ -4,7 +4,8 @@
  * a few fixed requests are decided against it (policy/decide.c), so the
  * compiled globs, sorted rules, groups and immutability rules are exercised,
  * and the rule index is checked against a scan of the rules in order, the
- * catalog's check and og_scope_within_reach against their scans of every rule.
+ * catalog's check and og_scope_within_reach against their scans of every rule,
+ * the group membership tables against scans of every group and its users.
  *
  * The config may name files (redis.passwordFile, auth.openid.clientSecretFile):
  * run with stdin from /dev/null (run.sh does) so that "/dev/stdin" cannot block.
@@ -153,6 +154,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         (void)og_config_group_has_user(cfg, "admins", users[u]);
         (void)og_can(cfg, &id, OG_ACT_READ, "app", 3, NULL);
+    }
+    /* the membership tables (groups by name, (user, group) pairs) answer
+       what a scan of every group and its users answers */
+    for (size_t g = 0; g < cfg->ngroups + 1 && g < 20; g++) {
+        const char *name = g < cfg->ngroups ? cfg->groups[g].name : "admins";
+        bool defined = false;
+        for (size_t i = 0; i < cfg->ngroups && !defined; i++)
+            defined = strcmp(cfg->groups[i].name, name) == 0;
+        FZ_ASSERT(og_config_has_group(cfg, name) == defined);
+        for (size_t k = 0; k < cfg->ngroups + 4 && k < 24; k++) {
+            const char *user = k < 4 ? users[k]
+                               : cfg->groups[k - 4].users.n ? cfg->groups[k - 4].users.v[0] : "x";
+            bool member = false;
+            for (size_t i = 0; i < cfg->ngroups && user[0] && !member; i++)
+                if (strcmp(cfg->groups[i].name, name) == 0)
+                    for (size_t j = 0; j < cfg->groups[i].users.n && !member; j++)
+                        member = strcmp(cfg->groups[i].users.v[j], user) == 0;
+            FZ_ASSERT(og_config_group_has_user(cfg, name, user) == member);
+            const struct og_group_member *m;
+            size_t nm = og_config_user_groups(cfg, user, &m), want = 0;
+            for (size_t i = 0; i < cfg->ngroups && user[0]; i++)
+                for (size_t j = 0; j < cfg->groups[i].users.n; j++)
+                    if (strcmp(cfg->groups[i].users.v[j], user) == 0) {
+                        FZ_ASSERT(want < nm && m[want].group == i);
+                        want++;
+                        break;
+                    }
+            FZ_ASSERT(nm == want);
+        }
     }
     (void)og_immutable_rule_for(cfg, "blumeops/tool", 13, "v1");
     (void)og_repo_has_immutable_rules(cfg, "blumeops/tool", 13);
