@@ -19,12 +19,8 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sys/mman.h>
 #ifdef __GLIBC__
 #include <malloc.h>
-#endif
-#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
-#define MAP_ANONYMOUS MAP_ANON
 #endif
 
 #include "action.h"
@@ -1984,108 +1980,8 @@ static bool set_derived_defaults(struct parser *p, struct og_config *cfg)
     return true;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Where the JSON tree lives.                                                */
-
-/*
- * The tree exists only during og_config_parse (every json_t made there is
- * released there too), but jansson's many small allocations, freed at the
- * end, would sit in the heap between the config's own: pages a forked
- * worker keeps in its RSS. So, while a parse runs, jansson allocates from
- * a few private mappings (bump allocation, free does nothing) that are
- * unmapped at once when it ends, and the config's allocations lie together
- * in the heap. Parses run one at a time (the master and the commands are
- * single-threaded). Under AddressSanitizer jansson keeps malloc, so that
- * misuse of the tree is still caught.
- */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TREE_IN_HEAP 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || !defined(MAP_ANONYMOUS)
-#define TREE_IN_HEAP 1
-#endif
-
-#ifndef TREE_IN_HEAP
-struct tree_chunk {
-    struct tree_chunk *next;
-    size_t size, used;
-};
-
-#define TREE_CHUNK_MIN  (64u << 10)
-#define TREE_CHUNK_MAX  (4u << 20)
-#define TREE_ALIGN      16u
-#define TREE_HEADER     ((sizeof(struct tree_chunk) + TREE_ALIGN - 1) & ~(size_t)(TREE_ALIGN - 1))
-
-static struct tree_chunk *tree_chunks;
-static size_t tree_next_size = TREE_CHUNK_MIN;
-
-static void *tree_malloc(size_t n)
-{
-    struct tree_chunk *c = tree_chunks;
-    void *m;
-
-    if (n > SIZE_MAX / 2)
-        return NULL;
-    n = (n + TREE_ALIGN - 1) & ~(size_t)(TREE_ALIGN - 1);
-    if (!c || c->size - c->used < n) {
-        size_t size = tree_next_size;
-
-        if (size < n + TREE_HEADER)
-            size = (n + TREE_HEADER + 4095) & ~(size_t)4095;
-        m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED)
-            return NULL;
-        c = m;
-        c->size = size;
-        c->used = TREE_HEADER;
-        c->next = tree_chunks;
-        tree_chunks = c;
-        if (tree_next_size < TREE_CHUNK_MAX)
-            tree_next_size *= 2;
-    }
-    m = (char *)c + c->used;
-    c->used += n;
-    return m;
-}
-
-static void tree_free(void *ptr)
-{
-    (void)ptr;
-}
-
-static json_malloc_t saved_malloc;
-static json_free_t saved_free;
-
-static void tree_begin(void)
-{
-    json_get_alloc_funcs(&saved_malloc, &saved_free);
-    json_set_alloc_funcs(tree_malloc, tree_free);
-}
-
-static void tree_end(void)
-{
-    json_set_alloc_funcs(saved_malloc, saved_free);
-    while (tree_chunks) {
-        struct tree_chunk *next = tree_chunks->next;
-        munmap(tree_chunks, tree_chunks->size);
-        tree_chunks = next;
-    }
-    tree_next_size = TREE_CHUNK_MIN;
-}
-#else
-static void tree_begin(void)
-{
-}
-
-static void tree_end(void)
-{
-}
-#endif
-
-static struct og_config *parse_tree(const char *json, size_t len, const char *fname,
-                                    char *err, size_t errlen)
+struct og_config *og_config_parse(const char *json, size_t len, const char *fname,
+                                  char *err, size_t errlen)
 {
     struct parser p = { .fname = fname ? fname : "config", .err = err, .errlen = errlen };
     struct og_config *cfg = NULL;
@@ -2123,17 +2019,6 @@ fail:
     free(p.name_slots);
     og_config_free(cfg);
     return NULL;
-}
-
-struct og_config *og_config_parse(const char *json, size_t len, const char *fname,
-                                  char *err, size_t errlen)
-{
-    struct og_config *cfg;
-
-    tree_begin();
-    cfg = parse_tree(json, len, fname, err, errlen);
-    tree_end();
-    return cfg;
 }
 
 struct og_config *og_config_load(const char *path, char *err, size_t errlen)
