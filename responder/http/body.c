@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <fastcgi.h>
+
 #include "clock.h"
 
 #define FILL_BOUND_MS   200     /* the longest one read of an arrived record may take */
@@ -162,6 +164,33 @@ static bool fcgi_buffered(const FCGX_Stream *in)
     return in->rdNext < d->buffStop;
 }
 
+/*
+ * Has the web server sent all it will send on this connection? A request's
+ * input ends with an empty FCGI_STDIN record: a body read to its end says
+ * so; for a request whose body is never read (AUTHORIZER) that record must
+ * be all libfcgi still holds unparsed. Then closing at once loses nothing
+ * (nothing unread, so a TCP peer gets no reset either), and the drain that
+ * waits for the peer to close first is left out.
+ */
+static bool input_whole(const struct og_fcgi_body *b)
+{
+    const FCGX_Stream *in = b->req->in;
+    const struct fcgi_stream_data *d;
+    const unsigned char *h;
+
+    if (b->state == OG_BODY_COMPLETE)
+        return true;
+    if (b->state != OG_BODY_NONE || !in || FCGX_GetError((FCGX_Stream *)in) != 0)
+        return false;
+    d = in->data;
+    if (!d || !d->buff || d->bufflen <= 0 || in->rdNext < d->buff ||
+        d->buffStop > d->buff + d->bufflen || d->buffStop - in->rdNext != FCGI_HEADER_LEN)
+        return false;
+    h = in->rdNext;                     /* version, type, id, length, padding */
+    return h[0] == FCGI_VERSION_1 && h[1] == FCGI_STDIN &&
+           (h[2] << 8 | h[3]) == b->req->requestId && h[4] == 0 && h[5] == 0 && h[6] == 0;
+}
+
 /* The stream is closed: at its end, or failed (past the deadline: expired). */
 static bool closed(struct og_fcgi_body *b)
 {
@@ -251,13 +280,18 @@ void og_fcgi_body_finish(struct og_fcgi_body *b)
            could last as long as the client trickles: close at once instead,
            and never keep such a connection. */
         bool unread = b->state != OG_BODY_COMPLETE && b->state != OG_BODY_NONE;
-        if (unread) {
+        bool whole = !unread && input_whole(b);
+        if (unread || whole)
             FCGX_Detach(b->req);
+        if (unread)
             b->req->keepConnection = 0;
+        if (whole) {
+            FCGX_Finish_r(b->req);          /* no drain: nothing to bound */
+        } else {
+            guard(b->req, LINGER_MS);
+            FCGX_Finish_r(b->req);
+            unguard();
         }
-        guard(b->req, LINGER_MS);
-        FCGX_Finish_r(b->req);
-        unguard();
         b->req->detached = 0;               /* FCGX_Attach needs an open connection */
     }
     if (b->data) {
