@@ -217,14 +217,22 @@ static void parse_basic(const char *b64, size_t len, struct og_credentials *out)
     out->secret_len = slen;
     out->kind = OG_CRED_BASIC;
 cleanup:
-    explicit_bzero(buf, sizeof(buf));
+    /* the decoder writes at most 3 bytes per 4 it reads: wipe those, not
+       all 12 KiB of buf on every request */
+    explicit_bzero(buf, len / 4 * 3 + 3 < sizeof(buf) ? len / 4 * 3 + 3 : sizeof(buf));
 }
 
 void og_credentials_parse(const char *value, size_t len, struct og_credentials *out)
 {
     size_t skip;
 
-    memset(out, 0, sizeof(*out));
+    /* the fields, not the 12 KiB of the secret's room: what is written
+       there is NUL-terminated and counted in secret_len */
+    out->kind = OG_CRED_NONE;
+    out->user[0] = '\0';
+    out->secret[0] = '\0';
+    out->secret_len = 0;
+    out->reason = NULL;
     if (!value || len == 0) {
         out->kind = OG_CRED_NONE;
         return;
@@ -255,6 +263,8 @@ void og_credentials_parse(const char *value, size_t len, struct og_credentials *
 
 void og_credentials_wipe(struct og_credentials *c)
 {
-    explicit_bzero(c->secret, sizeof(c->secret));
+    /* the parser writes the secret and its NUL, nothing past them */
+    size_t n = c->secret_len < sizeof(c->secret) ? c->secret_len + 1 : sizeof(c->secret);
+    explicit_bzero(c->secret, n);
     c->secret_len = 0;
 }
