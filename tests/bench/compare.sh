@@ -22,6 +22,10 @@
 # static copy of the manifest once the authorizer allowed the request, the
 # registry is out of the picture): noop-static, og-anon-static,
 # og-htpasswd-static, og-apikey-static, og-token-static (og-oidc-static).
+# With STATIC=1 and BASE_BIN=another ocigate binary (an earlier build, say),
+# the same authorizer-alone rows follow for it (base-anon-static, ...; its
+# own 2 workers and lighttpd, the same config, keys and tokens): before and
+# after a change in one run, against the same do-nothing row.
 # Columns: requests/s, wrk's p50/p99 latency, the authorizer's CPU per
 # request (utime+stime of its master and workers from /proc/PID/stat, over
 # all rounds), the same for the whole path (that row's lighttpd, authorizer
@@ -32,7 +36,7 @@
 # one run, not runs.
 #
 # Usage: OCIGATE_BIN=... tests/bench/compare.sh [SECONDS [ROUNDS]]   (5 s, 3)
-# Environment: CONNS (4), THREADS (2), CC (cc).
+# Environment: CONNS (4), THREADS (2), CC (cc), STATIC (0), BASE_BIN (none).
 # shellcheck disable=SC2154  # PASS_<user> variables are set by make_htpasswd
 set -u
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -51,7 +55,7 @@ ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Wshadow -Wformat=
     -o "$NOOP" "$E2E_DIR/../bench/noop_authorizer.c" -lfcgi 2> "$T/cc.log" \
     || bail "cannot build noop_authorizer: $(head -n 5 "$T/cc.log")"
 
-read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR P_NOOPS P_OGS <<<"$(free_ports 9)"
+read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR P_NOOPS P_OGS P_BASES <<<"$(free_ports 10)"
 make_htpasswd "$T/htpasswd" admin ci
 "$OCIGATE_BIN" token-key generate > "$T/token.key" 2> "$T/token-key.err" \
     || bail "ocigate token-key generate failed: $(cat "$T/token-key.err")"
@@ -137,6 +141,13 @@ if [ "$STATIC" = 1 ]; then
     LT_NOOPS=$LIGHTTPD_PID
     start_lighttpd lt-og-static "$P_OGS" "$T/og-static.conf"
     LT_OGS=$LIGHTTPD_PID
+    if [ -n "${BASE_BIN:-}" ]; then
+        OCIGATE_BIN=$BASE_BIN start_ocigate "$T/base.sock" 2
+        BASE_PID=$OCIGATE_PID
+        authorizer_conf "$T/base-static.conf" "$T/base.sock"
+        start_lighttpd lt-base-static "$P_BASES" "$T/base-static.conf"
+        LT_BASES=$LIGHTTPD_PID
+    fi
 fi
 
 mkimage "$T/img" v1 > /dev/null
@@ -182,6 +193,15 @@ if [ "$STATIC" = 1 ]; then
         PORT[$r-static]=$P_OGS; AUTH[$r-static]=${AUTH[$r]}; APID[$r-static]=$OG_PID
         PPIDS[$r-static]="$LT_OGS $OG_PID"
     done
+    if [ -n "${BASE_BIN:-}" ]; then
+        for r in og-anon og-htpasswd og-apikey og-token og-oidc; do
+            [ "$r" = og-oidc ] && [ -z "${AUTH[og-oidc]:-}" ] && continue
+            b=base-${r#og-}-static
+            ROWS+=("$b")
+            PORT[$b]=$P_BASES; AUTH[$b]=${AUTH[$r]}; APID[$b]=$BASE_PID
+            PPIDS[$b]="$LT_BASES $BASE_PID"
+        done
+    fi
 fi
 PATH_M=/v2/bench/app/manifests/v1
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
@@ -242,6 +262,7 @@ for i in $(seq 1 "$rounds"); do
     if [ -n "${AUTH[og-oidc]:-}" ]; then
         AUTH[og-oidc]="Bearer $(jwt)"
         [ "$STATIC" = 1 ] && AUTH[og-oidc-static]=${AUTH[og-oidc]}
+        [ -n "${AUTH[base-oidc-static]:-}" ] && AUTH[base-oidc-static]=${AUTH[og-oidc]}
     fi
     for r in "${ROWS[@]}"; do
         t0=0
