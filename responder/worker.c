@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -209,6 +210,23 @@ static long collect_bodies(struct og_worker_state *w, bool flush_all)
     return next;
 }
 
+/* The listening socket alone, for a worker with nothing else to wait for:
+   an epoll set where it is EPOLLEXCLUSIVE, so that a new connection wakes
+   one waiting worker, not all of them (with poll every worker woke, and all
+   but one found nothing to accept). -1: poll only. */
+static int idle_wait_fd = -1;
+
+static void open_idle_wait(int listen_fd)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
+
+    idle_wait_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (idle_wait_fd >= 0 && epoll_ctl(idle_wait_fd, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+        close(idle_wait_fd);
+        idle_wait_fd = -1;
+    }
+}
+
 /* Wait until the listening socket or a body in flight is readable, or a
    parked answer or a body's deadline is due. */
 static void wait_for_work(struct og_worker_state *w, int listen_fd)
@@ -230,7 +248,12 @@ static void wait_for_work(struct og_worker_state *w, int listen_fd)
             pfd[nfds].events = POLLIN;
             pfd[nfds++].revents = 0;
         }
-    poll(pfd, nfds, next < 0 ? 1000 : (int)next);
+    if (nfds == 1 && pfd[0].fd == listen_fd && idle_wait_fd >= 0) {
+        struct epoll_event ev;
+        epoll_wait(idle_wait_fd, &ev, 1, next < 0 ? 1000 : (int)next);
+    } else {
+        poll(pfd, nfds, next < 0 ? 1000 : (int)next);
+    }
     collect_bodies(w, false);
     release_due(false);
 }
@@ -263,6 +286,7 @@ void og_worker_run(int listen_fd, struct og_worker_state *shared, pid_t master)
     /* Waiting bodies and delayed answers need a worker that never sleeps in
        accept(): non-blocking listening socket plus poll(). */
     set_blocking(listen_fd, false);
+    open_idle_wait(listen_fd);
     open_connections(&w);
 
     while (!stopping) {

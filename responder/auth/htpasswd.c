@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "digest.h"
+#include "self.h"
 
 #define CACHE_SLOTS 512
 #define CACHE_PROBE 4
@@ -43,7 +44,7 @@ struct og_htpasswd {
     struct ht_user *users;
     size_t nusers;
     pid_t key_pid;                 /* the process the HMAC key belongs to */
-    unsigned char key[32];
+    struct og_hmac *hmac;          /* keyed with a random key drawn by that process */
     struct cache_slot cache[CACHE_SLOTS];
     struct crypt_data crypt;       /* scratch for crypt_rn, large: one per worker */
 };
@@ -72,6 +73,7 @@ void og_htpasswd_free(struct og_htpasswd *h)
         free(h->users[i].hash);
     }
     free(h->users);
+    og_hmac_free(h->hmac);
     explicit_bzero(h, sizeof(*h));
     free(h);
 }
@@ -177,12 +179,21 @@ static const struct ht_user *find_user(const struct og_htpasswd *h, const char *
 
 static bool ensure_key(struct og_htpasswd *h)
 {
-    pid_t me = getpid();
-    if (h->key_pid == me)
+    pid_t me = og_self_pid();
+    unsigned char key[32];
+
+    if (h->key_pid == me && h->hmac)
         return true;
-    if (getrandom(h->key, sizeof(h->key), 0) != (ssize_t)sizeof(h->key))
+    og_hmac_free(h->hmac);                   /* another process's key */
+    h->hmac = NULL;
+    memset(h->cache, 0, sizeof(h->cache));   /* and its entries */
+    h->key_pid = 0;
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
         return false;
-    memset(h->cache, 0, sizeof(h->cache));   /* entries of another process's key */
+    h->hmac = og_hmac_new(key, sizeof(key));
+    explicit_bzero(key, sizeof(key));
+    if (!h->hmac)
+        return false;
     h->key_pid = me;
     return true;
 }
@@ -190,7 +201,6 @@ static bool ensure_key(struct og_htpasswd *h)
 static bool cache_mac(struct og_htpasswd *h, const struct ht_user *u, const char *pw,
                       size_t pwlen, unsigned char mac[32])
 {
-    unsigned int maclen = 32;
     bool ok = false;
     /* HMAC over user NUL password NUL hash */
     size_t ulen = strlen(u->name), hlen = strlen(u->hash);
@@ -204,7 +214,7 @@ static bool cache_mac(struct og_htpasswd *h, const struct ht_user *u, const char
     memcpy(msg + ulen + 1, pw, pwlen);
     msg[ulen + 1 + pwlen] = 0;
     memcpy(msg + ulen + 2 + pwlen, u->hash, hlen);
-    if (HMAC(EVP_sha256(), h->key, sizeof(h->key), msg, total, mac, &maclen) && maclen == 32)
+    if (og_hmac_sha256(h->hmac, msg, total, mac))
         ok = true;
     explicit_bzero(msg, total);
     if (msg != stackbuf)

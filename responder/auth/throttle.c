@@ -41,6 +41,7 @@
 #include "hex.h"
 #include "redis.h"
 #include "request.h"
+#include "self.h"
 #include "throttle_state.h"
 
 #define KEY_MAX 512
@@ -81,7 +82,7 @@ void og_throttle_init(void)
 /* The table belongs to one process: a forked worker starts with an empty one. */
 static struct og_thr_table *my_table(void)
 {
-    pid_t me = getpid();
+    pid_t me = og_self_pid();
 
     if (table_pid != me) {
         memset(&table, 0, sizeof(table));

@@ -236,6 +236,24 @@ static json_t *parse_header(const char *tok, size_t len)
     return json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
 }
 
+/* Can the header of tok name kid at all? False when its decoded bytes hold
+   neither kid's bytes nor a JSON escape that could spell them. */
+static bool header_may_name(const char *tok, size_t len, const char *kid)
+{
+    unsigned char buf[HEADER_MAX];
+    const char *dot = memchr(tok, '.', len);
+    size_t klen = strlen(kid);
+    long n;
+
+    if (!dot || (size_t)(dot - tok) > (HEADER_MAX * 4) / 3)
+        return false;                 /* parse_header refuses it too */
+    n = og_base64_decode(tok, (size_t)(dot - tok), buf, sizeof(buf), true);
+    if (n <= 0)
+        return false;
+    return klen == 0 || memchr(buf, '\\', (size_t)n) ||
+           memmem(buf, (size_t)n, kid, klen) != NULL;
+}
+
 static bool header_is_ours(const struct og_tokens *t, json_t *h)
 {
     const char *alg = json_string_value(json_object_get(h, "alg"));
@@ -263,6 +281,8 @@ bool og_token_is_mine(const struct og_tokens *t, const char *tok, size_t len)
     if (t->header64_len && len > t->header64_len && tok[t->header64_len] == '.' &&
         memcmp(tok, t->header64, t->header64_len) == 0)
         return true;
+    if (!header_may_name(tok, len, t->kid))   /* an OpenID JWT, say: no JSON parse */
+        return false;
     h = parse_header(tok, len);
     if (!h)
         return false;

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <fastcgi.h>
+
 #include "clock.h"
 
 #define FILL_BOUND_MS   200     /* the longest one read of an arrived record may take */
@@ -75,13 +77,75 @@ static void unguard(void)
     guarded = NULL;
 }
 
+/* libfcgi reads a connection's records into a buffer of this many bytes
+   (8192, less 8 when its allocation is not 8-aligned). */
+#define FCGI_READ_BUF (8192 - 8)
+
+/* Is the listening socket a unix socket? (asked once) */
+static bool listens_on_unix(int fd)
+{
+    static int known_fd = -1;
+    static bool is_unix;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (fd != known_fd) {
+        is_unix = getsockname(fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_UNIX;
+        known_fd = fd;
+    }
+    return is_unix;
+}
+
+/*
+ * Have the request's FCGI_BEGIN_REQUEST and all of its params arrived, within
+ * what libfcgi's first read takes? Then FCGX_Accept_r reads once and never
+ * waits, and needs no timer around it. A look at the queued bytes (MSG_PEEK:
+ * nothing is consumed); anything unexpected is "no" (then the timer bounds
+ * the wait as before, and libfcgi judges the records).
+ */
+static bool params_arrived(int fd)
+{
+    unsigned char b[FCGI_READ_BUF];
+    ssize_t n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+    size_t at = 0;
+
+    while (n > 0 && at + FCGI_HEADER_LEN <= (size_t)n) {
+        const unsigned char *h = b + at;
+        size_t clen = (size_t)h[4] << 8 | h[5];
+        if (h[0] != FCGI_VERSION_1)
+            return false;
+        at += FCGI_HEADER_LEN + clen + h[6];
+        if (at > (size_t)n)
+            return false;                   /* this record is not all there */
+        if (h[1] == FCGI_PARAMS && clen == 0)
+            return true;                    /* the end of the params */
+    }
+    return false;
+}
+
 int og_fcgi_accept(FCGX_Request *req, bool *truncated)
 {
+    bool bound = true;
     int rc;
 
-    guard(req, PARAMS_BOUND_MS);
+    /* On a unix socket ocigate accepts the connection itself (libfcgi would
+       also wait, up to 2 s, for its first byte) and hands it to libfcgi as
+       an open connection: no FCGX_Finish_r may close it first. On TCP
+       libfcgi accepts (it checks FCGI_WEB_SERVER_ADDRS). */
+    if (req->ipcFd < 0 && listens_on_unix(req->listen_sock)) {
+        int fd = accept4(req->listen_sock, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        req->ipcFd = fd;
+        req->keepConnection = 1;            /* until its FCGI_BEGIN_REQUEST says */
+    }
+    if (req->ipcFd >= 0 && params_arrived(req->ipcFd))
+        bound = false;
+    if (bound)
+        guard(req, PARAMS_BOUND_MS);
     rc = FCGX_Accept_r(req);
-    unguard();
+    if (bound)
+        unguard();
     /* libfcgi ends the params at a failed read as if they were complete;
        the error stays on the stream */
     *truncated = rc >= 0 && req->in && FCGX_GetError(req->in) != 0;
@@ -160,6 +224,33 @@ static bool fcgi_buffered(const FCGX_Stream *in)
         d->buffStop < in->rdNext || d->buffStop > d->buff + d->bufflen)
         return true;
     return in->rdNext < d->buffStop;
+}
+
+/*
+ * Has the web server sent all it will send on this connection? A request's
+ * input ends with an empty FCGI_STDIN record: a body read to its end says
+ * so; for a request whose body is never read (AUTHORIZER) that record must
+ * be all libfcgi still holds unparsed. Then closing at once loses nothing
+ * (nothing unread, so a TCP peer gets no reset either), and the drain that
+ * waits for the peer to close first is left out.
+ */
+static bool input_whole(const struct og_fcgi_body *b)
+{
+    const FCGX_Stream *in = b->req->in;
+    const struct fcgi_stream_data *d;
+    const unsigned char *h;
+
+    if (b->state == OG_BODY_COMPLETE)
+        return true;
+    if (b->state != OG_BODY_NONE || !in || FCGX_GetError((FCGX_Stream *)in) != 0)
+        return false;
+    d = in->data;
+    if (!d || !d->buff || d->bufflen <= 0 || in->rdNext < d->buff ||
+        d->buffStop > d->buff + d->bufflen || d->buffStop - in->rdNext != FCGI_HEADER_LEN)
+        return false;
+    h = in->rdNext;                     /* version, type, id, length, padding */
+    return h[0] == FCGI_VERSION_1 && h[1] == FCGI_STDIN &&
+           (h[2] << 8 | h[3]) == b->req->requestId && h[4] == 0 && h[5] == 0 && h[6] == 0;
 }
 
 /* The stream is closed: at its end, or failed (past the deadline: expired). */
@@ -251,13 +342,18 @@ void og_fcgi_body_finish(struct og_fcgi_body *b)
            could last as long as the client trickles: close at once instead,
            and never keep such a connection. */
         bool unread = b->state != OG_BODY_COMPLETE && b->state != OG_BODY_NONE;
-        if (unread) {
+        bool whole = !unread && input_whole(b);
+        if (unread || whole)
             FCGX_Detach(b->req);
+        if (unread)
             b->req->keepConnection = 0;
+        if (whole) {
+            FCGX_Finish_r(b->req);          /* no drain: nothing to bound */
+        } else {
+            guard(b->req, LINGER_MS);
+            FCGX_Finish_r(b->req);
+            unguard();
         }
-        guard(b->req, LINGER_MS);
-        FCGX_Finish_r(b->req);
-        unguard();
         b->req->detached = 0;               /* FCGX_Attach needs an open connection */
     }
     if (b->data) {

@@ -12,11 +12,14 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "digest.h"
 #include "hex.h"
+#include "self.h"
 #include "text.h"
 
 /* ---- buf.c ---------------------------------------------------------------- */
@@ -189,6 +192,58 @@ static void sha256_known_answers(void **state)
     assert_int_equal(md[31], 0xad);
 }
 
+/* RFC 4231 test case 2, twice with the same key (the context is reused), and
+   a second key alongside. */
+static void hmac_sha256_known_answers(void **state)
+{
+    unsigned char mac[OG_SHA256_LEN];
+    char hex[OG_SHA256_HEX_LEN + 1];
+    static const char want[] = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+    struct og_hmac *h = og_hmac_new((const unsigned char *)"Jefe", 4);
+    struct og_hmac *other = og_hmac_new((const unsigned char *)"another key", 11);
+
+    (void)state;
+    assert_non_null(h);
+    assert_non_null(other);
+    for (int i = 0; i < 2; i++) {
+        assert_true(og_hmac_sha256(h, "what do ya want for nothing?", 28, mac));
+        og_hex_encode(mac, sizeof mac, hex);
+        assert_string_equal(hex, want);
+        assert_true(og_hmac_sha256(other, "what do ya want for nothing?", 28, mac));
+        og_hex_encode(mac, sizeof mac, hex);
+        assert_string_not_equal(hex, want);
+    }
+    og_hmac_free(h);
+    og_hmac_free(other);
+    assert_false(og_hmac_sha256(NULL, "x", 1, mac));
+}
+
+/* ---- self.c ------------------------------------------------------------------- */
+
+/* A forked child learns its own pid, though its parent asked before. */
+static void self_pid_follows_fork(void **state)
+{
+    int fds[2], status = 0;
+    pid_t child, seen = 0;
+
+    (void)state;
+    assert_int_equal(og_self_pid(), getpid());
+    assert_int_equal(pipe(fds), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pid_t me = og_self_pid();
+        _exit(write(fds[1], &me, sizeof me) == (ssize_t)sizeof me && me == getpid() ? 0 : 1);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &seen, sizeof seen), (ssize_t)sizeof seen);
+    close(fds[0]);
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(seen, child);
+    assert_int_equal(og_self_pid(), getpid());
+}
+
 /* ---- clock.c ------------------------------------------------------------------ */
 
 static void clock_is_monotonic(void **state)
@@ -263,6 +318,8 @@ int main(void)
         cmocka_unit_test(set_err_formats_and_bounds),
         cmocka_unit_test(hex_encode_and_values),
         cmocka_unit_test(sha256_known_answers),
+        cmocka_unit_test(hmac_sha256_known_answers),
+        cmocka_unit_test(self_pid_follows_fork),
         cmocka_unit_test(clock_is_monotonic),
         cmocka_unit_test(control_bytes),
         cmocka_unit_test(utf8_text),
