@@ -33,6 +33,10 @@
 #               database it reads (copies of a real record, written by a Lua
 #               loop in batches as apikey_scale.sh does; the million take
 #               about half a minute and a few hundred MB of Redis memory)
+# With STATIC=1 and BASE_BIN=another ocigate binary (an earlier build, say),
+# the same authorizer-alone rows follow for it (base-anon-static, ...; its
+# own 2 workers and lighttpd, the same config, keys and tokens): before and
+# after a change in one run, against the same do-nothing row.
 # ROWS="og-anon noop-static og-pat10k-static ..." runs only the rows named
 # (any of the above, in that order; the ratio columns need their reference
 # rows: ceiling, noop, dr-htpasswd, noop-static).
@@ -46,7 +50,7 @@
 # one run, not runs.
 #
 # Usage: OCIGATE_BIN=... tests/bench/compare.sh [SECONDS [ROUNDS]]   (5 s, 3)
-# Environment: CONNS (4), THREADS (2), CC (cc), STATIC (0), SCALE (0), ROWS,
+# Environment: CONNS (4), THREADS (2), CC (cc), STATIC (0), SCALE (0), BASE_BIN, ROWS,
 # OIDC (1).
 # shellcheck disable=SC2154  # PASS_<user> variables are set by make_htpasswd
 set -u
@@ -62,7 +66,8 @@ STATIC=${STATIC:-0}
 SCALE=${SCALE:-0}
 ALL_ROWS=(ceiling noop og-anon og-htpasswd og-apikey og-token og-oidc dr-htpasswd
           noop-static og-anon-static og-htpasswd-static og-apikey-static og-token-static og-oidc-static
-          og-pat10-static og-pat1k-static og-pat10k-static og-keys1k-static og-keys1m-static)
+          og-pat10-static og-pat1k-static og-pat10k-static og-keys1k-static og-keys1m-static
+          base-anon-static base-htpasswd-static base-apikey-static base-token-static base-oidc-static)
 if [ -n "$SEL" ]; then
     read -ra WANT <<<"$SEL"
     for r in "${WANT[@]}"; do
@@ -72,6 +77,10 @@ else
     WANT=("${ALL_ROWS[@]:0:8}")
     [ "$STATIC" = 1 ] && WANT+=("${ALL_ROWS[@]:8:6}")
     [ "$SCALE" = 1 ] && WANT+=("${ALL_ROWS[@]:14:5}")
+    [ "$STATIC" = 1 ] && [ -n "${BASE_BIN:-}" ] && WANT+=("${ALL_ROWS[@]:19:5}")
+fi
+if [[ " ${WANT[*]}" == *" base-"* ]] && [ -z "${BASE_BIN:-}" ]; then
+    bail "base-* rows need BASE_BIN=an ocigate binary"
 fi
 want() { local r; for r in "${WANT[@]}"; do [[ $r == "$1" ]] && return 0; done; return 1; }
 want_any() { local r; for r in "$@"; do want "$r" && return 0; done; return 1; }
@@ -85,7 +94,7 @@ ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Wall -Wextra -Wpedantic -Wshadow -Wformat=
     || bail "cannot build noop_authorizer: $(head -n 5 "$T/cc.log")"
 
 read -r REDIS_PORT REG_PORT REG2_PORT P_CEIL P_NOOP P_OG P_DR P_NOOPS P_OGS \
-    P_PAT10 P_PAT1K P_PAT10K P_K1K P_K1M <<<"$(free_ports 14)"
+    P_PAT10 P_PAT1K P_PAT10K P_K1K P_K1M P_BASES <<<"$(free_ports 15)"
 declare -A SPORT=([pat10]=$P_PAT10 [pat1k]=$P_PAT1K [pat10k]=$P_PAT10K [keys1k]=$P_K1K [keys1m]=$P_K1M)
 make_htpasswd "$T/htpasswd" admin ci
 "$OCIGATE_BIN" token-key generate > "$T/token.key" 2> "$T/token-key.err" \
@@ -93,7 +102,7 @@ make_htpasswd "$T/htpasswd" admin ci
 secret_file "$T/token.key"
 OG_URL=http://127.0.0.1:$P_OG
 oidc=.
-if [ "${OIDC:-1}" = 1 ] && want_any og-oidc og-oidc-static && command -v node > /dev/null; then
+if [ "${OIDC:-1}" = 1 ] && want_any og-oidc og-oidc-static base-oidc-static && command -v node > /dev/null; then
     start_idp
     oidc=".auth.openid = {issuer: \"$ISSUER\", audiences: [\"registry\"],
           claimMapping: {username: \"preferred_username\", groups: \"groups\"}}"
@@ -174,8 +183,17 @@ if want_any og-anon-static og-htpasswd-static og-apikey-static og-token-static o
     start_lighttpd lt-og-static "$P_OGS" "$T/og-static.conf"
     LT_OGS=$LIGHTTPD_PID
 fi
+if want_any base-anon-static base-htpasswd-static base-apikey-static base-token-static \
+        base-oidc-static; then
+    OCIGATE_BIN=$BASE_BIN start_ocigate "$T/base.sock" 2
+    BASE_PID=$OCIGATE_PID
+    authorizer_conf "$T/base-static.conf" "$T/base.sock"
+    start_lighttpd lt-base-static "$P_BASES" "$T/base-static.conf"
+    LT_BASES=$LIGHTTPD_PID
+fi
 # the authorizers whose RSS is shown: NAME=PID
 AUTHZ=("ocigate=$OG_PID" "noop=$NOOP_PID")
+[ -n "${BASE_PID:-}" ] && AUTHZ+=("base=$BASE_PID")
 # scale_ocigate NAME PORT CONFIG: an ocigate of its own (2 workers) behind its
 # own lighttpd serving static files; sets SC_OG, SC_LT
 scale_ocigate() {
@@ -271,6 +289,11 @@ PPIDS[noop-static]="${LT_NOOPS:-} $NOOP_PID"
 for r in og-anon og-htpasswd og-apikey og-token og-oidc; do
     PORT[$r-static]=$P_OGS; AUTH[$r-static]=${AUTH[$r]:-}; APID[$r-static]=$OG_PID
     PPIDS[$r-static]="${LT_OGS:-} $OG_PID"
+    if [ -n "${BASE_PID:-}" ]; then
+        b=base-${r#og-}-static
+        PORT[$b]=$P_BASES; AUTH[$b]=${AUTH[$r]:-}; APID[$b]=$BASE_PID
+        PPIDS[$b]="$LT_BASES $BASE_PID"
+    fi
 done
 for r in "${!SCALE_OG[@]}"; do
     PORT[$r]=${SCALE_PORT[$r]}; APID[$r]=${SCALE_OG[$r]}; PPIDS[$r]="${SCALE_LT[$r]} ${SCALE_OG[$r]}"
@@ -280,7 +303,7 @@ done
 ROWS=()
 for r in "${WANT[@]}"; do
     # no OIDC rows without the IdP
-    [[ $r == og-oidc* ]] && [ -z "${AUTH[og-oidc]:-}" ] && continue
+    [[ $r == og-oidc* || $r == base-oidc* ]] && [ -z "${AUTH[og-oidc]:-}" ] && continue
     ROWS+=("$r")
 done
 PATH_M=/v2/bench/app/manifests/v1
@@ -343,6 +366,7 @@ for i in $(seq 1 "$rounds"); do
     if [ -n "${AUTH[og-oidc]:-}" ]; then
         AUTH[og-oidc]="Bearer $(jwt)"
         AUTH[og-oidc-static]=${AUTH[og-oidc]}
+        AUTH[base-oidc-static]=${AUTH[og-oidc]}
     fi
     for r in "${ROWS[@]}"; do
         t0=0
