@@ -59,38 +59,6 @@ og() {
     wait_socket "$SOCK" 10 "$OG_PID" || bail "ocigate ($1) did not listen on $SOCK"
 }
 
-# start_nginx_as_www NAME PORT SNIPPET: as start_nginx (webserver_lib.sh), but
-# with "user www-data;": the master stays root, its workers run as www-data.
-start_nginx_as_www() {
-    local name=$1 port=$2 snippet=$3 d=$T/$1
-    mkdir -p "$d/tmp"
-    cat > "$d/nginx.conf" <<EOF
-user www-data;
-worker_processes 1;
-error_log $T/$name.log info;
-pid $d/nginx.pid;
-events { worker_connections 256; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log $T/$name-access.log;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    include $snippet;
-}
-EOF
-    nginx -t -q -p "$d" -c "$d/nginx.conf" >> "$T/$name.log" 2>&1 \
-        || bail "nginx refuses $d/nginx.conf: $(tail -n 3 "$T/$name.log")"
-    nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' >> "$T/$name.log" 2>&1 &
-    SERVER_PID=$!
-    register_pid "$SERVER_PID"
-    wait_port "$port" 10 "$SERVER_PID" || bail "nginx ($name) did not listen on $port"
-    loopback_only "$SERVER_PID" "nginx ($name)"
-}
-
 # connects_as USER: what USER (with its own groups) gets connecting to the
 # socket: "connected" or the error's name (e.g. PermissionError). The
 # system's python3: one from a root-only directory (pyenv) would not start.
@@ -127,7 +95,7 @@ is "$(sed -n 's/^SocketMode=//p' "$DEPLOY/systemd/ocigate.socket"),$(sed -n 's/^
 # ----------------------------------------------- (a) group=www-data -------
 
 og og-group "unix:$SOCK${NGX_OPTS:-,mode=0660,group=www-data}"
-start_nginx_as_www nginx "$NGX_PORT" "$T/nginx-site.conf"
+NGINX_USER=www-data start_nginx nginx "$NGX_PORT" "$T/nginx-site.conf"
 is "$(ps -o user= --ppid "$SERVER_PID" | sort -u | tr -d ' ' | paste -sd,)" www-data \
     "nginx's worker runs as www-data (user www-data;)"
 is "$(stat -c '%U %G %a' "$SOCK")" "root www-data 660" \

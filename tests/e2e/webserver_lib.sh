@@ -156,11 +156,13 @@ deploy_copy() {
 
 # start_nginx NAME PORT SNIPPET: nginx -g 'daemon off;' with a minimal main
 # config (one worker, logs and temp files in $T) whose http block includes
-# SNIPPET (a server block, as in sites-enabled).
+# SNIPPET (a server block, as in sites-enabled). With NGINX_USER=www-data the
+# config says "user www-data;": the master stays root, its workers run as that.
 start_nginx() {
     local name=$1 port=$2 snippet=$3 d=$T/$1
     mkdir -p "$d/tmp"
     cat > "$d/nginx.conf" <<EOF
+${NGINX_USER:+user $NGINX_USER;}
 worker_processes 1;
 error_log $T/$name.log info;
 pid $d/nginx.pid;

@@ -27,23 +27,7 @@
 #include "../../policy/config.h"
 #include "../../policy/decide.h"
 
-static uint64_t rng_state;
-
-static uint32_t rnd(uint32_t n)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return n ? (uint32_t)(rng_state % n) : 0;
-}
-
-static void seed(void)
-{
-    const char *s = getenv("OCIGATE_TEST_SEED");
-    rng_state = s && *s ? strtoull(s, NULL, 10) : 0x9e3779b97f4a7c15ull;
-    if (rng_state == 0)
-        rng_state = 1;
-}
+#include "test_rng.h"
 
 static const char *const group_pool[] = { "g0", "g1", "g2", "g10", "admins", "Admins", "",
                                           "artifact-workloads", "a", "b", "g", "zz" };
@@ -140,7 +124,7 @@ static const char *any_group(uint32_t k)
 static void test_membership_equals_scan(void **state)
 {
     (void)state;
-    seed();
+    rng_seed(0x9e3779b97f4a7c15ull);
     for (int round = 0; round < 400; round++) {
         struct og_config *cfg = random_config();
         for (uint32_t g = 0; g < NGP + NOUT; g++) {
@@ -164,7 +148,7 @@ static void test_membership_equals_scan(void **state)
 static void test_effective_groups_equal_scan(void **state)
 {
     (void)state;
-    seed();
+    rng_seed(0x9e3779b97f4a7c15ull);
     for (int round = 0; round < 400; round++) {
         struct og_config *cfg = random_config();
         for (int k = 0; k < 40; k++) {

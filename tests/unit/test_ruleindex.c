@@ -30,23 +30,7 @@
 #include "../../policy/glob.h"
 #include "../../policy/globindex.h"
 
-static uint64_t rng_state;
-
-static uint32_t rnd(uint32_t n)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return n ? (uint32_t)(rng_state % n) : 0;
-}
-
-static void seed(void)
-{
-    const char *s = getenv("OCIGATE_TEST_SEED");
-    rng_state = s && *s ? strtoull(s, NULL, 10) : 0x9e3779b97f4a7c15ull;
-    if (rng_state == 0)
-        rng_state = 1;
-}
+#include "test_rng.h"
 
 /* A few shared prefixes so that the trie has depth and shared paths. */
 static const char *const stems[] = { "", "", "a", "ab", "team", "team-a/", "team-b/", "t/e/a/m/",
@@ -180,7 +164,7 @@ static void test_index_equals_scan(void **state)
     size_t n = 0, matched = 0, cands = 0;
 
     (void)state;
-    seed();
+    rng_seed(0x9e3779b97f4a7c15ull);
     assert_non_null(globs);
     while (n < NGLOBS) {
         random_pattern(pat, sizeof pat);
@@ -281,7 +265,7 @@ static void test_config_rules_equal_scan(void **state)
     json_t *repos = json_object(), *imm = json_array();
 
     (void)state;
-    seed();
+    rng_seed(0x9e3779b97f4a7c15ull);
     assert_non_null(pats);
     while (n < NPATS) {
         struct og_glob *g;
