@@ -29,6 +29,7 @@
 #include "text.h"
 #include "glob.h"
 #include "globindex.h"
+#include "hostport.h"
 
 #define CONFIG_FILE_MAX   (4u << 20)   /* a config larger than 4 MiB is a mistake */
 #define SECRET_FILE_MAX   (64u << 10)
@@ -539,7 +540,77 @@ static bool read_redis_password(struct parser *p, json_t *v, void *t)
 
 static bool read_redis_password_file(struct parser *p, json_t *v, void *t)
 {
+    CFG(t)->redis_password_from_file = true;
     return read_secret_file(p, v, &CFG(t)->redis_password);
+}
+
+#define MAX_SENTINELS 16
+
+static bool read_redis_sentinels(struct parser *p, json_t *v, void *t)
+{
+    struct og_strlist *l = &CFG(t)->redis_sentinels;
+    char host[OG_HOST_MAX];
+    int port;
+
+    if (!read_strlist(p, v, l, false))
+        return false;
+    if (l->n == 0 || l->n > MAX_SENTINELS)
+        return fail(p, "must hold 1..%d addresses", MAX_SENTINELS);
+    for (size_t i = 0; i < l->n; i++) {
+        if (!og_hostport_parse(l->v[i], strlen(l->v[i]), host, &port)) {
+            size_t saved = path_push_index(p, i);
+            fail(p, "\"%s\" is not HOST:PORT or [IPV6]:PORT", l->v[i]);
+            path_pop(p, saved);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool read_redis_master_name(struct parser *p, json_t *v, void *t)
+{
+    char **name = &CFG(t)->redis_master_name;
+
+    if (!read_string(p, v, name))
+        return false;
+    if (strlen(*name) > 128 || !is_header_safe(*name) || strchr(*name, ' '))
+        return fail(p, "must be 1..128 printable ASCII characters without spaces or quotes");
+    return true;
+}
+
+static bool read_redis_db(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 100000, &CFG(t)->redis_db);
+}
+
+static bool read_redis_min_replicas(struct parser *p, json_t *v, void *t)
+{
+    return read_int(p, v, 0, 16, &CFG(t)->redis_min_replicas);
+}
+
+/* An ACL user name: it is sent as one argument and printed by check. */
+static bool read_acl_user(struct parser *p, json_t *v, char **dst)
+{
+    if (!read_string(p, v, dst))
+        return false;
+    if (strlen(*dst) > 128 || !is_header_safe(*dst) || strchr(*dst, ' '))
+        return fail(p, "must be 1..128 printable ASCII characters without spaces or quotes");
+    return true;
+}
+
+static bool read_redis_username(struct parser *p, json_t *v, void *t)
+{
+    return read_acl_user(p, v, &CFG(t)->redis_username);
+}
+
+static bool read_redis_sentinel_username(struct parser *p, json_t *v, void *t)
+{
+    return read_acl_user(p, v, &CFG(t)->redis_sentinel_username);
+}
+
+static bool read_redis_sentinel_password_file(struct parser *p, json_t *v, void *t)
+{
+    return read_secret_file(p, v, &CFG(t)->redis_sentinel_password);
 }
 
 static const struct field redis_fields[] = {
@@ -548,6 +619,13 @@ static const struct field redis_fields[] = {
     { "timeoutMs", read_redis_timeout, NULL },
     { "password", read_redis_password, NULL },
     { "passwordFile", read_redis_password_file, NULL },
+    { "sentinels", read_redis_sentinels, NULL },
+    { "masterName", read_redis_master_name, NULL },
+    { "db", read_redis_db, NULL },
+    { "minReplicas", read_redis_min_replicas, NULL },
+    { "username", read_redis_username, NULL },
+    { "sentinelUsername", read_redis_sentinel_username, NULL },
+    { "sentinelPasswordFile", read_redis_sentinel_password_file, NULL },
 };
 
 static bool one_of_inline_or_file(struct parser *p, json_t *obj, const char *inline_key,
@@ -558,10 +636,36 @@ static bool one_of_inline_or_file(struct parser *p, json_t *obj, const char *inl
     return true;
 }
 
+/* How the redis keys go together: url or sentinels, and what each form needs. */
+static bool check_redis_form(struct parser *p, json_t *v, struct og_config *cfg)
+{
+    bool sentinels = json_object_get(v, "sentinels") != NULL;
+    const char *url = json_object_get(v, "url") ? cfg->redis_url : NULL;
+
+    if (sentinels && url)
+        return fail(p, "give \"url\" or \"sentinels\", not both");
+    if (sentinels && !cfg->redis_master_name)
+        return fail(p, "\"sentinels\" needs \"masterName\" (the name the sentinels "
+                       "monitor the master by)");
+    if (!sentinels && cfg->redis_master_name)
+        return fail(p, "\"masterName\" is used only with \"sentinels\"");
+    if (!sentinels && json_object_get(v, "db"))
+        return fail(p, "\"db\" is used only with \"sentinels\" (with \"url\" the "
+                       "database is in the URL)");
+    if (cfg->redis_sentinel_username && !cfg->redis_sentinel_password)
+        return fail(p, "\"sentinelUsername\" needs \"sentinelPasswordFile\"");
+    if (cfg->redis_sentinel_password && !sentinels)
+        return fail(p, "\"sentinelPasswordFile\" is used only with \"sentinels\"");
+    if (cfg->redis_username && !cfg->redis_password && !(url && strchr(url, '@')))
+        return fail(p, "\"username\" needs \"password\" or \"passwordFile\"");
+    return true;
+}
+
 static bool read_redis(struct parser *p, json_t *v, void *t)
 {
     return parse_object(p, v, redis_fields, NFIELDS(redis_fields), t) &&
-           one_of_inline_or_file(p, v, "password", "passwordFile");
+           one_of_inline_or_file(p, v, "password", "passwordFile") &&
+           check_redis_form(p, v, CFG(t));
 }
 
 /* auth.openid: one issuer object, or a list of them. Each entry is read into
@@ -1850,6 +1954,11 @@ void og_config_free(struct og_config *cfg)
     free(cfg->redis_url);
     free(cfg->redis_prefix);
     free_secret(cfg->redis_password);
+    strlist_free(&cfg->redis_sentinels);
+    free(cfg->redis_master_name);
+    free(cfg->redis_username);
+    free(cfg->redis_sentinel_username);
+    free_secret(cfg->redis_sentinel_password);
     for (size_t i = 0; i < cfg->nopenid; i++)
         openid_issuer_free(&cfg->openid[i]);
     free(cfg->openid);

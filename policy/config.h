@@ -117,7 +117,18 @@ struct og_config {
     char *redis_url;            /* default "redis://127.0.0.1:6379/0" */
     char *redis_prefix;         /* default "ocigate:" */
     char *redis_password;       /* inline or from passwordFile; NULL if none */
+    bool redis_password_from_file;  /* it came from redis.passwordFile */
     int redis_timeout_ms;       /* default 200 */
+    /* Redis through Sentinel (redis.sentinels, exclusive with redis.url): the
+       master of redis_master_name is asked of these, in order */
+    struct og_strlist redis_sentinels;  /* "HOST:PORT" / "[IPV6]:PORT", checked at load */
+    char *redis_master_name;    /* redis.masterName, required with sentinels */
+    int redis_db;               /* redis.db (sentinel form only), default 0 */
+    int redis_min_replicas;     /* redis.minReplicas 0..16: a claim counts once WAIT says
+                                   this many replicas hold it (default 0: no WAIT) */
+    char *redis_username;       /* redis.username: AUTH USER PASSWORD on the data nodes */
+    char *redis_sentinel_username;  /* redis.sentinelUsername, NULL: none */
+    char *redis_sentinel_password;  /* from redis.sentinelPasswordFile; NULL: no AUTH */
 
     int fail_delay_ms;          /* auth.failDelayMs, default 0 */
     int throttle_per_address;   /* auth.throttle.perAddress: failures per client address

@@ -26,6 +26,9 @@ static const char *const action_names[N_ACTIONS] = { "none", "read", "create", "
 static const char *const auth_names[N_AUTH] = { "anonymous", "htpasswd", "apikey", "openid" };
 static const char *const cache_names[OG_CACHE_N] = { "htpasswd", "apikey", "oidc" };
 static const char *const backend_names[OG_BACKEND_N] = { "registry", "redis", "jwks" };
+static const char *const redis_error_names[OG_REDIS_ERR_N] = { "connect", "timeout", "auth",
+                                                               "readonly", "sentinel",
+                                                               "replication", "reply" };
 
 struct shared {
     uint64_t requests[2][N_ACTIONS][N_AUTH];   /* [allow/deny][action][auth] */
@@ -39,9 +42,13 @@ struct shared {
     uint64_t jwks_refreshes;
     uint64_t reloads[2];                       /* [ok/failed] */
     int64_t workers;
+    uint64_t redis_errors[OG_REDIS_ERR_N];
+    uint64_t redis_failovers;
+    uint64_t redis_master_hash;                /* of the master the workers saw last; 0 none */
 };
 
 static struct shared *m;
+static char redis_master[272];                 /* this worker's view, "" none */
 
 int og_metrics_init(void)
 {
@@ -137,6 +144,50 @@ int og_metrics_workers(void)
     return m ? (int)__atomic_load_n(&m->workers, __ATOMIC_RELAXED) : 0;
 }
 
+void og_metrics_redis_error(enum og_redis_error_kind k)
+{
+    if (m && (unsigned)k < OG_REDIS_ERR_N)
+        add(&m->redis_errors[k], 1);
+}
+
+static uint64_t address_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;       /* FNV-1a */
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+void og_metrics_redis_master(const char *address)
+{
+    uint64_t h, seen;
+
+    snprintf(redis_master, sizeof(redis_master), "%s", address ? address : "");
+    for (char *c = redis_master; *c; c++)       /* a label value: no quote, backslash, control */
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20)
+            *c = '?';
+    if (!m || !address || !*address)
+        return;
+    h = address_hash(address);
+    seen = __atomic_load_n(&m->redis_master_hash, __ATOMIC_RELAXED);
+    while (seen != h) {
+        if (__atomic_compare_exchange_n(&m->redis_master_hash, &seen, h, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            if (seen)
+                add(&m->redis_failovers, 1);
+            break;
+        }
+    }
+}
+
+unsigned long long og_metrics_redis_failovers(void)
+{
+    return m ? (unsigned long long)get(&m->redis_failovers) : 0;
+}
+
 /* -------------------------------------------------------------- exposition */
 
 size_t og_metrics_render(char *buf, size_t cap)
@@ -208,5 +259,19 @@ size_t og_metrics_render(char *buf, size_t cap)
     og_buf_printf(&t, "# HELP ocigate_workers Workers the master keeps running.\n"
                       "# TYPE ocigate_workers gauge\n"
                       "ocigate_workers %d\n", og_metrics_workers());
+    og_buf_printf(&t, "# HELP ocigate_redis_failovers_total Changes of the Redis master the "
+                      "workers saw.\n"
+                      "# TYPE ocigate_redis_failovers_total counter\n"
+                      "ocigate_redis_failovers_total %llu\n", og_metrics_redis_failovers());
+    og_buf_printf(&t, "# HELP ocigate_redis_errors_total Redis failures, by kind.\n"
+                      "# TYPE ocigate_redis_errors_total counter\n");
+    for (int k = 0; k < OG_REDIS_ERR_N; k++)
+        og_buf_printf(&t, "ocigate_redis_errors_total{kind=\"%s\"} %llu\n", redis_error_names[k],
+                      (unsigned long long)get(&m->redis_errors[k]));
+    if (redis_master[0])
+        og_buf_printf(&t, "# HELP ocigate_redis_master The Redis master the answering worker "
+                          "talks to.\n"
+                          "# TYPE ocigate_redis_master gauge\n"
+                          "ocigate_redis_master{address=\"%s\"} 1\n", redis_master);
     return t.truncated ? 0 : t.len;
 }

@@ -28,6 +28,19 @@ void og_metrics_config_reload(bool ok);
 void og_metrics_set_workers(int n);
 int og_metrics_workers(void);
 
+/* Redis errors by kind (ocigate_redis_errors_total{kind=...}). */
+enum og_redis_error_kind { OG_REDIS_ERR_CONNECT = 0, OG_REDIS_ERR_TIMEOUT, OG_REDIS_ERR_AUTH,
+                           OG_REDIS_ERR_READONLY, OG_REDIS_ERR_SENTINEL,
+                           OG_REDIS_ERR_REPLICATION, OG_REDIS_ERR_REPLY, OG_REDIS_ERR_N };
+void og_metrics_redis_error(enum og_redis_error_kind k);
+
+/* This worker now talks to the Redis master at address ("HOST:PORT"). Counts
+   a failover when the workers last saw another master (the first master seen
+   is not one). Also what this worker's exposition shows as
+   ocigate_redis_master; NULL: none now. */
+void og_metrics_redis_master(const char *address);
+unsigned long long og_metrics_redis_failovers(void);
+
 /* The exposition text (Prometheus 0.0.4). Returns the length, 0 if it does not fit. */
 size_t og_metrics_render(char *buf, size_t cap);
 

@@ -178,10 +178,32 @@ int og_cmd_check(int argc, char **argv)
            ? "true (a blob mount without from= is refused with 401: the registry could "
              "mount from any repository)"
            : "false (a blob mount without from= is a plain upload: create on the target)");
-    printf("redis: %s prefix \"%s\" (timeout %d ms)%s\n", og_redis_describe(redis),
-           cfg->redis_prefix, cfg->redis_timeout_ms,
-           cfg->redis_password ? ", password from the config"
-           : og_redis_has_password(redis) ? ", password from redis.url" : "");
+    if (cfg->redis_sentinels.n == 0) {
+        printf("redis: %s prefix \"%s\" (timeout %d ms)%s", og_redis_describe(redis),
+               cfg->redis_prefix, cfg->redis_timeout_ms,
+               cfg->redis_password ? ", password from the config"
+               : og_redis_has_password(redis) ? ", password from redis.url" : "");
+        if (og_redis_user(redis))
+            printf(", user %s", og_redis_user(redis));
+        if (cfg->redis_min_replicas)
+            printf(", minReplicas %d", cfg->redis_min_replicas);
+        printf("\n");
+    } else {
+        /* the sentinel form: how the master is found, who we are, never a secret */
+        printf("redis: %s, ", og_redis_describe(redis));
+        if (og_redis_user(redis))
+            printf("user %s, ", og_redis_user(redis));
+        printf("%s, ", !cfg->redis_password ? "no password"
+               : cfg->redis_password_from_file ? "password from file"
+               : "password from the config");
+        if (cfg->redis_sentinel_password)
+            printf("sentinel user %s, sentinel password from file, ",
+                   cfg->redis_sentinel_username ? cfg->redis_sentinel_username : "default");
+        else
+            printf("sentinels without AUTH, ");
+        printf("minReplicas %d, prefix \"%s\" (timeout %d ms)\n", cfg->redis_min_replicas,
+               cfg->redis_prefix, cfg->redis_timeout_ms);
+    }
     og_redis_free(redis);
     printf("challenge: %s%s\n", cfg->challenge == OG_CHALLENGE_BASIC ? "basic" : "bearer",
            !cfg->challenge_anonymous ? ""

@@ -122,8 +122,16 @@ size_t og_health_endpoint(struct og_worker_state *w, const struct og_request *re
     probe_backends(w, &redis_up, &registry_up);
     og_buf_init(&b, body, sizeof body);
     og_buf_printf(&b, "{\"status\":\"ok\",\"workers\":%d,\"redis\":\"%s\",\"registry\":\"%s\","
-                  "\"jwks_age_seconds\":", og_metrics_workers(), redis_up ? "up" : "down",
+                  , og_metrics_workers(), redis_up ? "up" : "down",
                   registry_up ? "up" : "down");
+    /* which Redis node this worker talks to, and the master changes the workers saw */
+    og_buf_puts(&b, "\"redis_master\":");
+    if (redis_up && og_redis_master(w->redis))
+        og_buf_json(&b, og_redis_master(w->redis), 300);
+    else
+        og_buf_puts(&b, "null");
+    og_buf_printf(&b, ",\"redis_failovers\":%llu,\"jwks_age_seconds\":",
+                  og_metrics_redis_failovers());
     if (!w->cfg->openid_enabled) {
         og_buf_puts(&b, "null");
     } else {

@@ -66,4 +66,26 @@ const char *og_redis_last_error(const struct og_redis *r);
 /* The configured key prefix (redis.prefix). */
 const char *og_redis_prefix(const struct og_redis *r);
 
+/* The ACL user of AUTH on the data nodes (redis.username or the URL's), or NULL. */
+const char *og_redis_user(const struct og_redis *r);
+
+/* redis.minReplicas. */
+int og_redis_min_replicas(const struct og_redis *r);
+
+/* The node of the current connection ("HOST:PORT", "[IPV6]:PORT" or
+   "unix:PATH"), NULL when not connected. */
+const char *og_redis_master(const struct og_redis *r);
+
+/* Master changes this process saw (a new address after a reconnection). */
+unsigned long og_redis_failovers_seen(const struct og_redis *r);
+
+/*
+ * After a write on this connection: WAIT until redis.minReplicas replicas
+ * hold it, at most redis.timeoutMs. 1 confirmed (always, when minReplicas is
+ * 0), 0 fewer replicas acknowledged in time, -1 Redis could not answer (or
+ * the write's connection is gone). Never reconnects: WAIT counts only this
+ * connection's writes.
+ */
+int og_redis_wait_replicas(struct og_redis *r);
+
 #endif

@@ -14,6 +14,10 @@
  * outlives the forward's deadline, so no timer ends a claim while its
  * write is in flight, and a held claim is never taken over.
  *
+ * With redis.minReplicas > 0 a claim counts only once WAIT says that many
+ * replicas hold it; otherwise it is released and the push is refused with
+ * 503 (doc/redis.md: what asynchronous replication leaves open).
+ *
  * The operator commands `ocigate tag claims|unclaim` are in cli/tag_cmd.c.
  */
 #include "tag_claims.h"
@@ -92,6 +96,12 @@ enum og_claim_result og_claim_tag(struct og_redis *redis, const char *repo, cons
     else
         result = reply_is_ok(r) ? OG_CLAIM_TAKEN : OG_CLAIM_HELD;   /* nil: held */
     og_redis_reply_free(r);
+    /* with redis.minReplicas, a claim counts once that many replicas hold it:
+       one only the master holds is lost if the master dies before copying it */
+    if (result == OG_CLAIM_TAKEN && og_redis_wait_replicas(redis) != 1) {
+        og_claim_release(redis, repo, tag, value);   /* best effort; else its TTL ends it */
+        result = OG_CLAIM_UNAVAILABLE;
+    }
     if (result != OG_CLAIM_TAKEN)
         value[0] = '\0';
     return result;
