@@ -10,7 +10,8 @@
 # `TIME HOST KIND STATUS [TAG DIGEST]` in $T/load-HOST.txt:
 #   should succeed: pull (anonymous GET manifest), keyauth (GET /v2/ with the
 #     ci API key), keypush (ci pushes a fresh tag with the API key: a claimed
-#     first push), htpasswd (GET /v2/ as ci with its password);
+#     first push, each of its own manifest), htpasswd (GET /v2/ as ci with
+#     its password);
 #   must be denied: anonpush (PUT manifest without credentials), overwrite
 #     (ci re-pushes an existing tag with other content), wrongkey (GET /v2/
 #     with a key that does not exist).
@@ -78,15 +79,23 @@ U2=http://127.0.0.1:$LT2_PORT
 CI_KEY="ci:$KEY"
 CI_PW="ci:$PASS_ci"
 
-# images: A (pulled, and pushed to fresh tags by the loop), B (what the
-# loop's overwrite attempts push over load/app:base), 8 race images
+# images: A (load/app:base, pulled by the loop), B (what the loop's
+# overwrite attempts push over load/app:base), C (pushed by the loop to a
+# fresh tag each time, with the tag as an annotation: one manifest per tag,
+# so that docker-registry never rewrites a manifest another request reads;
+# its filesystem storage answers 500 to a read racing such a rewrite),
+# 8 race images
 IMG=$T/img
 D_A=$(mkimage "$IMG" a --content "load a $RUN") || bail "mkimage failed"
 D_B=$(mkimage "$IMG" b --content "load b $RUN") || bail "mkimage failed"
+D_C=$(mkimage "$IMG" c --content "load c $RUN") || bail "mkimage failed"
+M_C_JSON=$(cat "$IMG/blobs/sha256/${D_C#sha256:}")
+[ "${M_C_JSON: -1}" = "}" ] || bail "image C's manifest does not end with }"
 M_A=$IMG/blobs/sha256/${D_A#sha256:}
 M_B=$IMG/blobs/sha256/${D_B#sha256:}
 push_blobs "$CI_KEY" "$U1" load/app "$IMG" "$D_A" || bail "ci could not upload blobs to load/app"
 push_blobs "$CI_KEY" "$U2" load/app "$IMG" "$D_B" || bail "ci could not upload blobs to load/app"
+push_blobs "$CI_KEY" "$U2" load/app "$IMG" "$D_C" || bail "ci could not upload blobs to load/app"
 code=$(put_oci_manifest base "$CI_KEY" "$U1" load/app base "$M_A")
 [ "$code" = 201 ] || bail "ci could not push load/app:base ($code): $(body base)"
 RACE=$T/race
@@ -115,7 +124,8 @@ load() {
                 keypush)
                     tag=h$host-$n-$RUN
                     out=$("${c[@]}" -w '%{http_code} %header{docker-content-digest}' -u "$CI_KEY" -X PUT \
-                        -H "Content-Type: $OCI_MT" --data-binary "@$M_A" "$base/v2/load/app/manifests/$tag")
+                        -H "Content-Type: $OCI_MT" --data-binary "${M_C_JSON%\}},\"annotations\":{\"e2e.tag\":\"$tag\"}}" \
+                        "$base/v2/load/app/manifests/$tag")
                     read -r code dig <<<"$out" ;;
                 htpasswd) code=$("${c[@]}" -w '%{http_code}' -u "$CI_PW" "$base/v2/") ;;
                 anonpush) code=$("${c[@]}" -w '%{http_code}' -X PUT -H "Content-Type: $OCI_MT" \
@@ -208,6 +218,24 @@ race_check() {
 }
 race() { race_start "$1"; race_check "$@"; }
 
+# retry_unwon NAME...: once the failover is over, a race nobody won must not
+# have left its tag blocked (a claim set but not confirmed is released): ci
+# pushes race image 0 to each such tag: 201, and the registry holds it.
+retry_unwon() {
+    local name tag code
+    for name in "$@"; do
+        grep -q ' 201$' "$T/race-$name.out" && continue
+        tag=$name-$RUN
+        code=$(put_oci_manifest "retry-$name" "$CI_PW" "$U1" race/app "$tag" "${RACE_FILES[0]}")
+        is "$code" 201 "race $name had no winner: its tag is not left blocked (a later push gets 201)" \
+            || diag "$(body "retry-$name")"
+        if [ "$code" = 201 ]; then
+            echo "$tag ${D_RACE[0]}" >> "$T/race-tags.txt"
+            is "$(registry_tag_digest "$REG_PORT" race/app "$tag")" "${D_RACE[0]}" "... the registry holds it"
+        fi
+    done
+}
+
 keyok_both() {
     [ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' -u "$CI_KEY" "$U1/v2/")" = 200 ] &&
     [ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' -u "$CI_KEY" "$U2/v2/")" = 200 ]
@@ -266,6 +294,7 @@ ok 'ha_wait_replica "$N0" "$M1" 40' "phase 1: the old master ($N0), restarted, i
     || ha_logs
 mark "phase1 old master is a replica"
 race p1-settled 1
+retry_unwon p1-master-dead p1-promoted p1-old-master-back
 sleep 2
 mark "phase1 end"
 
@@ -297,6 +326,7 @@ ok 'ha_wait_replica "$N1" "$M2" 40' "phase 2: the partitioned master ($N1) is de
     || ha_logs
 mark "phase2 old master is a replica"
 race p2-settled 1
+retry_unwon p2-partitioned p2-promoted p2-old-master-resumed
 sleep 2
 mark "phase2 end"
 touch "$T/stop"
@@ -399,6 +429,26 @@ for p in phase1 phase2; do
             "$p: no $k request refused (they need no Redis master)"
     done
 done
+# both hosts saw both failovers: health names the last master, the
+# metrics count the failovers and the Redis errors by kind
+for h in 1 2; do
+    eval "base=\$U$h"
+    req health$h "$base/ocigate/healthz" > /dev/null
+    is "$(jq -r .redis_master "$T/health$h.body" 2>/dev/null)" "127.0.0.1:$M2" "host $h: health names the last master ($M2)" \
+        || diag "$(body health$h)"
+    req metrics$h "$base/ocigate/metrics" > /dev/null
+    fo=$(sed -n 's/^ocigate_redis_failovers_total \([0-9]*\).*/\1/p' "$T/metrics$h.body")
+    ok "[ ${fo:-0} -ge 2 ]" "host $h: ocigate_redis_failovers_total counts both failovers (${fo:-none})"
+    # the killed master refuses connections, the stopped one times out, and
+    # claims are refused while the master has no replica
+    for kind in connect timeout replication; do
+        n=$(sed -n "s/^ocigate_redis_errors_total{kind=\"$kind\"} \\([0-9]*\\).*/\\1/p" "$T/metrics$h.body")
+        ok "[ ${n:-0} -ge 1 ]" "host $h: ocigate_redis_errors_total{kind=\"$kind\"} counts errors (${n:-none})"
+    done
+    diag "host $h: $(grep -E '^ocigate_redis_(failovers|errors)_total' "$T/metrics$h.body" | sed 's/^ocigate_redis_//' | tr '\n' ' ')"
+done
+left=$(ha_cli "$(ha_node_of "$M2")" --scan --pattern 'ocigate:tag:*' | grep -c .)
+diag "claims left in Redis at the end: $left (a claim lost with its write in a failover lives until its TTL)"
 diag "marks: $(tr '\n' ';' < "$T/marks.txt")"
 
 done_testing

@@ -153,7 +153,8 @@ mfo=$(grep -E '^ocigate_redis_failovers_total' "$T/metrics.body")
 merr=$(grep -E '^ocigate_redis_errors_total' "$T/metrics.body")
 like "$mfo" '^ocigate_redis_failovers_total [1-9]' "metrics: ocigate_redis_failovers_total counts the failover" \
     || diag "$(grep -E '^ocigate_redis' "$T/metrics.body")"
-like "$merr" '^ocigate_redis_errors_total\{kind="[a-z_]+"\} [1-9]' "metrics: ocigate_redis_errors_total{kind=...} counts errors" \
+like "$merr" '^ocigate_redis_errors_total\{kind="replication"\} [1-9]' \
+    "metrics: ocigate_redis_errors_total{kind=\"replication\"} counts the claim no replica confirmed" \
     || diag "$(grep -E '^ocigate_redis' "$T/metrics.body")"
 diag "metrics after the failover: $(printf '%s' "$mfo $merr" | tr '\n' ' ')"
 
@@ -186,6 +187,14 @@ for bad in badsent badredis; do
     is "$(req badhtp$n -u "ci:$PASS_ci" "$UB/v2/")" 200 "$what: htpasswd ci GET /v2/ still 200"
     is "$(req badanon$n -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
           "$UB/v2/sent/app/manifests/t1-$RUN")" 200 "$what: anonymous GET manifest still 200"
+    req badmetrics$n "$UB/ocigate/metrics" > /dev/null
+    like "$(grep -E '^ocigate_redis_errors_total\{kind="(auth|sentinel)"\}' "$T/badmetrics$n.body")" ' [1-9][0-9]*$' \
+        "$what: metrics count the refused login (kind auth or sentinel)" \
+        || diag "$(grep -E '^ocigate_redis' "$T/badmetrics$n.body")"
+    diag "$what: $(grep -E '^ocigate_redis_errors_total' "$T/badmetrics$n.body" | grep -v ' 0$' | tr '\n' ' ')"
+    req badhealth$n "$UB/ocigate/healthz" > /dev/null
+    is "$(jq -r .redis "$T/badhealth$n.body" 2>/dev/null)" down "$what: health says redis down" \
+        || diag "$(body badhealth$n)"
     stop_pid "$LTPID"
     stop_pid "$BADPID"
 done
