@@ -710,6 +710,7 @@ docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
 #   ha_cli NODE ARGS...       redis-cli as admin on data node a or b
 #   sentinel_cli N ARGS...    redis-cli as admin on sentinel N (1..3)
 #   ha_master                 the master's port, as sentinel 1 (else 2, 3) says
+#                             (HA_ASK="2 3": ask only those, e.g. one is stopped)
 #   ha_node_of PORT           a or b
 #   ha_wait_master_not PORT S wait up to S s for the sentinels to name another master
 #   ha_wait_replica NODE PORT S  wait up to S s for NODE to be a connected replica of PORT
@@ -844,7 +845,7 @@ _ha_replica_up() { # NODE MASTERPORT
 
 ha_master() {
     local i out
-    for i in 1 2 3; do
+    for i in ${HA_ASK:-1 2 3}; do
         out=$(sentinel_cli "$i" SENTINEL get-master-addr-by-name ocigate | sed -n 2p)
         case $out in ''|*[!0-9]*) continue ;; esac
         echo "$out"

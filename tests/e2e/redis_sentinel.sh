@@ -18,6 +18,10 @@
 #     minReplicas 0 (a second pool) the same push succeeds while the replica
 #     is stopped: WAIT confirms claims only where asked to;
 #   - metrics count failovers and Redis errors by kind;
+#   - a stale sentinel listed first (it names the replica as the master):
+#     pushes still reach the master, health names the real master;
+#   - the first sentinel hung (SIGSTOP) while the master is killed: the two
+#     others promote the replica and API keys work again within the bound;
 #   - wrong sentinel credentials, or a wrong data-node password: API keys get
 #     503, never an allow; htpasswd and anonymous pulls go on.
 #
@@ -158,7 +162,77 @@ like "$merr" '^ocigate_redis_errors_total\{kind="replication"\} [1-9]' \
     || diag "$(grep -E '^ocigate_redis' "$T/metrics.body")"
 diag "metrics after the failover: $(printf '%s' "$mfo $merr" | tr '\n' ' ')"
 
-# ------------------------------------------------- 5. bad credentials -------
+# --------------------------------------- 5. a stale sentinel listed first ---
+
+# A sentinel that cannot reach the data nodes (it has no credentials for
+# them, so it hears nothing from them or from its peers) and was told that
+# the replica is the master keeps naming the replica. Listed first, it must
+# not make ocigate write to the replica: ocigate checks the ROLE of what a
+# sentinel names and asks the next sentinel.
+REPLICA=$([ "$M1" = "$HA_PORT_a" ] && echo "$HA_PORT_b" || echo "$HA_PORT_a")
+read -r RS_PORT LTR_PORT <<<"$(free_ports 2)"
+mkdir -p "$T/ha/stale"
+{
+    echo "port $RS_PORT"
+    echo "bind 127.0.0.1"
+    echo "daemonize no"
+    echo "dir $T/ha/stale"
+    echo "logfile $T/sentinel-stale.log"
+    echo "sentinel resolve-hostnames no"
+    echo "sentinel monitor ocigate 127.0.0.1 $REPLICA 2"
+    echo "sentinel down-after-milliseconds ocigate 1000"
+    echo "user default off"
+    echo "user ocigate on >$HA_SENT_OCI_PW &* -@all +@connection +sentinel"
+} > "$T/ha/sentinel-stale.conf"
+chmod 0600 "$T/ha/sentinel-stale.conf"
+redis-server "$T/ha/sentinel-stale.conf" --sentinel >> "$T/sentinel-stale.out" 2>&1 &
+STALE_PID=$!
+register_pid "$STALE_PID"
+wait_port "$RS_PORT" 10 "$STALE_PID" || bail "the stale sentinel did not listen on $RS_PORT"
+is "$(REDISCLI_AUTH=$HA_SENT_OCI_PW timeout 5 redis-cli --no-auth-warning --user ocigate -p "$RS_PORT" \
+      SENTINEL get-master-addr-by-name ocigate 2>&1 | sed -n 2p)" "$REPLICA" \
+    "a stale sentinel names the replica ($REPLICA) as the master"
+conf "$T/ocigate-stale.json" 1 ".redis.sentinels = [\"127.0.0.1:$RS_PORT\"] + .redis.sentinels"
+start_ocigate "$T/ocigate-stale.sock" 2 "$T/ocigate-stale.json"
+STALE_POOL=$OCIGATE_PID
+lighttpd_snippet "$DEPLOY/lighttpd/ocigate-external.conf" "$T/external-stale.conf" \
+    regport="$REG_PORT" extsock="$T/ocigate-stale.sock"
+start_lighttpd lighttpd-stale "$LTR_PORT" "$T/external-stale.conf"
+STALE_LT=$LIGHTTPD_PID
+UR=http://127.0.0.1:$LTR_PORT
+is "$(keypush stale "t5-$RUN" "$UR")" 201 \
+    "the stale sentinel listed first: an API key push of a new tag still gets 201 (written to the master)" \
+    || diag "$(body stale)"
+is "$(registry_tag_digest "$REG_PORT" sent/app "t5-$RUN")" "$D" "... the registry holds it"
+req healthr "$UR/ocigate/healthz" > /dev/null
+is "$(jq -r .redis_master "$T/healthr.body" 2>/dev/null)" "127.0.0.1:$M1" \
+    "... and health names the real master ($M1), not the replica" || diag "$(body healthr)"
+stop_pid "$STALE_LT"
+stop_pid "$STALE_POOL"
+stop_pid "$STALE_PID"
+
+# ------------------------------- 6. a hung sentinel during a failover -------
+
+# sentinel 1, the first ocigate asks, stopped (a connection it accepts but
+# never answers: worse than a dead one); the two others still make a
+# quorum and elect a leader. SIGKILL the master: API keys work again
+# within the bound.
+kill -STOP "$SENT_PID_1"
+t_kill=$(date +%s%N)
+ha_kill "$(ha_node_of "$M1")"
+HA_ASK="2 3" ha_wait_master_not "$M1" 30 \
+    || { kill -CONT "$SENT_PID_1"; ha_logs; bail "sentinels 2 and 3 did not promote the replica within 30 s"; }
+t_prom=$(date +%s%N)
+M2=$(HA_ASK="2 3" ha_master)
+is "$M2" "$REPLICA" "sentinel 1 stopped: sentinels 2 and 3 promoted the replica ($REPLICA) $(( (t_prom - t_kill) / 1000000 )) ms after SIGKILL"
+wait_until "$KEY_BOUND" keyok
+rc=$?
+t_key=$(date +%s%N)
+ok "$rc" "sentinel 1 stopped: API keys work again within ${KEY_BOUND} s of the promotion: after $(( (t_key - t_prom) / 1000000 )) ms"
+diag "outage of API keys with the first sentinel hung: $(( (t_key - t_kill) / 1000000 )) ms from SIGKILL (promotion took $(( (t_prom - t_kill) / 1000000 )) ms)"
+kill -CONT "$SENT_PID_1"
+
+# ------------------------------------------------- 7. bad credentials -------
 
 printf '%s\n' "wrong-sentinel-pw-$RUN" > "$T/ha/wrong-sentinel.pass"
 printf '%s\n' "wrong-redis-pw-$RUN" > "$T/ha/wrong-redis.pass"
