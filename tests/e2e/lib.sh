@@ -713,7 +713,8 @@ docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
 #                             (HA_ASK="2 3": ask only those, e.g. one is stopped)
 #   ha_node_of PORT           a or b
 #   ha_wait_master_not PORT S wait up to S s for the sentinels to name another master
-#   ha_wait_replica NODE PORT S  wait up to S s for NODE to be a connected replica of PORT
+#   ha_wait_replica NODE PORT S  wait up to S s for NODE to be a connected replica of
+#                             PORT that acknowledges PORT's writes
 #   ha_restart NODE           start a killed data node again (same config, log appended)
 #   ha_redis_json [MINREPLICAS]  the "redis" object of an ocigate config (jq input)
 # Sets HA_PORT_a HA_PORT_b HA_PID_a HA_PID_b, SENT_PORT_1..3 SENT_PID_1..3,
@@ -835,12 +836,21 @@ _ha_sentinel_sees() {
     printf '%s\n' "$out" | awk 'p == "num-slaves" && $0 >= 1 { s = 1 } p == "num-other-sentinels" && $0 >= 2 { o = 1 }
                                 { p = $0 } END { exit !(s && o) }'
 }
-_ha_replica_up() { # NODE MASTERPORT
-    local info
+# _ha_replica_up NODE MASTERPORT: NODE replicates MASTERPORT with its link
+# up, the master counts it online, and a write on the master is
+# acknowledged by it (WAIT 1). Right after a full sync Redis 7.0 says
+# "online" but streams nothing to the replica until its first REPLCONF ACK
+# (up to a second later): a WAIT then counts no replica.
+_ha_replica_up() {
+    local info port
     info=$(ha_cli "$1" INFO replication | tr -d '\r')
     printf '%s\n' "$info" | grep -qx 'role:slave' &&
     printf '%s\n' "$info" | grep -qx "master_port:$2" &&
-    printf '%s\n' "$info" | grep -qx 'master_link_status:up'
+    printf '%s\n' "$info" | grep -qx 'master_link_status:up' || return 1
+    eval "port=\$HA_PORT_$1"
+    info=$(ha_cli "$(ha_node_of "$2")" INFO replication | tr -d '\r')
+    printf '%s\n' "$info" | grep -q "^slave[0-9]*:ip=127\.0\.0\.1,port=$port,state=online," || return 1
+    [ "$(printf 'SET e2e:replica-probe 1\nWAIT 1 500\n' | ha_cli "$(ha_node_of "$2")" | tr -d '\r' | tail -n 1)" = 1 ]
 }
 
 ha_master() {
