@@ -26,8 +26,9 @@
 # Once the old master is a replica again, claims work again (a round of
 # racers has its winner). After each promotion API keys work again within KEY_BOUND seconds on both
 # hosts (the measured time is printed). Throughout: no denied kind ever gets
-# a 2xx, no tag is ever overwritten (each tag keeps the digest of its first
-# success), and no refused push leaves its tag in the registry.
+# a 2xx, the valid key never gets 401, no tag is ever overwritten (each tag
+# keeps the digest of its first success), and no refused push leaves its
+# tag in the registry.
 #
 # Claims are confirmed with WAIT on redis.minReplicas (1) replicas: while
 # the master has no connected replica (from the promotion until the old
@@ -367,6 +368,12 @@ for kind in anonpush overwrite wrongkey; do
         || diag "$(printf '%s\n' "$bad" | head -n 5)"
     diag "$kind answers: $(awk -v k="$kind" '$3 == k { print $4 }' "$T/load.txt" | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')"
 done
+
+# a valid key is never "unknown": it is read only from the master (a node
+# without it, e.g. the old master restarted empty, would answer 401)
+bad=$(awk '($3 == "keyauth" || $3 == "keypush") && $4 == 401' "$T/load.txt")
+is "$(printf '%s' "$bad" | grep -c .)" 0 "the valid API key never got 401 (never read from a node that lacks it)" \
+    || diag "$(printf '%s\n' "$bad" | head -n 5)"
 
 # every tag keeps the digest of its first success; refused pushes left nothing
 awk '$3 == "keypush" && $4 == 201 { print $5, $6 }' "$T/load.txt" > "$T/tags.txt"

@@ -59,11 +59,19 @@ if [ "$rc" != 0 ] && grep -q 'unknown key' "$T/check.log" && grep -q 'sentinels'
 fi
 is "$rc" 0 "ocigate check accepts redis.sentinels + masterName + ACL users from files" \
     || diag "$(_redact_secrets < "$T/check.log")"
-out=$(grep -i 'redis' "$T/check.log")
-like "$out" "sentinel" "check: Redis is reached through sentinels" || diag "$(cat "$T/check.log")"
-like "$out" "127\.0\.0\.1:$SENT_PORT_1" "check: ... names the sentinels ($SENT_PORT_1, ...)"
-like "$out" "ocigate" "check: ... and the master name / user"
+out=$(grep '^redis:' "$T/check.log")
+like "$out" "^redis: sentinels 127\.0\.0\.1:$SENT_PORT_1,127\.0\.0\.1:$SENT_PORT_2,127\.0\.0\.1:$SENT_PORT_3 " \
+    "check: Redis is reached through the three sentinels" || diag "$(cat "$T/check.log")"
+like "$out" 'master "ocigate"' "check: ... names the master name"
+like "$out" 'user ocigate, password from file' "check: ... the user, and that its password comes from a file"
+like "$out" 'minReplicas 1' "check: ... and minReplicas"
 unlike "$(cat "$T/check.log")" "$HA_OCI_PW|$HA_SENT_OCI_PW" "check shows neither password"
+
+# url and sentinels exclude each other
+jq --arg u "redis://127.0.0.1:$HA_PORT_a/0" '.redis.url = $u' "$CONF" > "$T/both.json"
+"$OCIGATE_BIN" check -c "$T/both.json" > "$T/both.log" 2>&1
+is "$?" 2 "check refuses redis.url together with redis.sentinels (exit 2)"
+like "$(cat "$T/both.log")" 'url.*sentinels|sentinels.*url' "... naming both keys" || diag "$(cat "$T/both.log")"
 
 start_registry "$REG_PORT"
 KEY=$("$OCIGATE_BIN" key create -c "$CONF" --user ci --label e2e-sentinel 2> "$T/key.err")
