@@ -14,7 +14,9 @@
  * one attempt is made per second, and in between commands fail at once
  * (NULL), so a dead Redis costs no latency. With sentinels, a connection that
  * was working and failed (lost, timed out, or answered READONLY: the master
- * was demoted) is followed by one attempt at once, so a failover costs no
+ * was demoted) is followed by one attempt at once, and while the sentinels
+ * answer but the master they name refuses connections at once (it died and
+ * is not yet replaced) attempts are 100 ms apart, so a failover costs no
  * extra second; the READONLY reply itself still goes to the caller as an
  * error, so that request fails closed. A connection that the server closed
  * while idle is noticed before a command is sent (poll), not by failing it.
@@ -43,6 +45,7 @@
 #include "sentinel.h"
 
 #define RETRY_INTERVAL_MS 1000
+#define FAST_RETRY_MS     100   /* sentinels answer, the master they name refuses at once */
 #define DEFAULT_PORT      6379
 #define MAX_DB            100000
 
@@ -75,7 +78,10 @@ struct og_redis {
     char last_master[OG_HOSTPORT_MAX];  /* the last master seen, "" none yet */
     unsigned long failovers;    /* master changes this process saw */
     bool retry_now;             /* a working connection failed: try again at once */
+    bool resolving;             /* asking the sentinels: one log line at the end, not per node */
     long long last_attempt_ms;  /* monotonic; 0 = never */
+    int retry_ms;               /* wait after a failed attempt: RETRY_INTERVAL_MS, or
+                                   FAST_RETRY_MS while a failover is under way */
     bool reachable;             /* the last command was answered */
     bool down_logged;           /* logged the current outage already */
     char describe[600];         /* where, without the password */
@@ -338,6 +344,7 @@ struct og_redis *og_redis_new(const struct og_config *cfg, char *err, size_t err
     r->tv.tv_sec = ms / 1000;
     r->tv.tv_usec = (ms % 1000) * 1000;
     r->timeout_ms = ms;
+    r->retry_ms = RETRY_INTERVAL_MS;
     r->min_replicas = cfg ? cfg->redis_min_replicas : 0;
     if (r->nsentinels)
         ;                                   /* described by read_sentinels */
@@ -388,7 +395,7 @@ static void mark_down(struct og_redis *r, enum og_redis_error_kind kind, const c
     drop(r);
     r->master[0] = '\0';
     r->reachable = false;
-    if (!r->down_logged) {
+    if (!r->down_logged && !r->resolving) {
         og_log(OG_LOG_WARN, "redis %s: %s", r->describe, r->last_error);
         r->down_logged = true;
     }
@@ -536,6 +543,11 @@ static bool resolve(struct og_redis *r)
     size_t nfailed = 0;
     char why[800] = "", one[300];
 
+    long long t0 = og_mono_ms();
+    bool answered = false;
+
+    r->resolving = true;
+    r->retry_ms = RETRY_INTERVAL_MS;
     for (size_t i = 0; i < r->nsentinels; i++) {
         struct sentinel_addr *s = &r->sentinels[i];
         char mhost[OG_HOST_MAX], hp[OG_HOSTPORT_MAX], shp[OG_HOSTPORT_MAX];
@@ -553,6 +565,7 @@ static bool resolve(struct og_redis *r)
             og_log(OG_LOG_DEBUG, "redis: %s", why);
             continue;
         }
+        answered = true;
         og_hostport_format(mhost, mport, hp, sizeof(hp));
         for (size_t j = 0; j < nfailed; j++)
             tried = tried || strcmp(failed[j], hp) == 0;
@@ -564,6 +577,7 @@ static bool resolve(struct og_redis *r)
                 memmove(&r->sentinels[1], &r->sentinels[0], i * sizeof(r->sentinels[0]));
                 r->sentinels[0] = a;
             }
+            r->resolving = false;
             note_master(r, hp, 0);
             return true;
         }
@@ -574,6 +588,13 @@ static bool resolve(struct og_redis *r)
     }
     snprintf(one, sizeof(one), "no sentinel named a usable master; last: %.150s",
              why[0] ? why : "none asked");
+    r->resolving = false;
+    /* Sentinels that answer and a master that refused at once: a failover is
+       under way (the sentinels still name the dead master). Asking again soon
+       is cheap and ends the outage right after the promotion. A slow failure
+       (timeouts) or no sentinel at all waits the full second. */
+    if (answered && og_mono_ms() - t0 < r->timeout_ms / 2)
+        r->retry_ms = FAST_RETRY_MS;
     mark_down(r, OG_REDIS_ERR_N, one);
     return false;
 }
@@ -604,7 +625,7 @@ static bool ensure(struct og_redis *r)
     if (r->ctx)
         return true;
     now = og_mono_ms();
-    if (r->last_attempt_ms && now - r->last_attempt_ms < RETRY_INTERVAL_MS && !r->retry_now)
+    if (r->last_attempt_ms && now - r->last_attempt_ms < r->retry_ms && !r->retry_now)
         return false;
     r->retry_now = false;
     r->last_attempt_ms = now;

@@ -300,6 +300,33 @@ static void cached_key_costs_no_round_trip(void **state)
     }
 }
 
+/* A Redis that turned into a replica (a failover): reads still identify a
+   key, and the last_used write it refuses (READONLY) fails nothing. */
+static void last_used_tolerates_a_read_only_replica(void **state)
+{
+    struct world *w = *state;
+    char key[OG_APIKEY_LEN + 1];
+    struct og_apikey_record rec, shown;
+    struct og_identity id;
+    struct og_identity_store st;
+    const char *reason;
+    redisReply *rep;
+
+    create(w, "alice", key, &rec);
+    /* a replica of a master that is not there: it keeps its data, refuses writes */
+    og_redis_reply_free(og_redis_command(w->redis, "REPLICAOF 127.0.0.1 1"));
+    rep = og_redis_command(w->redis, "SET ocigate:probe 1");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_ERROR);
+    assert_memory_equal(rep->str, "READONLY", 8);
+    og_redis_reply_free(rep);
+    assert_int_equal(ident(w->k, "alice", key, &id, &st, &reason, NULL), OG_ID_OK);
+    assert_string_equal(id.user, "alice");
+    assert_int_equal(og_apikey_show(w->redis, rec.id, &shown), 1);
+    assert_string_equal(shown.last_used, "");        /* the write did not happen */
+    og_redis_reply_free(og_redis_command(w->redis, "REPLICAOF NO ONE"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +335,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_key_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(per_user_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(cached_key_costs_no_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(last_used_tolerates_a_read_only_replica, setup,
+                                        teardown),
     };
     og_log_configure("error", "text");
     og_test_redis_start_or_exit(&server);

@@ -4,7 +4,9 @@
  * claim is never taken over (SET NX), a lost claim is reported as lost, a
  * release deletes only the claim's own value, and a manifest write by digest
  * that names several tags claims all of them or none (responder/
- * manifest_write.c through og_handle, against a stand-in registry). Skips
+ * manifest_write.c through og_handle, against a stand-in registry), and with
+ * redis.minReplicas a claim no replica confirmed (WAIT; the fixture has none)
+ * is released and the push refused with 503. Skips
  * (the whole file) where redis-server is not installed.
  */
 #include <stdarg.h>
@@ -318,6 +320,65 @@ static void redis_down_refuses_a_write_that_needs_a_claim(void **state)
     assert_null(strstr(seen, "PUT "));
 }
 
+/* ---- redis.minReplicas: a claim counts once WAIT says replicas hold it --- */
+
+/* A client of the fixture (a lone Redis: no replica ever acknowledges) with
+   redis.minReplicas n and a short timeout. */
+static struct og_redis *client_wanting_replicas(struct world *w, int n)
+{
+    struct og_redis *r = og_test_redis_client(&server, w->cfg);
+
+    og_redis_free(r);
+    w->cfg->redis_min_replicas = n;
+    w->cfg->redis_timeout_ms = 100;
+    return og_redis_new(w->cfg, (char[256]){ 0 }, 256);
+}
+
+static void unconfirmed_claim_is_released_and_unavailable(void **state)
+{
+    struct world *w = *state;
+    struct og_redis *r = client_wanting_replicas(w, 1);
+    char a[OG_CLAIM_VALUE_MAX], now[OG_CLAIM_VALUE_MAX];
+
+    assert_non_null(r);
+    assert_int_equal(og_redis_min_replicas(r), 1);
+    assert_int_equal(og_claim_tag(r, "lib/app", "v1", "alice", 60, a, sizeof(a)),
+                     OG_CLAIM_UNAVAILABLE);
+    assert_string_equal(a, "");
+    held(w->redis, "lib/app", "v1", now, sizeof(now));
+    assert_string_equal(now, "");                       /* our claim did not stay */
+    assert_int_equal(og_redis_wait_replicas(r), 0);     /* the same, asked directly */
+    og_redis_free(r);
+
+    /* minReplicas 0: no WAIT, the claim counts as before */
+    r = client_wanting_replicas(w, 0);
+    assert_non_null(r);
+    assert_int_equal(og_redis_wait_replicas(r), 1);
+    assert_int_equal(og_claim_tag(r, "lib/app", "v1", "alice", 60, a, sizeof(a)),
+                     OG_CLAIM_TAKEN);
+    og_redis_free(r);
+}
+
+static void unconfirmed_claim_refuses_the_write_with_503(void **state)
+{
+    struct world *w = *state;
+    char buf[OG_RESPONSE_MAX], seen[2048], now[OG_CLAIM_VALUE_MAX];
+    struct og_redis *live = w->redis;
+
+    w->redis = client_wanting_replicas(w, 1);
+    assert_non_null(w->redis);
+    push_two_tags(w, buf, sizeof(buf), seen, sizeof(seen));
+    og_redis_free(w->redis);
+    w->redis = live;
+    if (strncmp(buf, "Status: 503", 11) != 0)
+        fail_msg("%s\n%s", buf, seen);
+    assert_null(strstr(seen, "PUT "));                  /* nothing forwarded */
+    held(w->redis, "lib/app", "v1", now, sizeof(now));
+    assert_string_equal(now, "");
+    held(w->redis, "lib/app", "v2", now, sizeof(now));
+    assert_string_equal(now, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +390,10 @@ int main(void)
         cmocka_unit_test(ttl_outlives_the_write),
         cmocka_unit_test_setup_teardown(several_tags_are_claimed_all_or_none, setup, teardown),
         cmocka_unit_test_setup_teardown(redis_down_refuses_a_write_that_needs_a_claim, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unconfirmed_claim_is_released_and_unavailable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unconfirmed_claim_refuses_the_write_with_503, setup,
                                         teardown),
     };
     og_log_configure("error", "text");

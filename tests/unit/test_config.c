@@ -663,6 +663,98 @@ static void immutable_rule_text_lists_every_glob(void **state)
     og_config_free(cfg);
 }
 
+/* redis.sentinels and the keys that go with it (doc/config.md, redis). */
+static void redis_sentinel_form_is_read(void **state)
+{
+    char pw[] = "/tmp/og-test-redis-pw-XXXXXX", json[1024];
+    int fd = mkstemp(pw);
+    struct og_config *cfg;
+
+    (void)state;
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    snprintf(json, sizeof json,
+             "{'redis': {'sentinels': ['127.0.0.1:26379', '[::1]:26380', 'sentinel-3.example:1'],"
+             " 'masterName': 'ocigate', 'minReplicas': 1, 'db': 2, 'username': 'ocigate',"
+             " 'passwordFile': '%s', 'sentinelUsername': 'watcher', 'sentinelPasswordFile': '%s',"
+             " 'prefix': 'og:', 'timeoutMs': 150}, " AC_EMPTY "}", pw, pw);
+    cfg = parse_ok(json);
+    assert_int_equal(cfg->redis_sentinels.n, 3);
+    assert_string_equal(cfg->redis_sentinels.v[1], "[::1]:26380");
+    assert_string_equal(cfg->redis_master_name, "ocigate");
+    assert_int_equal(cfg->redis_min_replicas, 1);
+    assert_int_equal(cfg->redis_db, 2);
+    assert_string_equal(cfg->redis_username, "ocigate");
+    assert_string_equal(cfg->redis_password, "s3cret");
+    assert_true(cfg->redis_password_from_file);
+    assert_string_equal(cfg->redis_sentinel_username, "watcher");
+    assert_string_equal(cfg->redis_sentinel_password, "s3cret");
+    og_config_free(cfg);
+
+    /* minReplicas goes with url too; the default is 0 */
+    cfg = parse_ok("{'redis': {'url': 'redis://127.0.0.1:6379/0', 'minReplicas': 16}, " AC_EMPTY "}");
+    assert_int_equal(cfg->redis_min_replicas, 16);
+    assert_int_equal(cfg->redis_sentinels.n, 0);
+    og_config_free(cfg);
+    cfg = parse_ok("{" AC_EMPTY "}");
+    assert_int_equal(cfg->redis_min_replicas, 0);
+    assert_null(cfg->redis_master_name);
+    og_config_free(cfg);
+    unlink(pw);
+}
+
+static void redis_sentinel_form_is_checked(void **state)
+{
+    (void)state;
+    expect_error("{'redis': {'url': 'redis://h:6379', 'sentinels': ['h:26379'],"
+                 " 'masterName': 'm'}, " AC_EMPTY "}",
+                 "ocigate.json: redis: give \"url\" or \"sentinels\", not both");
+    expect_error("{'redis': {'sentinels': ['h:26379']}, " AC_EMPTY "}",
+                 "ocigate.json: redis: \"sentinels\" needs \"masterName\" (the name the "
+                 "sentinels monitor the master by)");
+    expect_error("{'redis': {'masterName': 'm'}, " AC_EMPTY "}",
+                 "ocigate.json: redis: \"masterName\" is used only with \"sentinels\"");
+    expect_error("{'redis': {'url': 'redis://h:6379/1', 'db': 1}, " AC_EMPTY "}",
+                 "ocigate.json: redis: \"db\" is used only with \"sentinels\" (with \"url\" "
+                 "the database is in the URL)");
+    expect_error("{'redis': {'sentinels': [], 'masterName': 'm'}, " AC_EMPTY "}",
+                 "ocigate.json: redis.sentinels: must hold 1..16 addresses");
+    expect_error("{'redis': {'sentinels': ['h:26379', 'h'], 'masterName': 'm'}, " AC_EMPTY "}",
+                 "ocigate.json: redis.sentinels[1]: \"h\" is not HOST:PORT or [IPV6]:PORT");
+    static const char *const bad[] = { "h:0", "h:65536", "h:-1", "h:26379x", ":26379",
+                                       "::1:26379", "[::1]", "[::1]26379", "[h]:1",
+                                       "h h:1", "h:", "[]:1", "h:123456" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256], msg[256];
+        snprintf(json, sizeof json, "{'redis': {'sentinels': ['%s'], 'masterName': 'm'}, "
+                 AC_EMPTY "}", bad[i]);
+        snprintf(msg, sizeof msg, "ocigate.json: redis.sentinels[0]: \"%s\" is not HOST:PORT "
+                 "or [IPV6]:PORT", bad[i]);
+        expect_error(json, msg);
+    }
+    expect_error("{'redis': {'sentinels': ['h:1'], 'masterName': 'm', 'minReplicas': 17}, "
+                 AC_EMPTY "}", "ocigate.json: redis.minReplicas: 17 is out of range (0..16)");
+    expect_error("{'redis': {'minReplicas': -1}, " AC_EMPTY "}",
+                 "ocigate.json: redis.minReplicas: -1 is out of range (0..16)");
+    expect_error("{'redis': {'sentinels': ['h:1'], 'masterName': 'a b'}, " AC_EMPTY "}",
+                 "ocigate.json: redis.masterName: must be 1..128 printable ASCII characters "
+                 "without spaces or quotes");
+    expect_error("{'redis': {'username': 'u'}, " AC_EMPTY "}",
+                 "ocigate.json: redis: \"username\" needs \"password\" or \"passwordFile\"");
+    expect_error("{'redis': {'sentinels': ['h:1'], 'masterName': 'm', 'sentinelUsername': 'u'}, "
+                 AC_EMPTY "}",
+                 "ocigate.json: redis: \"sentinelUsername\" needs \"sentinelPasswordFile\"");
+    expect_error_prefix("{'redis': {'sentinels': ['h:1'], 'masterName': 'm',"
+                        " 'sentinelPasswordFile': '/nonexistent/pw'}, " AC_EMPTY "}",
+                        "ocigate.json: redis.sentinelPasswordFile: cannot read");
+    /* the URL's own password lets username through */
+    og_config_free(parse_ok("{'redis': {'url': 'redis://:pw@h:6379', 'username': 'u'}, "
+                            AC_EMPTY "}"));
+    og_config_free(parse_ok("{'redis': {'sentinels': ['h:1'], 'masterName': 'm',"
+                            " 'username': 'u', 'password': 'p'}, " AC_EMPTY "}"));
+}
+
 static char tmpdir[64];
 
 static int make_tmpdir(void **state)
@@ -948,6 +1040,8 @@ int main(void)
         cmocka_unit_test(zot_claim_mapping_examples_load),
         cmocka_unit_test(defaults_fill_what_is_left_out),
         cmocka_unit_test(registry_write_timeout),
+        cmocka_unit_test(redis_sentinel_form_is_read),
+        cmocka_unit_test(redis_sentinel_form_is_checked),
         cmocka_unit_test(throttle_limits_are_read),
         cmocka_unit_test(limits_are_read),
         cmocka_unit_test(access_control_is_required),
