@@ -472,6 +472,8 @@ for h in 1 2; do
     done
     diag "host $h: $(grep -E '^ocigate_redis_(failovers|errors)_total' "$T/metrics$h.body" | sed 's/^ocigate_redis_//' | tr '\n' ' ')"
 done
+is "$(ha_acl_denials)" 0 "the least-privilege ACL users of doc/redis.md refused ocigate nothing (ACL LOG of every node)" \
+    || diag "$(cat "$T/acl-denials.txt")"
 left=$(ha_cli "$(ha_node_of "$M2")" --scan --pattern 'ocigate:tag:*' | grep -c .)
 diag "claims left in Redis at the end: $left (a claim lost with its write in a failover lives until its TTL)"
 diag "marks: $(tr '\n' ';' < "$T/marks.txt")"

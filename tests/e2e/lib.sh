@@ -694,14 +694,15 @@ docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
 # every node, the default user off:
 #   data nodes (a, b; the same users on both, since their roles swap):
 #     admin     everything (the test's own redis-cli)
-#     ocigate   `~* &* +@all` (ocigate: redis.username / redis.passwordFile)
+#     ocigate   the least privileges doc/redis.md gives, on keys ocigate:*
+#               (ocigate: redis.username / redis.passwordFile)
 #     repl      replication only (masteruser/masterauth of every data node)
 #     sentinel  what Sentinel needs on a data node (sentinel auth-user/pass)
 #   sentinels (1, 2, 3):
 #     admin     everything (the test's redis-cli; the sentinels' own
 #               sentinel-user/sentinel-pass to one another)
-#     ocigate   `-@all +@connection +sentinel &*` (ocigate:
-#               redis.sentinelUsername / redis.sentinelPasswordFile)
+#     ocigate-sentinel  `-@all +auth +sentinel|get-master-addr-by-name`, as in
+#               doc/redis.md (redis.sentinelUsername / sentinelPasswordFile)
 # Passwords are made per run, written to files in $T/ha (mode 0600) and
 # registered with `secret`. Failover is quick: down-after-milliseconds 1000,
 # failover-timeout 3000, quorum 2, diskless full syncs with no delay.
@@ -722,6 +723,12 @@ docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
 
 _ha_pw() { head -c 24 /dev/urandom | base64 | tr -d '/+=\n'; }
 
+# ocigate's users: the least privileges doc/redis.md gives (so that the
+# documented lines are what is tested)
+HA_OCI_ACL='~ocigate:* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection +@scripting -@dangerous +role +wait +select'
+HA_SENT_OCI_ACL='-@all +auth +sentinel|get-master-addr-by-name'
+
+
 # _ha_node_conf NODE [REPLICAOF-PORT]: the config file of a data node.
 _ha_node_conf() {
     local node=$1 port
@@ -739,7 +746,7 @@ _ha_node_conf() {
         echo "repl-diskless-sync-delay 0"
         echo "user default off"
         echo "user admin on >$HA_ADMIN_PW ~* &* +@all"
-        echo "user ocigate on >$HA_OCI_PW ~* &* +@all"
+        echo "user ocigate on >$HA_OCI_PW $HA_OCI_ACL"
         echo "user repl on >$HA_REPL_PW +psync +replconf +ping"
         echo "user sentinel on >$HA_SENT_DATA_PW &* +multi +slaveof +replicaof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
         echo "masteruser repl"
@@ -801,7 +808,7 @@ ha_start() {
             echo "sentinel sentinel-pass $HA_SENT_ADMIN_PW"
             echo "user default off"
             echo "user admin on >$HA_SENT_ADMIN_PW ~* &* +@all"
-            echo "user ocigate on >$HA_SENT_OCI_PW &* -@all +@connection +sentinel"
+            echo "user ocigate-sentinel on >$HA_SENT_OCI_PW $HA_SENT_OCI_ACL"
         } > "$T/ha/sentinel-$i.conf"
         chmod 0600 "$T/ha/sentinel-$i.conf"
         redis-server "$T/ha/sentinel-$i.conf" --sentinel >> "$T/sentinel-$i.out" 2>&1 &
@@ -876,7 +883,7 @@ ha_redis_json() {
           --arg spf "$HA_SENT_PASSFILE" --argjson min "${1:-1}" \
         '{sentinels: [$s1, $s2, $s3], masterName: "ocigate", minReplicas: $min,
           username: "ocigate", passwordFile: $pf, prefix: "ocigate:", timeoutMs: 200, db: 0,
-          sentinelUsername: "ocigate", sentinelPasswordFile: $spf}'
+          sentinelUsername: "ocigate-sentinel", sentinelPasswordFile: $spf}'
 }
 
 # ha_kill NODE [SIGNAL]: signal a data node (default SIGKILL) and, for a
@@ -939,4 +946,30 @@ registry_tag_digest() {
     else
         echo "$code"
     fi
+}
+
+# ha_acl_denials: how many commands, keys or channels the ACLs refused to
+# ocigate's users (ACL LOG of every data node and sentinel still running;
+# failed logins, reason "auth", are not counted). Prints N; the ACL LOG of each node that refused
+# something goes to $T/acl-denials.txt.
+_ha_acl_count() {
+    tr -d '\r' | awk 'k == "reason" { r = $0 }
+        k == "username" && r != "auth" && ($0 == "ocigate" || $0 == "ocigate-sentinel") { n++ }
+        { k = $0 } END { print n + 0 }'
+}
+ha_acl_denials() {
+    local n=0 c out who
+    : > "$T/acl-denials.txt"
+    for who in a b s1 s2 s3; do
+        case $who in
+            s*) out=$(sentinel_cli "${who#s}" ACL LOG 128) ;;
+            *) out=$(ha_cli "$who" ACL LOG 128) ;;
+        esac
+        c=$(printf '%s\n' "$out" | _ha_acl_count)
+        if [ "$c" != 0 ]; then
+            { echo "== $who"; printf '%s\n' "$out"; } >> "$T/acl-denials.txt"
+        fi
+        n=$((n + c))
+    done
+    echo "$n"
 }

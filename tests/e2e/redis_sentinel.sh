@@ -18,6 +18,8 @@
 #     minReplicas 0 (a second pool) the same push succeeds while the replica
 #     is stopped: WAIT confirms claims only where asked to;
 #   - metrics count failovers and Redis errors by kind;
+#   - ocigate's Redis and Sentinel users have the least privileges
+#     doc/redis.md gives, and the ACLs refuse ocigate nothing;
 #   - a stale sentinel listed first (it names the replica as the master):
 #     pushes still reach the master, health names the real master;
 #   - the first sentinel hung (SIGSTOP) while the master is killed: the two
@@ -63,7 +65,8 @@ out=$(grep '^redis:' "$T/check.log")
 like "$out" "^redis: sentinels 127\.0\.0\.1:$SENT_PORT_1,127\.0\.0\.1:$SENT_PORT_2,127\.0\.0\.1:$SENT_PORT_3 " \
     "check: Redis is reached through the three sentinels" || diag "$(cat "$T/check.log")"
 like "$out" 'master "ocigate"' "check: ... names the master name"
-like "$out" 'user ocigate, password from file' "check: ... the user, and that its password comes from a file"
+like "$out" 'user ocigate, password from file, sentinel user ocigate-sentinel, sentinel password from file' \
+    "check: ... the users, and that their passwords come from files"
 like "$out" 'minReplicas 1' "check: ... and minReplicas"
 unlike "$(cat "$T/check.log")" "$HA_OCI_PW|$HA_SENT_OCI_PW" "check shows neither password"
 
@@ -176,6 +179,9 @@ like "$merr" '^ocigate_redis_errors_total\{kind="replication"\} [1-9]' \
     || diag "$(grep -E '^ocigate_redis' "$T/metrics.body")"
 diag "metrics after the failover: $(printf '%s' "$mfo $merr" | tr '\n' ' ')"
 
+is "$(ha_acl_denials)" 0 "the least-privilege ACL users of doc/redis.md refused ocigate nothing (ACL LOG of every node)" \
+    || diag "$(cat "$T/acl-denials.txt")"
+
 # --------------------------------------- 5. a stale sentinel listed first ---
 
 # A sentinel that cannot reach the data nodes (it has no credentials for
@@ -196,14 +202,14 @@ mkdir -p "$T/ha/stale"
     echo "sentinel monitor ocigate 127.0.0.1 $REPLICA 2"
     echo "sentinel down-after-milliseconds ocigate 1000"
     echo "user default off"
-    echo "user ocigate on >$HA_SENT_OCI_PW &* -@all +@connection +sentinel"
+    echo "user ocigate-sentinel on >$HA_SENT_OCI_PW $HA_SENT_OCI_ACL"
 } > "$T/ha/sentinel-stale.conf"
 chmod 0600 "$T/ha/sentinel-stale.conf"
 redis-server "$T/ha/sentinel-stale.conf" --sentinel >> "$T/sentinel-stale.out" 2>&1 &
 STALE_PID=$!
 register_pid "$STALE_PID"
 wait_port "$RS_PORT" 10 "$STALE_PID" || bail "the stale sentinel did not listen on $RS_PORT"
-is "$(REDISCLI_AUTH=$HA_SENT_OCI_PW timeout 5 redis-cli --no-auth-warning --user ocigate -p "$RS_PORT" \
+is "$(REDISCLI_AUTH=$HA_SENT_OCI_PW timeout 5 redis-cli --no-auth-warning --user ocigate-sentinel -p "$RS_PORT" \
       SENTINEL get-master-addr-by-name ocigate 2>&1 | sed -n 2p)" "$REPLICA" \
     "a stale sentinel names the replica ($REPLICA) as the master"
 conf "$T/ocigate-stale.json" 1 ".redis.sentinels = [\"127.0.0.1:$RS_PORT\"] + .redis.sentinels"
