@@ -105,7 +105,7 @@ san=$build-sanitizers
 san_e2e=${OCIGATE_SAN_E2E:-check_redis_url.sh explain_three_tier.sh lighttpd_registry.sh
     bearer_clients.sh apikey_cli.sh immutability.sh manifest_writes.sh throttle.sh catalog.sh
     slow_bodies.sh doors.sh explain_seed.sh seed_lighttpd.sh browser_signin.sh key_page.sh
-    seed_checklist.sh ci_issuers.sh socket_group.sh}
+    seed_checklist.sh ci_issuers.sh socket_group.sh redis_sentinel.sh}
 san_pass=0 san_fail=0 san_skip=0
 rm -rf "$san"
 mkdir -p "$san/reports"

@@ -687,3 +687,289 @@ docker_image() {   # TAG: local/img:TAG in dockerd, from a fresh OCI image
         "docker-archive:$T/$1.tar:local/img:$1" >> "$T/skopeo.log" 2>&1 &&
     dk load -q -i "$T/$1.tar" > /dev/null
 }
+
+# ------------------------------------------ Redis replication + Sentinel ----
+# One Redis master, one replica and three sentinels, all on loopback, in $T,
+# stopped by the exit trap like every other process here. Redis 7 ACLs on
+# every node, the default user off:
+#   data nodes (a, b; the same users on both, since their roles swap):
+#     admin     everything (the test's own redis-cli)
+#     ocigate   the least privileges doc/redis.md gives, on keys ocigate:*
+#               (ocigate: redis.username / redis.passwordFile)
+#     repl      replication only (masteruser/masterauth of every data node)
+#     sentinel  what Sentinel needs on a data node (sentinel auth-user/pass)
+#   sentinels (1, 2, 3):
+#     admin     everything (the test's redis-cli; the sentinels' own
+#               sentinel-user/sentinel-pass to one another)
+#     ocigate-sentinel  `-@all +auth +sentinel|get-master-addr-by-name`, as in
+#               doc/redis.md (redis.sentinelUsername / sentinelPasswordFile)
+# Passwords are made per run, written to files in $T/ha (mode 0600) and
+# registered with `secret`. Failover is quick: down-after-milliseconds 1000,
+# failover-timeout 3000, quorum 2, diskless full syncs with no delay.
+#
+#   ha_start                  start a (master), b (replica of a), sentinels
+#   ha_cli NODE ARGS...       redis-cli as admin on data node a or b
+#   sentinel_cli N ARGS...    redis-cli as admin on sentinel N (1..3)
+#   ha_master                 the master's port, as sentinel 1 (else 2, 3) says
+#                             (HA_ASK="2 3": ask only those, e.g. one is stopped)
+#   ha_node_of PORT           a or b
+#   ha_wait_master_not PORT S wait up to S s for the sentinels to name another master
+#   ha_wait_replica NODE PORT S  wait up to S s for NODE to be a connected replica of
+#                             PORT that acknowledges PORT's writes
+#   ha_restart NODE           start a killed data node again (same config, log appended)
+#   ha_redis_json [MINREPLICAS]  the "redis" object of an ocigate config (jq input)
+# Sets HA_PORT_a HA_PORT_b HA_PID_a HA_PID_b, SENT_PORT_1..3 SENT_PID_1..3,
+# HA_OCI_PASSFILE, HA_SENT_PASSFILE (ocigate's passwords, one line each).
+
+_ha_pw() { head -c 24 /dev/urandom | base64 | tr -d '/+=\n'; }
+
+# ocigate's users: the least privileges doc/redis.md gives (so that the
+# documented lines are what is tested)
+HA_OCI_ACL='~ocigate:* resetchannels -@all +@read +@write +@keyspace +@transaction +@connection +@scripting -@dangerous +role +wait +select'
+HA_SENT_OCI_ACL='-@all +auth +sentinel|get-master-addr-by-name'
+
+
+# _ha_node_conf NODE [REPLICAOF-PORT]: the config file of a data node.
+_ha_node_conf() {
+    local node=$1 port
+    eval "port=\$HA_PORT_$node"
+    mkdir -p "$T/ha/$node"
+    {
+        echo "port $port"
+        echo "bind 127.0.0.1"
+        echo "daemonize no"
+        echo "save \"\""
+        echo "appendonly no"
+        echo "dir $T/ha/$node"
+        echo "logfile $T/redis-$node.log"
+        echo "repl-diskless-sync yes"
+        echo "repl-diskless-sync-delay 0"
+        echo "user default off"
+        echo "user admin on >$HA_ADMIN_PW ~* &* +@all"
+        echo "user ocigate on >$HA_OCI_PW $HA_OCI_ACL"
+        echo "user repl on >$HA_REPL_PW +psync +replconf +ping"
+        echo "user sentinel on >$HA_SENT_DATA_PW &* +multi +slaveof +replicaof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill"
+        echo "masteruser repl"
+        echo "masterauth $HA_REPL_PW"
+        [ -n "${2:-}" ] && echo "replicaof 127.0.0.1 $2"
+    } > "$T/ha/redis-$node.conf"
+    chmod 0600 "$T/ha/redis-$node.conf"
+}
+
+# _ha_start_node NODE: run data node NODE from its config file.
+_ha_start_node() {
+    local node=$1 port pid
+    eval "port=\$HA_PORT_$node"
+    redis-server "$T/ha/redis-$node.conf" >> "$T/redis-$node.out" 2>&1 &
+    pid=$!
+    register_pid "$pid"
+    printf -v "HA_PID_$node" '%s' "$pid"
+    wait_port "$port" 10 "$pid" || bail "redis-server $node did not listen on $port: $(tail -n 3 "$T/redis-$node.log" 2>/dev/null)"
+    loopback_only "$pid" "redis-server $node"
+}
+
+ha_start() {
+    local i port
+    command -v redis-server > /dev/null && command -v redis-cli > /dev/null \
+        || missing_all "redis-server/redis-cli not installed"
+    mkdir -p "$T/ha"
+    chmod 0700 "$T/ha"
+    HA_ADMIN_PW=$(_ha_pw); HA_OCI_PW=$(_ha_pw); HA_REPL_PW=$(_ha_pw)
+    HA_SENT_DATA_PW=$(_ha_pw); HA_SENT_ADMIN_PW=$(_ha_pw); HA_SENT_OCI_PW=$(_ha_pw)
+    secret "$HA_ADMIN_PW" "$HA_OCI_PW" "$HA_REPL_PW" "$HA_SENT_DATA_PW" "$HA_SENT_ADMIN_PW" "$HA_SENT_OCI_PW"
+    HA_OCI_PASSFILE=$T/ha/ocigate-redis.pass
+    HA_SENT_PASSFILE=$T/ha/ocigate-sentinel.pass
+    ( umask 077; printf '%s\n' "$HA_OCI_PW" > "$HA_OCI_PASSFILE"
+      printf '%s\n' "$HA_SENT_OCI_PW" > "$HA_SENT_PASSFILE" )
+    read -r HA_PORT_a HA_PORT_b SENT_PORT_1 SENT_PORT_2 SENT_PORT_3 <<<"$(free_ports 5)"
+    _ha_node_conf a
+    _ha_node_conf b "$HA_PORT_a"
+    _ha_start_node a
+    _ha_start_node b
+    wait_until 15 _ha_replica_up b "$HA_PORT_a" \
+        || bail "redis b did not become a connected replica of a: $(tail -n 5 "$T/redis-b.log")"
+    for i in 1 2 3; do
+        eval "port=\$SENT_PORT_$i"
+        mkdir -p "$T/ha/s$i"
+        {
+            echo "port $port"
+            echo "bind 127.0.0.1"
+            echo "daemonize no"
+            echo "dir $T/ha/s$i"
+            echo "logfile $T/sentinel-$i.log"
+            echo "sentinel resolve-hostnames no"
+            echo "sentinel monitor ocigate 127.0.0.1 $HA_PORT_a 2"
+            echo "sentinel down-after-milliseconds ocigate 1000"
+            echo "sentinel failover-timeout ocigate 3000"
+            echo "sentinel parallel-syncs ocigate 1"
+            echo "sentinel auth-user ocigate sentinel"
+            echo "sentinel auth-pass ocigate $HA_SENT_DATA_PW"
+            echo "sentinel sentinel-user admin"
+            echo "sentinel sentinel-pass $HA_SENT_ADMIN_PW"
+            echo "user default off"
+            echo "user admin on >$HA_SENT_ADMIN_PW ~* &* +@all"
+            echo "user ocigate-sentinel on >$HA_SENT_OCI_PW $HA_SENT_OCI_ACL"
+        } > "$T/ha/sentinel-$i.conf"
+        chmod 0600 "$T/ha/sentinel-$i.conf"
+        redis-server "$T/ha/sentinel-$i.conf" --sentinel >> "$T/sentinel-$i.out" 2>&1 &
+        printf -v "SENT_PID_$i" '%s' "$!"
+        register_pid "$!"
+        wait_port "$port" 10 "$!" || bail "sentinel $i did not listen on $port: $(tail -n 3 "$T/sentinel-$i.log" 2>/dev/null)"
+        loopback_only "$!" "sentinel $i"
+    done
+    # every sentinel knows the replica and the two other sentinels
+    for i in 1 2 3; do
+        wait_until 20 _ha_sentinel_sees "$i" \
+            || bail "sentinel $i does not see the replica and 2 other sentinels: $(sentinel_cli "$i" SENTINEL MASTER ocigate | tr '\n' ' ' | cut -c1-400)"
+    done
+}
+
+ha_cli() {
+    local port
+    eval "port=\$HA_PORT_$1"
+    shift
+    REDISCLI_AUTH=$HA_ADMIN_PW timeout 5 redis-cli --no-auth-warning --user admin -h 127.0.0.1 -p "$port" "$@" 2>&1
+}
+sentinel_cli() {
+    local port
+    eval "port=\$SENT_PORT_$1"
+    shift
+    REDISCLI_AUTH=$HA_SENT_ADMIN_PW timeout 5 redis-cli --no-auth-warning --user admin -h 127.0.0.1 -p "$port" "$@" 2>&1
+}
+
+_ha_sentinel_sees() {
+    local out
+    out=$(sentinel_cli "$1" SENTINEL MASTER ocigate) || return 1
+    printf '%s\n' "$out" | awk 'p == "num-slaves" && $0 >= 1 { s = 1 } p == "num-other-sentinels" && $0 >= 2 { o = 1 }
+                                { p = $0 } END { exit !(s && o) }'
+}
+# _ha_replica_up NODE MASTERPORT: NODE replicates MASTERPORT with its link
+# up, the master counts it online, and a write on the master is
+# acknowledged by it (WAIT 1). Right after a full sync Redis 7.0 says
+# "online" but streams nothing to the replica until its first REPLCONF ACK
+# (up to a second later): a WAIT then counts no replica.
+_ha_replica_up() {
+    local info port
+    info=$(ha_cli "$1" INFO replication | tr -d '\r')
+    printf '%s\n' "$info" | grep -qx 'role:slave' &&
+    printf '%s\n' "$info" | grep -qx "master_port:$2" &&
+    printf '%s\n' "$info" | grep -qx 'master_link_status:up' || return 1
+    eval "port=\$HA_PORT_$1"
+    info=$(ha_cli "$(ha_node_of "$2")" INFO replication | tr -d '\r')
+    printf '%s\n' "$info" | grep -q "^slave[0-9]*:ip=127\.0\.0\.1,port=$port,state=online," || return 1
+    [ "$(printf 'SET e2e:replica-probe 1\nWAIT 1 500\n' | ha_cli "$(ha_node_of "$2")" | tr -d '\r' | tail -n 1)" = 1 ]
+}
+
+ha_master() {
+    local i out
+    for i in ${HA_ASK:-1 2 3}; do
+        out=$(sentinel_cli "$i" SENTINEL get-master-addr-by-name ocigate | sed -n 2p)
+        case $out in ''|*[!0-9]*) continue ;; esac
+        echo "$out"
+        return 0
+    done
+    return 1
+}
+ha_node_of() { if [ "$1" = "$HA_PORT_a" ]; then echo a; else echo b; fi; }
+_ha_master_not() { local m; m=$(ha_master) && [ "$m" != "$1" ]; }
+ha_wait_master_not() { wait_until "$2" _ha_master_not "$1"; }
+ha_wait_replica() { wait_until "$3" _ha_replica_up "$1" "$2"; }
+ha_restart() { _ha_start_node "$1"; }
+
+# ha_redis_json [MINREPLICAS]: the "redis" object ocigate is given
+ha_redis_json() {
+    jq -n --arg s1 "127.0.0.1:$SENT_PORT_1" --arg s2 "127.0.0.1:$SENT_PORT_2" \
+          --arg s3 "127.0.0.1:$SENT_PORT_3" --arg pf "$HA_OCI_PASSFILE" \
+          --arg spf "$HA_SENT_PASSFILE" --argjson min "${1:-1}" \
+        '{sentinels: [$s1, $s2, $s3], masterName: "ocigate", minReplicas: $min,
+          username: "ocigate", passwordFile: $pf, prefix: "ocigate:", timeoutMs: 200, db: 0,
+          sentinelUsername: "ocigate-sentinel", sentinelPasswordFile: $spf}'
+}
+
+# ha_kill NODE [SIGNAL]: signal a data node (default SIGKILL) and, for a
+# kill, reap it quietly (no "Killed" line from the shell).
+ha_kill() {
+    local pid sig=${2:-KILL}
+    eval "pid=\$HA_PID_$1"
+    kill -"$sig" "$pid" 2>/dev/null || true
+    if [ "$sig" = KILL ]; then wait "$pid" 2>/dev/null || true; fi
+}
+
+# ha_logs: the last lines of the sentinels' and data nodes' logs (for a
+# failure's diagnostics; the exit trap shows only the top of them).
+ha_logs() {
+    local f
+    for f in "$T"/sentinel-*.log "$T"/redis-[ab].log; do
+        [ -s "$f" ] || continue
+        diag "---- $(basename "$f")"
+        diag "$(tail -n 25 "$f" | _redact_secrets | cut -c1-300)"
+    done
+}
+
+# push_blobs CREDS BASEURL REPO LAYOUT DIGEST: upload the config and layer
+# blobs of one image of an OCI layout (POST + monolithic PUT), not its
+# manifest; CREDS is USER:PASSWORD (an API key as the password works too).
+push_blobs() {
+    local creds=$1 base=$2 repo=$3 layout=$4 digest=$5 b loc sep code
+    for b in $(jq -r '.config.digest, .layers[].digest' "$layout/blobs/sha256/${digest#sha256:}"); do
+        loc=$(curl -s --max-time 10 -u "$creds" -X POST -H 'Content-Length: 0' -o /dev/null \
+                -D - "$base/v2/$repo/blobs/uploads/" 2>/dev/null \
+              | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+        [ -n "$loc" ] || return 1
+        case $loc in http*) ;; *) loc=$base$loc ;; esac
+        case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
+        code=$(curl -s --max-time 15 -u "$creds" -X PUT -o /dev/null -w '%{http_code}' \
+                 -H 'Content-Type: application/octet-stream' \
+                 --data-binary "@$layout/blobs/sha256/${b#sha256:}" "$loc${sep}digest=$b" 2>/dev/null)
+        [ "$code" = 201 ] || return 1
+    done
+}
+
+# put_oci_manifest NAME CREDS BASEURL REPO REF FILE: an OCI manifest PUT
+# (CREDS empty: anonymous); status on stdout, headers/body kept as NAME.
+put_oci_manifest() {
+    local name=$1 creds=$2
+    shift 2
+    req "$name" ${creds:+-u "$creds"} -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+        --data-binary "@$4" "$1/v2/$2/manifests/$3"
+}
+
+# registry_tag_digest REGPORT REPO TAG: the digest docker-registry itself
+# holds for a tag (asked directly), or the HTTP status when it has none.
+registry_tag_digest() {
+    local code
+    code=$(curl -s --max-time 10 -o /dev/null -D "$T/.regtag.hdr" -w '%{http_code}' -I \
+        -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+        "http://127.0.0.1:$1/v2/$2/manifests/$3" 2>/dev/null || true)
+    if [ "$code" = 200 ]; then
+        tr -d '\r' < "$T/.regtag.hdr" | awk 'tolower($1) == "docker-content-digest:" { print $2 }'
+    else
+        echo "$code"
+    fi
+}
+
+# ha_acl_denials: how many commands, keys or channels the ACLs refused to
+# ocigate's users (ACL LOG of every data node and sentinel still running;
+# failed logins, reason "auth", are not counted). Prints N; the ACL LOG of each node that refused
+# something goes to $T/acl-denials.txt.
+_ha_acl_count() {
+    tr -d '\r' | awk 'k == "reason" { r = $0 }
+        k == "username" && r != "auth" && ($0 == "ocigate" || $0 == "ocigate-sentinel") { n++ }
+        { k = $0 } END { print n + 0 }'
+}
+ha_acl_denials() {
+    local n=0 c out who
+    : > "$T/acl-denials.txt"
+    for who in a b s1 s2 s3; do
+        case $who in
+            s*) out=$(sentinel_cli "${who#s}" ACL LOG 128) ;;
+            *) out=$(ha_cli "$who" ACL LOG 128) ;;
+        esac
+        c=$(printf '%s\n' "$out" | _ha_acl_count)
+        if [ "$c" != 0 ]; then
+            { echo "== $who"; printf '%s\n' "$out"; } >> "$T/acl-denials.txt"
+        fi
+        n=$((n + c))
+    done
+    echo "$n"
+}
