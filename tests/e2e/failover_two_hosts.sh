@@ -145,47 +145,6 @@ load() {
 mark() { echo "$EPOCHREALTIME $1" >> "$T/marks.txt"; diag "$(date -u +%T) $1"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# race.py: 8 threads, one connection each to a front door (port i mod 2),
-# meet at a barrier, then PUT their manifest to one tag at the same moment.
-# One line per push: INDEX PORT STATUS.
-cat > "$T/race.py" <<'EOF'
-import base64, http.client, sys, threading
-creds, repo, tag, ports = sys.argv[1:5]
-files = sys.argv[5:]
-ports = [int(p) for p in ports.split(",")]
-auth = "Basic " + base64.b64encode(creds.encode()).decode()
-bodies = [open(f, "rb").read() for f in files]
-barrier = threading.Barrier(len(files))
-res = [None] * len(files)
-def push(i):
-    port = ports[i % len(ports)]
-    c = None
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-        c.connect()
-    except Exception as e:
-        res[i] = (port, "ERR")
-    try:
-        barrier.wait(timeout=15)
-    except Exception:
-        pass
-    if res[i] is not None:
-        return
-    try:
-        c.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), body=bodies[i],
-                  headers={"Authorization": auth,
-                           "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-        r = c.getresponse()
-        r.read()
-        res[i] = (port, r.status)
-    except Exception as e:
-        res[i] = (port, "ERR")
-threads = [threading.Thread(target=push, args=(i,)) for i in range(len(files))]
-for t in threads: t.start()
-for t in threads: t.join(30)
-for i, r in enumerate(res):
-    print(i, *(r or ("?", "TIMEOUT")))
-EOF
 
 # race_start NAME: start one round of the 8 racers on race/app:NAME-$RUN
 # across both hosts, in the background (the failover goes on meanwhile).
@@ -195,7 +154,7 @@ EOF
 # $T/race-tags.txt. race NAME [EXACT]: both, one after the other.
 declare -A RACE_PID
 race_start() {
-    timeout 40 python3 "$T/race.py" "$CI_PW" race/app "$1-$RUN" "$LT1_PORT,$LT2_PORT" "${RACE_FILES[@]}" \
+    timeout 40 python3 "$E2E_DIR/race.py" "$CI_PW" race/app "$1-$RUN" "$LT1_PORT,$LT2_PORT" "${RACE_FILES[@]}" \
         > "$T/race-$1.out" 2>&1 &
     RACE_PID[$1]=$!
 }
@@ -231,7 +190,7 @@ settled() {
     for i in 1 2 3 4; do
         race "$1-settled-$i"
         SETTLED="$SETTLED $1-settled-$i"
-        if grep -q ' 201$' "$T/race-$1-settled-$i.out"; then won=1; break; fi
+        if awk '$3 == 201 { f = 1 } END { exit !f }' "$T/race-$1-settled-$i.out"; then won=1; break; fi
         sleep 1
     done
     ok "$((1 - won))" "$1: claims work again once the old master is a replica: race round $i of at most 4 has its winner"
@@ -243,7 +202,7 @@ settled() {
 retry_unwon() {
     local name tag code
     for name in "$@"; do
-        grep -q ' 201$' "$T/race-$name.out" && continue
+        awk '$3 == 201 { f = 1 } END { exit !f }' "$T/race-$name.out" && continue
         tag=$name-$RUN
         code=$(put_oci_manifest "retry-$name" "$CI_PW" "$U1" race/app "$tag" "${RACE_FILES[0]}")
         is "$code" 201 "race $name had no winner: its tag is not left blocked (a later push gets 201)" \

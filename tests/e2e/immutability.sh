@@ -98,23 +98,6 @@ oci_rule() { jq -r '.errors[0].detail.rule // empty' "$T/$1.body" 2>/dev/null; }
 # manifest_of LAYOUT DIGEST: path of the manifest blob in an OCI layout.
 manifest_of() { echo "$1/blobs/sha256/${2#sha256:}"; }
 
-# upload_image CREDS BASEURL REPO LAYOUT DIGEST: push the config and layer
-# blobs of one image (POST + monolithic PUT), not its manifest.
-upload_image() {
-    local creds=$1 base=$2 repo=$3 layout=$4 digest=$5 b loc sep code
-    for b in $(jq -r '.config.digest, .layers[].digest' "$(manifest_of "$layout" "$digest")"); do
-        loc=$(curl -s --max-time 10 -u "$creds" -X POST -H 'Content-Length: 0' -o /dev/null \
-                -D - "$base/v2/$repo/blobs/uploads/" 2>/dev/null \
-              | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
-        [ -n "$loc" ] || return 1
-        case $loc in http*) ;; *) loc=$base$loc ;; esac
-        case $loc in *\?*) sep='&' ;; *) sep='?' ;; esac
-        code=$(curl -s --max-time 15 -u "$creds" -X PUT -o /dev/null -w '%{http_code}' \
-                 -H 'Content-Type: application/octet-stream' \
-                 --data-binary "@$layout/blobs/sha256/${b#sha256:}" "$loc${sep}digest=$b" 2>/dev/null)
-        [ "$code" = 201 ] || return 1
-    done
-}
 
 # put_manifest NAME CREDS BASEURL REPO REF FILE: raw manifest PUT; status on
 # stdout, headers/body kept as NAME.
@@ -132,52 +115,6 @@ restart_registry() {
     wait_port "$REG_PORT" 15 "$REGISTRY_PID" || bail "docker-registry did not listen again on $REG_PORT"
 }
 
-# The racing step: N threads each open a connection to a front door (port
-# i mod #ports), meet at a barrier, then PUT their manifest to one tag at
-# the same moment. One line per push: INDEX PORT STATUS ERRORCODE.
-cat > "$T/race.py" <<'EOF'
-import base64, http.client, json, sys, threading
-creds, repo, tag, ports = sys.argv[1:5]
-files = sys.argv[5:]
-ports = [int(p) for p in ports.split(",")]
-auth = "Basic " + base64.b64encode(creds.encode()).decode()
-bodies = [open(f, "rb").read() for f in files]
-barrier = threading.Barrier(len(files))
-res = [None] * len(files)
-def push(i):
-    port = ports[i % len(ports)]
-    c = None
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-        c.connect()
-    except Exception as e:
-        res[i] = (port, "ERR", type(e).__name__)
-    try:
-        barrier.wait(timeout=15)
-    except Exception:
-        pass
-    if res[i] is not None:
-        return
-    try:
-        c.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), body=bodies[i],
-                  headers={"Authorization": auth,
-                           "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-        r = c.getresponse()
-        b = r.read()
-        code = "-"
-        try:
-            code = json.loads(b)["errors"][0]["code"]
-        except Exception:
-            pass
-        res[i] = (port, r.status, code)
-    except Exception as e:
-        res[i] = (port, "ERR", type(e).__name__)
-threads = [threading.Thread(target=push, args=(i,)) for i in range(len(files))]
-for t in threads: t.start()
-for t in threads: t.join(30)
-for i, r in enumerate(res):
-    print(i, *(r or ("?", "TIMEOUT", "-")))
-EOF
 
 # eight different images for the races (different layer content)
 RACE=$T/race
@@ -191,7 +128,7 @@ done
 # the checks that exactly one won and that the registry holds the winner.
 race() {
     local name=$1 repo=$2 tag=$3 ports=$4 n201 n403 ndenied widx wdig
-    python3 "$T/race.py" "$CI" "$repo" "$tag" "$ports" "${RACE_FILES[@]}" > "$T/$name.out" 2>&1
+    python3 "$E2E_DIR/race.py" "$CI" "$repo" "$tag" "$ports" "${RACE_FILES[@]}" > "$T/$name.out" 2>&1
     n201=$(awk '$3 == 201' "$T/$name.out" | wc -l | tr -d ' ')
     n403=$(awk '$3 == 403' "$T/$name.out" | wc -l | tr -d ' ')
     ndenied=$(awk '$3 == 403 && $4 == "DENIED"' "$T/$name.out" | wc -l | tr -d ' ')
@@ -216,7 +153,7 @@ ok 'grep -q "ocigate2.sock" "$T/external2.conf" && ! grep -q "ocigate2.sock" "$T
 
 for repo in race/app prod/race pools/app; do
     for i in 0 1 2 3 4 5 6 7; do
-        upload_image "$CI" "$U" "$repo" "$RACE" "${D_RACE[$i]}" \
+        push_blobs "$CI" "$U" "$repo" "$RACE" "${D_RACE[$i]}" \
             || bail "ci could not upload the blobs of race image $i to $repo"
     done
 done
@@ -249,7 +186,7 @@ M_B=$(manifest_of "$IMG" "$D_B")
 # ci on an existing tag: no overwrite, by tag or by digest with ?tag=
 skopeo_copy "oci:$IMG:a" "docker://$H/team/app:v1" --dest-creds "$ADMIN"
 ok $? "admin pushes team/app:v1 (skopeo)"
-upload_image "$CI" "$U" team/app "$IMG" "$D_B" || bail "ci could not upload blobs to team/app"
+push_blobs "$CI" "$U" team/app "$IMG" "$D_B" || bail "ci could not upload blobs to team/app"
 is "$(put_manifest ci_retag "$CI" "$U" team/app v1 "$M_B")" 403 \
     "ci PUT /v2/team/app/manifests/v1 (existing tag, other image): 403"
 is "$(oci_error ci_retag)" DENIED "... code DENIED"
@@ -273,7 +210,7 @@ M_P2=$(manifest_of "$IMG" "$D_P2")
 skopeo_copy "oci:$IMG:p1" "docker://$H/prod/app:v1.0" --dest-creds "$ADMIN"
 ok $? "admin pushes a new tag prod/app:v1.0 (skopeo)"
 is "$(registry_digest prod/app v1.0)" "$D_P1" "the registry holds admin's prod/app:v1.0"
-upload_image "$ADMIN" "$U" prod/app "$IMG" "$D_P2" || bail "admin could not upload blobs to prod/app"
+push_blobs "$ADMIN" "$U" prod/app "$IMG" "$D_P2" || bail "admin could not upload blobs to prod/app"
 is "$(put_manifest adm_imm "$ADMIN" "$U" prod/app v1.0 "$M_P2")" 403 \
     "admin PUT /v2/prod/app/manifests/v1.0 (immutable, existing): 403"
 is "$(oci_error adm_imm)" DENIED "... code DENIED"
@@ -297,7 +234,7 @@ is "$(oci_rule adm_del)" "$RULE" "... detail.rule names the rule" || diag "$(bod
 is "$(registry_digest prod/app v1.2.0)" "$D_P3" "prod/app:v1.2.0 is still there"
 
 D_P4=$(mkimage "$IMG" p4) || bail "mkimage failed"
-upload_image "$ADMIN" "$U" prod/app "$IMG" "$D_P4" || bail "admin could not upload blobs to prod/app"
+push_blobs "$ADMIN" "$U" prod/app "$IMG" "$D_P4" || bail "admin could not upload blobs to prod/app"
 is "$(put_manifest adm_dig "$ADMIN" "$U" prod/app "$D_P4" "$(manifest_of "$IMG" "$D_P4")")" 201 \
     "admin pushes an image to prod/app by digest only: 201"
 is "$(req adm_del_untagged -u "$ADMIN" -X DELETE "$U/v2/prod/app/manifests/$D_P4")" 202 \
@@ -317,7 +254,7 @@ is "$(req ci_del -u "$CI" -X DELETE "$U/v2/team/app/manifests/$D_B")" 403 \
 D_S1=$(mkimage "$IMG" s1) || bail "mkimage failed"
 D_S2=$(mkimage "$IMG" s2) || bail "mkimage failed"
 for d in "$D_S1" "$D_S2"; do
-    upload_image "$CI" "$U" stale/app "$IMG" "$d" || bail "ci could not upload blobs to stale/app"
+    push_blobs "$CI" "$U" stale/app "$IMG" "$d" || bail "ci could not upload blobs to stale/app"
 done
 now=$(date +%s)
 is "$(rcli SET "${PREFIX}tag:stale/app:old-$RUN" "$((now - 40)) 0123456789abcdef someone" EX 300)" OK \
@@ -347,7 +284,7 @@ is "$(registry_digest stale/app "fresh-$RUN")" "$D_S2" "the registry holds ci's 
 # -------------------------------------------- 4. registry down mid-push -----
 
 D_R=$(mkimage "$IMG" reg) || bail "mkimage failed"
-upload_image "$CI" "$U" reg/app "$IMG" "$D_R" || bail "ci could not upload blobs to reg/app"
+push_blobs "$CI" "$U" reg/app "$IMG" "$D_R" || bail "ci could not upload blobs to reg/app"
 stop_pid "$REGISTRY_PID"
 ok '! _port_open "$REG_PORT"' "docker-registry stopped"
 is "$(put_manifest regdown "$CI" "$U" reg/app "down-$RUN" "$(manifest_of "$IMG" "$D_R")")" 503 \
@@ -366,7 +303,7 @@ is "$(registry_digest reg/app "down-$RUN")" "$D_R" "the registry holds ci's imag
 # -------------------------------------------------------- 6. Redis down ----
 
 D_X=$(mkimage "$IMG" x) || bail "mkimage failed"
-upload_image "$CI" "$U" redis/app "$IMG" "$D_X" || bail "ci could not upload blobs to redis/app"
+push_blobs "$CI" "$U" redis/app "$IMG" "$D_X" || bail "ci could not upload blobs to redis/app"
 M_X=$(manifest_of "$IMG" "$D_X")
 stop_pid "$REDIS_PID"
 ok '! _port_open "$REDIS_PORT"' "redis-server stopped"
@@ -412,7 +349,7 @@ is "$(put_manifest failw "$CI" "$U" fail/app "f1-$RUN" "$M_F")" 400 \
     "ci PUT fail/app:f1-$RUN before its blobs exist: the registry's 400 is passed on" || diag "$(body failw)"
 is "$(oci_error failw)" MANIFEST_BLOB_UNKNOWN "... with the registry's own error code (MANIFEST_BLOB_UNKNOWN)"
 is "$(rcli EXISTS "${PREFIX}tag:fail/app:f1-$RUN")" 0 "... and no claim is left on fail/app:f1-$RUN"
-upload_image "$CI" "$U" fail/app "$IMG" "$D_F" || bail "ci could not upload blobs to fail/app"
+push_blobs "$CI" "$U" fail/app "$IMG" "$D_F" || bail "ci could not upload blobs to fail/app"
 is "$(put_manifest failw2 "$CI" "$U" fail/app "f1-$RUN" "$M_F")" 201 \
     "ci retries at once, with the blobs uploaded: 201" || diag "$(body failw2)"
 is "$(registry_digest fail/app "f1-$RUN")" "$D_F" "the registry holds it"
@@ -424,7 +361,7 @@ is "$(hdr failw2 Docker-Content-Digest)" "$D_F" "the registry's Docker-Content-D
 
 D_M=$(mkimage "$IMG" multi) || bail "mkimage failed"
 M_M=$(manifest_of "$IMG" "$D_M")
-upload_image "$CI" "$U" multi/app "$IMG" "$D_M" || bail "ci could not upload blobs to multi/app"
+push_blobs "$CI" "$U" multi/app "$IMG" "$D_M" || bail "ci could not upload blobs to multi/app"
 now=$(date +%s)
 rcli SET "${PREFIX}tag:multi/app:b-$RUN" "$now 0123456789abcdef someone" EX 300 > /dev/null
 is "$(put_manifest multi1 "$CI" "$U" multi/app "$D_M?tag=a-$RUN&tag=b-$RUN" "$M_M")" 403 \
@@ -446,7 +383,7 @@ is "$(rcli --scan --pattern "${PREFIX}tag:multi/*" | grep -c .)" 0 "no claim is 
 for c in c1 c2 c3; do
     d=$(mkimage "$IMG" "$c") || bail "mkimage failed"
     printf -v "D_$c" '%s' "$d"
-    upload_image "$ADMIN" "$U" prod/idx "$IMG" "$d" || bail "admin could not upload blobs to prod/idx"
+    push_blobs "$ADMIN" "$U" prod/idx "$IMG" "$d" || bail "admin could not upload blobs to prod/idx"
     is "$(put_manifest "idx_$c" "$ADMIN" "$U" prod/idx "$d" "$(manifest_of "$IMG" "$d")")" 201 \
         "admin pushes image $c to prod/idx by digest"
 done
@@ -501,7 +438,7 @@ PYEOF
 start_lighttpd lighttpd3 "$LT3_PORT" "$T/authz-only.conf"
 U3=http://127.0.0.1:$LT3_PORT
 D_Z=$(mkimage "$IMG" authz) || bail "mkimage failed"
-upload_image "$CI" "$U3" authz/app "$IMG" "$D_Z" || bail "ci could not upload blobs to authz/app"
+push_blobs "$CI" "$U3" authz/app "$IMG" "$D_Z" || bail "ci could not upload blobs to authz/app"
 is "$(put_manifest authz1 "$CI" "$U3" authz/app "new-$RUN" "$(manifest_of "$IMG" "$D_Z")")" 403 \
     "lighttpd without the manifest route: ci push of a new tag (needs a claim): 403" || diag "$(body authz1)"
 like "$(jq -r '.errors[0].message' "$T/authz1.body" 2>/dev/null)" 'OCIGATE_SERVE=manifest' \
