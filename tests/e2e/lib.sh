@@ -411,17 +411,47 @@ loopback_only() {
     [ -z "$bad" ] || bail "$2 (pid $1) listens beyond loopback: $(echo $bad)"
 }
 
-# free_ports N: print N distinct free TCP ports on 127.0.0.1.
+# free_ports N: print N distinct free TCP ports on 127.0.0.1, none of them
+# handed out before in this test (the kernel may give a port again once its
+# probe socket is closed: a server started later on a port picked earlier
+# would then find it taken by another of the test's servers, and a client
+# would talk to the wrong one). The ports given are kept in $T/.ports.
 free_ports() {
-    python3 - "$1" <<'EOF'
+    python3 - "$1" "${T:+$T/.ports}" <<'EOF'
 import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
+n, given_file = int(sys.argv[1]), sys.argv[2]
+given = set()
+if given_file:
+    try:
+        given = {int(p) for p in open(given_file).read().split()}
+    except OSError:
+        pass
+socks, ports = [], []
+for _ in range(n + 1000):
+    if len(ports) == n:
+        break
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
+    socks.append(s)               # held open: no port twice in one call
+    p = s.getsockname()[1]
+    if p not in given:
+        ports.append(p)
+if len(ports) < n:
+    sys.exit("free_ports: no free ports")
+if given_file:
+    with open(given_file, "a") as f:
+        f.write(" ".join(map(str, ports)) + "\n")
+print(" ".join(map(str, ports)))
 EOF
+}
+
+# owns_port PID PORT: does PID (or a child of it) listen on PORT?
+owns_port() {
+    local pids p
+    command -v ss >/dev/null 2>&1 || return 0
+    pids=$1
+    for p in $(pgrep -P "$1" 2>/dev/null); do pids="$pids|$p"; done
+    ss -ltnpH "sport = :$2" 2>/dev/null | grep -qE "pid=($pids),"
 }
 
 # ------------------------------------------------------------- servers ------
@@ -545,6 +575,9 @@ EOF
     LIGHTTPD_PID=$!
     register_pid "$LIGHTTPD_PID"
     wait_port "$port" 10 "$LIGHTTPD_PID" || bail "lighttpd did not listen on $port"
+    # the port answering is not enough: another server may hold it
+    WAIT_PID=$LIGHTTPD_PID wait_until 5 owns_port "$LIGHTTPD_PID" "$port" \
+        || bail "lighttpd ($name) does not hold port $port: $(ss -ltnpH "sport = :$port" 2>/dev/null | tr -s ' ')"
     loopback_only "$LIGHTTPD_PID" lighttpd
 }
 
