@@ -20,22 +20,7 @@
 #include "hostport.h"
 #include "sentinel.h"
 
-static int announces_too_much(const uint8_t *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (d[i] != '*' && d[i] != '$')
-            continue;
-        size_t j = i + 1;
-        unsigned long long v = 0;
-        if (j < n && d[j] == '-')
-            j++;
-        while (j < n && d[j] >= '0' && d[j] <= '9' && v <= 65536)
-            v = v * 10 + (d[j++] - '0');
-        if (v > 65536)
-            return 1;
-    }
-    return 0;
-}
+#include "fuzz_resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
